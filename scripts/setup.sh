@@ -1,0 +1,22 @@
+#!/bin/sh
+# Install everything rawkv needs to build and test on Debian 12.
+# Idempotent: does nothing when every package is already present.
+set -eu
+
+PKGS="build-essential linux-headers-amd64 linux-image-amd64 linux-source-6.1
+qemu-system-x86 busybox-static cpio xz-utils zstd kmod perl bc"
+
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+echo "setup: installing$missing"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing

@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * rawkv: a persistent key-value store on a raw block device.
+ *
+ * ioctl ABI of /dev/rawkv. Programs should use librawkv rather than these
+ * ioctls directly; the library is a thin layer over them.
+ *
+ * Rules common to every command:
+ * - every struct is made of __u64/__u32 fields with no implicit padding and
+ *   has the same layout for 32-bit and 64-bit callers;
+ * - user pointers are passed as __u64 (use (__u64)(uintptr_t)ptr);
+ * - @flags and every reserved field must be zero, or the call fails with
+ *   -EINVAL, so that later versions can give them a meaning;
+ * - an unknown command returns -ENOTTY;
+ * - a pointer the kernel cannot read or write returns -EFAULT.
+ *
+ * Context: process context; every command may sleep. Commands on different
+ * keys run in parallel.
+ */
+#ifndef _UAPI_LINUX_RAWKV_H
+#define _UAPI_LINUX_RAWKV_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+#define RAWKV_IOC_MAGIC		0xB7
+
+/* Keys are 1..RAWKV_KEY_MAX arbitrary bytes. */
+#define RAWKV_KEY_MAX		255
+
+/**
+ * struct rawkv_kv - argument of RAWKV_IOC_PUT, RAWKV_IOC_GET, RAWKV_IOC_DELETE
+ * @key_ptr:	user address of the key
+ * @val_ptr:	user address of the value (PUT) or of the buffer (GET);
+ *		must be zero for DELETE
+ * @key_len:	key length in bytes, 1..RAWKV_KEY_MAX
+ * @flags:	must be zero
+ * @val_len:	PUT: value length; GET: in, buffer length, out, value length;
+ *		DELETE: must be zero
+ * @reserved:	must be zero
+ */
+struct rawkv_kv {
+	__u64 key_ptr;
+	__u64 val_ptr;
+	__u32 key_len;
+	__u32 flags;
+	__u64 val_len;
+	__u64 reserved[2];
+};
+
+/**
+ * struct rawkv_flush - argument of RAWKV_IOC_FLUSH
+ * @flags:		must be zero
+ * @reserved0:		must be zero
+ * @checkpoint_seq:	out: sequence number of the checkpoint that now holds
+ *			every change acknowledged before the call
+ * @reserved:		must be zero
+ */
+struct rawkv_flush {
+	__u32 flags;
+	__u32 reserved0;
+	__u64 checkpoint_seq;
+	__u64 reserved[2];
+};
+
+/**
+ * struct rawkv_ioc_stat - argument of RAWKV_IOC_STAT
+ * @flags:	in: must be zero
+ * @size:	out: number of bytes of this struct the kernel filled
+ * @slot_size:	bytes per slot (slot header block + value area)
+ * @value_max:	largest value a PUT accepts
+ * @key_max:	largest key a PUT accepts (RAWKV_KEY_MAX)
+ * @slots_total: slots on the device
+ * @slots_used:	slots holding a live value
+ * @device_bytes: size of the block device
+ * @checkpoint_seq: sequence number of the last committed checkpoint
+ * @puts:	PUT commands that succeeded
+ * @gets:	GET commands (hits + misses)
+ * @hits:	GETs that found their key
+ * @misses:	GETs that did not find their key
+ * @deletes:	DELETE commands that removed a key
+ * @evictions:	values evicted to make room (evict=1)
+ * @checkpoints: checkpoints committed since load
+ * @bytes_written: bytes written to the device (values, headers, metadata)
+ * @bytes_read:	bytes read from the device
+ * @entry_mem_bytes: kernel memory held by the table entries, as allocated
+ * @table_mem_bytes: kernel memory of the fixed tables (hash buckets, free
+ *		list), independent of the number of entries
+ * @io_errors:	device reads and writes that failed
+ * @load_dropped: checkpoint entries dropped as invalid at load
+ * @stale_dropped: entries dropped by GET because the slot did not hold
+ *		their value (bad magic, key, length or checksum)
+ * @logical_block_size: logical block size of the device
+ * @reserved:	zero
+ */
+struct rawkv_ioc_stat {
+	__u32 flags;
+	__u32 size;
+	__u64 slot_size;
+	__u64 value_max;
+	__u64 key_max;
+	__u64 slots_total;
+	__u64 slots_used;
+	__u64 device_bytes;
+	__u64 checkpoint_seq;
+	__u64 puts;
+	__u64 gets;
+	__u64 hits;
+	__u64 misses;
+	__u64 deletes;
+	__u64 evictions;
+	__u64 checkpoints;
+	__u64 bytes_written;
+	__u64 bytes_read;
+	__u64 entry_mem_bytes;
+	__u64 table_mem_bytes;
+	__u64 io_errors;
+	__u64 load_dropped;
+	__u64 stale_dropped;
+	__u64 logical_block_size;
+	__u64 reserved[8];
+};
+
+/*
+ * RAWKV_IOC_PUT - store a value under a key, replacing any previous value
+ *
+ * The value is on the device when the call returns, but the key only
+ * survives a crash once a later RAWKV_IOC_FLUSH (or the periodic
+ * checkpoint) has committed it.
+ *
+ * Return: 0 on success, or
+ *	-EINVAL	nonzero flags or reserved, key_len 0 or > RAWKV_KEY_MAX
+ *	-E2BIG	val_len larger than value_max
+ *	-EFAULT	key or value not readable
+ *	-ENOSPC	no free slot and eviction disabled (evict=0)
+ *	-EIO	the device failed the write; the previous value is intact
+ *	-ENOMEM	out of kernel memory
+ *	-EINTR	interrupted while waiting for a slot
+ */
+#define RAWKV_IOC_PUT		_IOWR(RAWKV_IOC_MAGIC, 1, struct rawkv_kv)
+
+/*
+ * RAWKV_IOC_GET - read the value of a key
+ *
+ * With val_len == 0 only the value length is returned, in val_len. With a
+ * buffer smaller than the value, val_len is set to the value length and
+ * the call fails with -ERANGE. On -EIO the buffer contents are undefined.
+ *
+ * Return: 0 on success (val_len holds the value length), or
+ *	-EINVAL	nonzero flags or reserved, bad key_len
+ *	-ENOENT	no such key
+ *	-ERANGE	buffer too small
+ *	-EFAULT	key not readable or buffer not writable
+ *	-EIO	the device failed the read or returned bytes that do not
+ *		match the key, length or checksum; the key is dropped
+ *	-ENOMEM	out of kernel memory
+ */
+#define RAWKV_IOC_GET		_IOWR(RAWKV_IOC_MAGIC, 2, struct rawkv_kv)
+
+/*
+ * RAWKV_IOC_DELETE - remove a key
+ *
+ * Return: 0 on success, or
+ *	-EINVAL	nonzero flags, reserved, val_ptr or val_len; bad key_len
+ *	-ENOENT	no such key
+ *	-EFAULT	key not readable
+ */
+#define RAWKV_IOC_DELETE	_IOWR(RAWKV_IOC_MAGIC, 3, struct rawkv_kv)
+
+/*
+ * RAWKV_IOC_FLUSH - commit every acknowledged PUT and DELETE to the device
+ *
+ * Writes a checkpoint (payload, cache flush, header with FUA) unless the
+ * last committed checkpoint already holds the current table. When the call
+ * returns 0, everything acknowledged before it survives a power cut.
+ *
+ * Return: 0 on success, or
+ *	-EINVAL	nonzero flags or reserved
+ *	-EIO	the checkpoint could not be written; the previous one is
+ *		still valid and the next FLUSH tries again
+ *	-ENOMEM	out of kernel memory
+ */
+#define RAWKV_IOC_FLUSH		_IOWR(RAWKV_IOC_MAGIC, 4, struct rawkv_flush)
+
+/*
+ * RAWKV_IOC_STAT - read the geometry and counters of the store
+ *
+ * Return: 0 on success, or
+ *	-EINVAL	nonzero flags
+ *	-EFAULT	struct not writable
+ */
+#define RAWKV_IOC_STAT		_IOWR(RAWKV_IOC_MAGIC, 5, struct rawkv_ioc_stat)
+
+#endif /* _UAPI_LINUX_RAWKV_H */
