@@ -27,7 +27,7 @@ setup:
 	@$(TOP)/scripts/setup.sh
 
 modules: setup
-	$(MAKE) -C $(KDIR) M=$(TOP) W=1 modules
+	$(MAKE) -C $(KDIR) M=$(TOP) W=1 KCFLAGS=-Werror modules
 
 userlib: setup
 	$(MAKE) -C userlib

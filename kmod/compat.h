@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * rawkv: every difference between the kernel versions rawkv builds on.
+ *
+ * Opening a block device exclusively changed three times:
+ *   < 6.5	blkdev_get_by_path(path, FMODE_* | FMODE_EXCL, holder)
+ *   6.5, 6.6	blkdev_get_by_path(path, BLK_OPEN_*, holder, NULL)
+ *   6.7, 6.8	bdev_open_by_path() returns a struct bdev_handle
+ *   >= 6.9	bdev_file_open_by_path() returns a struct file, bdev_fput()
+ */
+#ifndef _RAWKV_COMPAT_H
+#define _RAWKV_COMPAT_H
+
+#include <linux/blkdev.h>
+#include <linux/err.h>
+#include <linux/fs.h>
+#include <linux/version.h>
+
+struct rawkv_bdev {
+	struct block_device *bdev;
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 9, 0)
+	struct file *file;
+#elif LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
+	struct bdev_handle *handle;
+#endif
+};
+
+/* Open @path for reading and writing, exclusively for @holder. */
+static inline int rawkv_bdev_open(struct rawkv_bdev *rb, const char *path,
+				  void *holder)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 9, 0)
+	rb->file = bdev_file_open_by_path(path, BLK_OPEN_READ | BLK_OPEN_WRITE,
+					  holder, NULL);
+	if (IS_ERR(rb->file))
+		return PTR_ERR(rb->file);
+	rb->bdev = file_bdev(rb->file);
+#elif LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
+	rb->handle = bdev_open_by_path(path, BLK_OPEN_READ | BLK_OPEN_WRITE,
+				       holder, NULL);
+	if (IS_ERR(rb->handle))
+		return PTR_ERR(rb->handle);
+	rb->bdev = rb->handle->bdev;
+#elif LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0)
+	rb->bdev = blkdev_get_by_path(path, BLK_OPEN_READ | BLK_OPEN_WRITE,
+				      holder, NULL);
+	if (IS_ERR(rb->bdev))
+		return PTR_ERR(rb->bdev);
+#else
+	rb->bdev = blkdev_get_by_path(path, FMODE_READ | FMODE_WRITE |
+				      FMODE_EXCL, holder);
+	if (IS_ERR(rb->bdev))
+		return PTR_ERR(rb->bdev);
+#endif
+	return 0;
+}
+
+static inline void rawkv_bdev_close(struct rawkv_bdev *rb, void *holder)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 9, 0)
+	bdev_fput(rb->file);
+#elif LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
+	bdev_release(rb->handle);
+#elif LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0)
+	blkdev_put(rb->bdev, holder);
+#else
+	blkdev_put(rb->bdev, FMODE_READ | FMODE_WRITE | FMODE_EXCL);
+#endif
+}
+
+#endif /* _RAWKV_COMPAT_H */

@@ -1,0 +1,307 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * rawkv: a persistent key-value store on a raw block device.
+ *
+ * Module parameters, load and unload, and the ioctl transport of
+ * /dev/rawkv. The commands themselves live in store.c and checkpoint.c.
+ */
+#define pr_fmt(fmt) "rawkv: " fmt
+
+#include <linux/compat.h>
+#include <linux/fs.h>
+#include <linux/log2.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "rawkv.h"
+#include "../uapi/rawkv.h"
+
+static char *dev;
+module_param(dev, charp, 0444);
+MODULE_PARM_DESC(dev, "Block device to own, e.g. /dev/nvme0n1p3 (required)");
+
+static bool format;
+module_param(format, bool, 0444);
+MODULE_PARM_DESC(format, "0: refuse a device without a valid rawkv superblock (default); 1: write a fresh layout, erasing the device");
+
+static unsigned int slot_size = 1U << 20;
+module_param(slot_size, uint, 0444);
+MODULE_PARM_DESC(slot_size, "Bytes per slot when formatting: a power of two from 8 KiB to 128 MiB (default 1 MiB); a slot holds a 4 KiB header and the value");
+
+static unsigned int checkpoint_ms = 5000;
+module_param(checkpoint_ms, uint, 0444);
+MODULE_PARM_DESC(checkpoint_ms, "Period of the background checkpoint when the table changed, in ms (default 5000; 0 disables it)");
+
+static bool evict = true;
+module_param(evict, bool, 0444);
+MODULE_PARM_DESC(evict, "1: evict the least recently used value when full (default); 0: PUT fails with -ENOSPC");
+
+static struct rawkv_dev *rawkv_devs[1];
+
+static void rawkv_ckpt_work(struct work_struct *work)
+{
+	struct rawkv_dev *kd = container_of(to_delayed_work(work),
+					    struct rawkv_dev, ckpt_work);
+
+	rawkv_checkpoint(kd);
+	schedule_delayed_work(&kd->ckpt_work,
+			      msecs_to_jiffies(kd->checkpoint_ms));
+}
+
+/* Copy in and check the argument of PUT, GET and DELETE. */
+static int rawkv_ioctl_kv_args(unsigned int cmd, struct rawkv_kv *kv,
+			       void __user *argp, u8 *key)
+{
+	if (copy_from_user(kv, argp, sizeof(*kv)))
+		return -EFAULT;
+	if (kv->flags || kv->reserved[0] || kv->reserved[1])
+		return -EINVAL;
+	if (cmd == RAWKV_IOC_DELETE && (kv->val_ptr || kv->val_len))
+		return -EINVAL;
+	if (!kv->key_len || kv->key_len > RAWKV_KEY_MAX)
+		return -EINVAL;
+	if (copy_from_user(key, u64_to_user_ptr(kv->key_ptr), kv->key_len))
+		return -EFAULT;
+	return 0;
+}
+
+static long rawkv_ioctl_kv(struct rawkv_dev *kd, unsigned int cmd,
+			   void __user *argp)
+{
+	u8 key[RAWKV_KEY_MAX];
+	struct rawkv_kv kv;
+	u64 vlen = 0;
+	int ret;
+
+	ret = rawkv_ioctl_kv_args(cmd, &kv, argp, key);
+	if (ret)
+		return ret;
+
+	switch (cmd) {
+	case RAWKV_IOC_PUT:
+		return rawkv_put(kd, key, kv.key_len,
+				 u64_to_user_ptr(kv.val_ptr), kv.val_len);
+	case RAWKV_IOC_DELETE:
+		return rawkv_delete(kd, key, kv.key_len);
+	}
+
+	ret = rawkv_get(kd, key, kv.key_len, u64_to_user_ptr(kv.val_ptr),
+			kv.val_len, &vlen);
+	if (ret && ret != -ERANGE)
+		return ret;
+	if (put_user(vlen, (u64 __user *)(argp +
+					  offsetof(struct rawkv_kv, val_len))))
+		return -EFAULT;
+	return ret;
+}
+
+static long rawkv_ioctl_flush(struct rawkv_dev *kd, void __user *argp)
+{
+	struct rawkv_flush fl;
+	int ret;
+
+	if (copy_from_user(&fl, argp, sizeof(fl)))
+		return -EFAULT;
+	if (fl.flags || fl.reserved0 || fl.reserved[0] || fl.reserved[1])
+		return -EINVAL;
+	ret = rawkv_checkpoint(kd);
+	if (ret)
+		return ret;
+	fl.checkpoint_seq = READ_ONCE(kd->ckpt_seq);
+	if (copy_to_user(argp, &fl, sizeof(fl)))
+		return -EFAULT;
+	return 0;
+}
+
+static long rawkv_ioctl_stat(struct rawkv_dev *kd, void __user *argp)
+{
+	struct rawkv_ioc_stat st;
+	u32 flags;
+
+	if (get_user(flags, (u32 __user *)argp))
+		return -EFAULT;
+	if (flags)
+		return -EINVAL;
+	memset(&st, 0, sizeof(st));
+	rawkv_fill_stat(kd, &st);
+	if (copy_to_user(argp, &st, sizeof(st)))
+		return -EFAULT;
+	return 0;
+}
+
+static long rawkv_ioctl(struct file *file, unsigned int cmd,
+			unsigned long arg)
+{
+	struct miscdevice *misc = file->private_data;
+	struct rawkv_dev *kd = container_of(misc, struct rawkv_dev, misc);
+	void __user *argp = (void __user *)arg;
+
+	switch (cmd) {
+	case RAWKV_IOC_PUT:
+	case RAWKV_IOC_GET:
+	case RAWKV_IOC_DELETE:
+		return rawkv_ioctl_kv(kd, cmd, argp);
+	case RAWKV_IOC_FLUSH:
+		return rawkv_ioctl_flush(kd, argp);
+	case RAWKV_IOC_STAT:
+		return rawkv_ioctl_stat(kd, argp);
+	}
+	return -ENOTTY;
+}
+
+static const struct file_operations rawkv_fops = {
+	.owner		= THIS_MODULE,
+	.unlocked_ioctl	= rawkv_ioctl,
+	/* Every struct has the same layout for 32-bit callers. */
+	.compat_ioctl	= compat_ptr_ioctl,
+	.llseek		= noop_llseek,
+};
+
+static int rawkv_check_params(void)
+{
+	if (!dev || !*dev) {
+		pr_err("no device given: load with dev=/dev/<block device>\n");
+		return -EINVAL;
+	}
+	if (!is_power_of_2(slot_size) || slot_size < RAWKV_SLOT_SIZE_MIN ||
+	    slot_size > RAWKV_SLOT_SIZE_MAX) {
+		pr_err("slot_size=%u: must be a power of two from %u to %u\n",
+		       slot_size, RAWKV_SLOT_SIZE_MIN, RAWKV_SLOT_SIZE_MAX);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int rawkv_open_bdev(struct rawkv_dev *kd)
+{
+	int ret;
+
+	ret = rawkv_bdev_open(&kd->bd, dev, kd);
+	switch (ret) {
+	case 0:
+		break;
+	case -ENOENT:
+		pr_err("%s: no such device\n", dev);
+		return ret;
+	case -ENOTBLK:
+		pr_err("%s: not a block device\n", dev);
+		return ret;
+	case -EBUSY:
+		pr_err("%s: in use (mounted, or claimed by another driver)\n",
+		       dev);
+		return ret;
+	default:
+		pr_err("%s: cannot open: error %d\n", dev, ret);
+		return ret;
+	}
+	kd->bdev = kd->bd.bdev;
+	kd->lbs = bdev_logical_block_size(kd->bdev);
+	kd->device_bytes = bdev_nr_bytes(kd->bdev);
+	if (kd->lbs > RAWKV_BLOCK_SIZE) {
+		pr_err("%s: logical block size %u is larger than %u\n", dev,
+		       kd->lbs, RAWKV_BLOCK_SIZE);
+		rawkv_bdev_close(&kd->bd, kd);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static struct rawkv_dev *rawkv_dev_create(void)
+{
+	struct rawkv_dev *kd;
+	int ret;
+
+	kd = kzalloc(sizeof(*kd), GFP_KERNEL);
+	if (!kd)
+		return ERR_PTR(-ENOMEM);
+	mutex_init(&kd->ckpt_mutex);
+	INIT_DELAYED_WORK(&kd->ckpt_work, rawkv_ckpt_work);
+	kd->evict = evict;
+	kd->checkpoint_ms = checkpoint_ms;
+
+	ret = rawkv_open_bdev(kd);
+	if (ret)
+		goto out_free_dev;
+	if (format) {
+		ret = rawkv_format(kd, slot_size);
+		if (ret)
+			goto out_close_bdev;
+	}
+	ret = rawkv_read_super(kd);
+	if (ret)
+		goto out_close_bdev;
+	ret = rawkv_table_init(kd);
+	if (ret)
+		goto out_close_bdev;
+	ret = rawkv_recover(kd);
+	if (ret)
+		goto out_free_table;
+
+	kd->misc.minor = MISC_DYNAMIC_MINOR;
+	kd->misc.name = "rawkv";
+	kd->misc.fops = &rawkv_fops;
+	kd->misc.mode = 0600;
+	ret = misc_register(&kd->misc);
+	if (ret) {
+		pr_err("cannot register /dev/rawkv: error %d\n", ret);
+		goto out_free_table;
+	}
+	if (kd->checkpoint_ms)
+		schedule_delayed_work(&kd->ckpt_work,
+				      msecs_to_jiffies(kd->checkpoint_ms));
+	pr_info("%s: serving /dev/rawkv: %u slots of %llu bytes, %u in use\n",
+		dev, kd->slot_count, kd->slot_size, kd->nr_used);
+	return kd;
+
+out_free_table:
+	rawkv_table_free(kd);
+out_close_bdev:
+	rawkv_bdev_close(&kd->bd, kd);
+out_free_dev:
+	kfree(kd);
+	return ERR_PTR(ret);
+}
+
+static void rawkv_dev_destroy(struct rawkv_dev *kd)
+{
+	int ret;
+
+	misc_deregister(&kd->misc);
+	cancel_delayed_work_sync(&kd->ckpt_work);
+	ret = rawkv_checkpoint(kd);
+	if (ret)
+		pr_err("final checkpoint failed (error %d): changes since checkpoint %llu are lost\n",
+		       ret, kd->ckpt_seq);
+	rawkv_table_free(kd);
+	rawkv_bdev_close(&kd->bd, kd);
+	pr_info("%s: released at checkpoint %llu\n", dev, kd->ckpt_seq);
+	kfree(kd);
+}
+
+static int __init rawkv_init(void)
+{
+	struct rawkv_dev *kd;
+	int ret;
+
+	ret = rawkv_check_params();
+	if (ret)
+		return ret;
+	kd = rawkv_dev_create();
+	if (IS_ERR(kd))
+		return PTR_ERR(kd);
+	rawkv_devs[0] = kd;
+	return 0;
+}
+
+static void __exit rawkv_exit(void)
+{
+	rawkv_dev_destroy(rawkv_devs[0]);
+}
+
+module_init(rawkv_init);
+module_exit(rawkv_exit);
+
+MODULE_DESCRIPTION("rawkv: persistent key-value store on a raw block device");
+MODULE_AUTHOR("The rawkv developers");
+MODULE_LICENSE("GPL");

@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * rawkv: private definitions shared by the module's files.
+ *
+ * main.c	module parameters, load/unload, the ioctl transport
+ * store.c	the slot table and the PUT / GET / DELETE / STAT commands
+ * io.c		the bio engine: batches of page-sized block I/O
+ * checkpoint.c	format, superblock, checkpoint commit and recovery
+ */
+#ifndef _RAWKV_H
+#define _RAWKV_H
+
+#include <linux/atomic.h>
+#include <linux/blk_types.h>
+#include <linux/completion.h>
+#include <linux/list.h>
+#include <linux/miscdevice.h>
+#include <linux/mutex.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+
+#include "compat.h"
+#include "rawkv_format.h"
+
+struct rawkv_ioc_stat;
+
+/* Largest transfer of one PUT or GET round trip: bounds the bounce pages. */
+#define RAWKV_CHUNK_BLOCKS	1024U
+
+/**
+ * struct rawkv_entry - one live key in the table
+ * @hnode:	in rawkv_dev.buckets
+ * @lru:	in rawkv_dev.lru
+ * @gen:	generation of the PUT that wrote the slot
+ * @value_len:	value length
+ * @slot:	slot index
+ * @value_crc:	crc32c of the value
+ * @hash:	hash of the key
+ * @pins:	GETs reading the slot right now; the slot is not reused
+ *		before the last one finishes
+ * @dead:	removed from the table; freed with its slot at the last unpin
+ * @key_len:	key length
+ * @key:	the key
+ *
+ * Every field is guarded by rawkv_dev.lock, except the immutable key and
+ * the fields a pinned reader copied.
+ */
+struct rawkv_entry {
+	struct hlist_node hnode;
+	struct list_head lru;
+	u64 gen;
+	u64 value_len;
+	u32 slot;
+	u32 value_crc;
+	u32 hash;
+	u16 pins;
+	u8 dead;
+	u8 key_len;
+	u8 key[];
+};
+
+struct rawkv_stats {
+	atomic64_t puts;
+	atomic64_t gets;
+	atomic64_t hits;
+	atomic64_t misses;
+	atomic64_t deletes;
+	atomic64_t evictions;
+	atomic64_t checkpoints;
+	atomic64_t bytes_written;
+	atomic64_t bytes_read;
+	atomic64_t io_errors;
+	atomic64_t load_dropped;
+	atomic64_t stale_dropped;
+};
+
+/* Why an entry left the table: decides where its slot goes. */
+enum {
+	RAWKV_DEAD_GONE = 1,		/* deleted, evicted or damaged */
+	RAWKV_DEAD_REPLACED,		/* replaced by a newer PUT */
+};
+
+/* A list of slots threaded through rawkv_dev.slot_next. */
+struct rawkv_slot_list {
+	u32 head;
+	u32 tail;
+	u32 count;
+};
+
+/**
+ * struct rawkv_dev - one block device served by rawkv
+ *
+ * Geometry (@uuid .. @lbs) and @evict, @checkpoint_ms are set at load and
+ * never change, so they are read without a lock.
+ *
+ * @lock guards the table: @buckets, @lru, @slot_next and the slot lists,
+ * @nr_used, @ckpt_bytes, @entry_mem, @next_gen, @mutations, @slot_events
+ * and every rawkv_entry. No I/O is ever done under it.
+ *
+ * Every slot is in exactly one place: @free; @limbo (holds a replaced value
+ * that the committed checkpoint may still need); @committing (was in limbo
+ * when the checkpoint being written took its snapshot: free once that
+ * checkpoint commits); a table entry; or a PUT in flight.
+ *
+ * @ckpt_mutex makes checkpoint writers one at a time and guards
+ * @next_seq. @ckpt_seq and @ckpt_mutations are written under both
+ * @ckpt_mutex and @lock, so holding either is enough to read them.
+ */
+struct rawkv_dev {
+	struct rawkv_bdev bd;
+	struct block_device *bdev;
+
+	u8 uuid[16];
+	u64 slot_size;
+	u64 value_max;
+	u32 slot_count;
+	u64 ckpt_off[2];
+	u64 ckpt_size;
+	u64 data_off;
+	u64 device_bytes;
+	unsigned int lbs;
+	bool evict;
+	unsigned int checkpoint_ms;
+
+	spinlock_t lock;
+	struct hlist_head *buckets;
+	unsigned int hash_bits;
+	struct list_head lru;		/* least recently used first */
+	u32 *slot_next;			/* links of the slot lists */
+	struct rawkv_slot_list free;	/* lowest slot first after load */
+	struct rawkv_slot_list limbo;
+	struct rawkv_slot_list committing;
+	u32 nr_used;			/* entries in the table */
+	u64 ckpt_bytes;			/* payload bytes the table needs */
+	u64 entry_mem;			/* bytes allocated for entries */
+	u64 next_gen;
+	u64 mutations;			/* bumped by every table change */
+	u64 slot_events;		/* bumped when a slot may be free */
+	wait_queue_head_t slot_wait;
+
+	struct mutex ckpt_mutex;
+	u64 ckpt_seq;			/* last committed checkpoint */
+	u64 ckpt_mutations;		/* @mutations it holds */
+	u64 next_seq;			/* sequence of the next checkpoint */
+	struct delayed_work ckpt_work;
+
+	struct rawkv_stats stats;
+	struct miscdevice misc;
+};
+
+/* io.c */
+struct rawkv_io {
+	struct rawkv_dev *kd;
+	atomic_t pending;
+	blk_status_t status;
+	struct completion done;
+};
+
+void rawkv_io_init(struct rawkv_io *io, struct rawkv_dev *kd);
+void rawkv_io_submit(struct rawkv_io *io, struct page **pages,
+		     unsigned int nr, u64 pos, blk_opf_t opf);
+int rawkv_io_wait(struct rawkv_io *io);
+int rawkv_rw_block(struct rawkv_dev *kd, struct page *page, u64 pos,
+		   blk_opf_t opf);
+struct page **rawkv_pages_alloc(unsigned int nr);
+void rawkv_pages_free(struct page **pages, unsigned int nr);
+
+/* store.c */
+int rawkv_table_init(struct rawkv_dev *kd);
+void rawkv_table_free(struct rawkv_dev *kd);
+int rawkv_table_load(struct rawkv_dev *kd, const u8 *key, unsigned int klen,
+		     u32 slot, u64 gen, u64 value_len, u32 value_crc);
+void rawkv_table_load_done(struct rawkv_dev *kd, const unsigned long *used);
+void rawkv_slot_splice(struct rawkv_dev *kd, struct rawkv_slot_list *dst,
+		       struct rawkv_slot_list *src);
+void rawkv_slot_event(struct rawkv_dev *kd);
+int rawkv_put(struct rawkv_dev *kd, const u8 *key, unsigned int klen,
+	      const void __user *val, u64 vlen);
+int rawkv_get(struct rawkv_dev *kd, const u8 *key, unsigned int klen,
+	      void __user *buf, u64 buflen, u64 *vlen);
+int rawkv_delete(struct rawkv_dev *kd, const u8 *key, unsigned int klen);
+void rawkv_fill_stat(struct rawkv_dev *kd, struct rawkv_ioc_stat *st);
+size_t rawkv_table_serialize(struct rawkv_dev *kd, void *buf);
+
+/* checkpoint.c */
+u32 rawkv_crc(const void *buf, size_t len);
+int rawkv_format(struct rawkv_dev *kd, u64 slot_size);
+int rawkv_read_super(struct rawkv_dev *kd);
+int rawkv_recover(struct rawkv_dev *kd);
+int rawkv_checkpoint(struct rawkv_dev *kd);
+
+static inline u64 rawkv_slot_pos(const struct rawkv_dev *kd, u32 slot)
+{
+	return kd->data_off + (u64)slot * kd->slot_size;
+}
+
+#endif /* _RAWKV_H */

@@ -1,0 +1,685 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * rawkv: the slot table and the commands that use it.
+ *
+ * The table maps keys to slots: a hash table of entries, an LRU list and a
+ * stack of free slots, all under rawkv_dev.lock. A PUT takes a free slot
+ * (evicting the least recently used entry when there is none), writes the
+ * slot header and value with no lock held, then publishes the entry and
+ * frees the slot of the value it replaced. A GET pins its entry, reads the
+ * slot with no lock held and checks that the slot still holds that value.
+ * A slot is never in the free stack while a GET may read it or a PUT is
+ * writing it.
+ *
+ * The commands take kernel keys and user value buffers, so any transport
+ * (the ioctls in main.c today) can call them.
+ */
+#define pr_fmt(fmt) "rawkv: " fmt
+
+#include <linux/crc32c.h>
+#include <linux/highmem.h>
+#include <linux/jhash.h>
+#include <linux/log2.h>
+#include <linux/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "rawkv.h"
+#include "../uapi/rawkv.h"
+
+static u32 rawkv_hash(const u8 *key, unsigned int klen)
+{
+	return jhash(key, klen, 0);
+}
+
+static struct hlist_head *rawkv_bucket(struct rawkv_dev *kd, u32 hash)
+{
+	return &kd->buckets[hash >> (32 - kd->hash_bits)];
+}
+
+static struct rawkv_entry *rawkv_lookup(struct rawkv_dev *kd, const u8 *key,
+					unsigned int klen, u32 hash)
+{
+	struct rawkv_entry *e;
+
+	lockdep_assert_held(&kd->lock);
+	hlist_for_each_entry(e, rawkv_bucket(kd, hash), hnode)
+		if (e->hash == hash && e->key_len == klen &&
+		    !memcmp(e->key, key, klen))
+			return e;
+	return NULL;
+}
+
+static struct rawkv_entry *rawkv_entry_alloc(const u8 *key, unsigned int klen)
+{
+	struct rawkv_entry *e;
+
+	e = kzalloc(struct_size(e, key, klen), GFP_KERNEL);
+	if (!e)
+		return NULL;
+	e->key_len = klen;
+	memcpy(e->key, key, klen);
+	e->hash = rawkv_hash(key, klen);
+	return e;
+}
+
+static void rawkv_slot_push(struct rawkv_dev *kd, struct rawkv_slot_list *l,
+			    u32 slot)
+{
+	lockdep_assert_held(&kd->lock);
+	kd->slot_next[slot] = l->head;
+	l->head = slot;
+	if (!l->count++)
+		l->tail = slot;
+}
+
+static u32 rawkv_slot_pop(struct rawkv_dev *kd, struct rawkv_slot_list *l)
+{
+	u32 slot = l->head;
+
+	lockdep_assert_held(&kd->lock);
+	l->head = kd->slot_next[slot];
+	l->count--;
+	return slot;
+}
+
+/* Move every slot of @src to the front of @dst. */
+void rawkv_slot_splice(struct rawkv_dev *kd, struct rawkv_slot_list *dst,
+		       struct rawkv_slot_list *src)
+{
+	lockdep_assert_held(&kd->lock);
+	if (!src->count)
+		return;
+	kd->slot_next[src->tail] = dst->head;
+	dst->head = src->head;
+	if (!dst->count)
+		dst->tail = src->tail;
+	dst->count += src->count;
+	src->count = 0;
+}
+
+/* A PUT waiting for a slot may now find or evict one. */
+void rawkv_slot_event(struct rawkv_dev *kd)
+{
+	lockdep_assert_held(&kd->lock);
+	kd->slot_events++;
+	wake_up(&kd->slot_wait);
+}
+
+static void rawkv_slot_release(struct rawkv_dev *kd, u32 slot)
+{
+	rawkv_slot_push(kd, &kd->free, slot);
+	rawkv_slot_event(kd);
+}
+
+/*
+ * Free a removed entry and its slot. The slot of a value replaced by a
+ * newer PUT goes to limbo: the committed checkpoint may still map the key
+ * to it, and it must keep the old value until a checkpoint maps the key to
+ * the new one. Slots of deleted, evicted or damaged values are free at once:
+ * after a crash their key reads as missing, which is what it was.
+ */
+static void rawkv_entry_free(struct rawkv_dev *kd, struct rawkv_entry *e)
+{
+	lockdep_assert_held(&kd->lock);
+	if (e->dead == RAWKV_DEAD_REPLACED)
+		rawkv_slot_push(kd, &kd->limbo, e->slot);
+	else
+		rawkv_slot_release(kd, e->slot);
+	kd->entry_mem -= ksize(e);
+	kfree(e);
+}
+
+static void rawkv_insert(struct rawkv_dev *kd, struct rawkv_entry *e)
+{
+	lockdep_assert_held(&kd->lock);
+	hlist_add_head(&e->hnode, rawkv_bucket(kd, e->hash));
+	list_add_tail(&e->lru, &kd->lru);
+	kd->nr_used++;
+	kd->ckpt_bytes += RAWKV_CKPT_ENTRY_BYTES(e->key_len);
+	kd->entry_mem += ksize(e);
+	kd->mutations++;
+	rawkv_slot_event(kd);
+}
+
+/* Take @e out of the table; its slot is freed once no GET reads it. */
+static void rawkv_remove(struct rawkv_dev *kd, struct rawkv_entry *e, u8 why)
+{
+	lockdep_assert_held(&kd->lock);
+	hlist_del(&e->hnode);
+	list_del(&e->lru);
+	kd->nr_used--;
+	kd->ckpt_bytes -= RAWKV_CKPT_ENTRY_BYTES(e->key_len);
+	kd->mutations++;
+	e->dead = why;
+	if (!e->pins)
+		rawkv_entry_free(kd, e);
+}
+
+static void rawkv_unpin(struct rawkv_dev *kd, struct rawkv_entry *e)
+{
+	spin_lock(&kd->lock);
+	if (!--e->pins) {
+		if (e->dead)
+			rawkv_entry_free(kd, e);
+		rawkv_slot_event(kd);
+	}
+	spin_unlock(&kd->lock);
+}
+
+int rawkv_table_init(struct rawkv_dev *kd)
+{
+	kd->hash_bits = max(ilog2(roundup_pow_of_two(kd->slot_count)), 4);
+	kd->buckets = kvcalloc(1UL << kd->hash_bits, sizeof(*kd->buckets),
+			       GFP_KERNEL);
+	if (!kd->buckets)
+		return -ENOMEM;
+	kd->slot_next = kvmalloc_array(kd->slot_count, sizeof(*kd->slot_next),
+				       GFP_KERNEL);
+	if (!kd->slot_next) {
+		kvfree(kd->buckets);
+		return -ENOMEM;
+	}
+	spin_lock_init(&kd->lock);
+	INIT_LIST_HEAD(&kd->lru);
+	init_waitqueue_head(&kd->slot_wait);
+	return 0;
+}
+
+void rawkv_table_free(struct rawkv_dev *kd)
+{
+	struct rawkv_entry *e, *tmp;
+
+	list_for_each_entry_safe(e, tmp, &kd->lru, lru)
+		kfree(e);
+	INIT_LIST_HEAD(&kd->lru);
+	kvfree(kd->slot_next);
+	kvfree(kd->buckets);
+}
+
+/*
+ * Add one entry read from a checkpoint, in LRU order. The caller has
+ * checked the fields against the geometry; duplicates are refused here.
+ * Returns -EEXIST for a key or slot already in the table.
+ */
+int rawkv_table_load(struct rawkv_dev *kd, const u8 *key, unsigned int klen,
+		     u32 slot, u64 gen, u64 value_len, u32 value_crc)
+{
+	struct rawkv_entry *e;
+
+	e = rawkv_entry_alloc(key, klen);
+	if (!e)
+		return -ENOMEM;
+	e->slot = slot;
+	e->gen = gen;
+	e->value_len = value_len;
+	e->value_crc = value_crc;
+
+	spin_lock(&kd->lock);
+	if (rawkv_lookup(kd, key, klen, e->hash)) {
+		spin_unlock(&kd->lock);
+		kfree(e);
+		return -EEXIST;
+	}
+	rawkv_insert(kd, e);
+	kd->next_gen = max(kd->next_gen, gen + 1);
+	spin_unlock(&kd->lock);
+	return 0;
+}
+
+/*
+ * After the last rawkv_table_load(): every slot not in @used is free, the
+ * lowest first. Nothing persisted is trusted for this. The table now
+ * matches the checkpoint it came from.
+ */
+void rawkv_table_load_done(struct rawkv_dev *kd, const unsigned long *used)
+{
+	u32 slot;
+
+	spin_lock(&kd->lock);
+	for (slot = kd->slot_count; slot-- > 0;)
+		if (!test_bit(slot, used))
+			rawkv_slot_push(kd, &kd->free, slot);
+	kd->mutations = 0;
+	kd->ckpt_mutations = 0;
+	spin_unlock(&kd->lock);
+}
+
+/*
+ * Take a free slot for a PUT. When there is none: commit a checkpoint if
+ * that frees slots from limbo, else evict the least recently used entry
+ * that no GET is reading (evict=1), else wait for a request in flight to
+ * give one back.
+ */
+static int rawkv_slot_get(struct rawkv_dev *kd, u32 *slot, u64 *gen)
+{
+	struct rawkv_entry *e;
+	u64 seen;
+	int ret;
+
+	spin_lock(&kd->lock);
+	for (;;) {
+		if (kd->free.count) {
+			*slot = rawkv_slot_pop(kd, &kd->free);
+			*gen = kd->next_gen++;
+			spin_unlock(&kd->lock);
+			return 0;
+		}
+		if (kd->limbo.count) {
+			spin_unlock(&kd->lock);
+			ret = rawkv_checkpoint(kd);
+			if (ret)
+				return ret;
+			spin_lock(&kd->lock);
+			continue;
+		}
+		if (!kd->evict) {
+			spin_unlock(&kd->lock);
+			return -ENOSPC;
+		}
+		list_for_each_entry(e, &kd->lru, lru)
+			if (!e->pins)
+				break;
+		if (!list_entry_is_head(e, &kd->lru, lru)) {
+			rawkv_remove(kd, e, RAWKV_DEAD_GONE);
+			atomic64_inc(&kd->stats.evictions);
+			continue;
+		}
+		/* Every slot is being read or written: wait for one. */
+		seen = kd->slot_events;
+		spin_unlock(&kd->lock);
+		if (wait_event_interruptible(kd->slot_wait,
+					     READ_ONCE(kd->slot_events) != seen))
+			return -EINTR;
+		spin_lock(&kd->lock);
+	}
+}
+
+static void rawkv_fill_slot_hdr(struct rawkv_dev *kd, struct page *page,
+				u32 slot, u64 gen, const u8 *key,
+				unsigned int klen, u64 vlen, u32 crc)
+{
+	struct rawkv_slot_hdr *h = page_address(page);
+
+	memset(h, 0, RAWKV_BLOCK_SIZE);
+	h->magic = cpu_to_le64(RAWKV_SLOT_MAGIC);
+	h->gen = cpu_to_le64(gen);
+	h->value_len = cpu_to_le64(vlen);
+	h->slot = cpu_to_le32(slot);
+	h->value_crc = cpu_to_le32(crc);
+	memcpy(h->uuid, kd->uuid, sizeof(h->uuid));
+	h->key_len = cpu_to_le16(klen);
+	memcpy(h->key, key, klen);
+	h->crc = cpu_to_le32(rawkv_crc(h, sizeof(*h)));
+}
+
+/*
+ * Copy @len bytes between user memory and the blocks of @pages, updating
+ * the crc32c of the bytes in @crc. The tail of the last block is zeroed
+ * when filling it.
+ */
+static int rawkv_copy_in(struct page **pages, const void __user *src,
+			 u64 len, u32 *crc)
+{
+	unsigned int i;
+
+	for (i = 0; len; i++) {
+		unsigned int n = min_t(u64, len, RAWKV_BLOCK_SIZE);
+		void *p = page_address(pages[i]);
+
+		if (copy_from_user(p, src, n))
+			return -EFAULT;
+		memset(p + n, 0, RAWKV_BLOCK_SIZE - n);
+		*crc = crc32c(*crc, p, n);
+		src += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static int rawkv_copy_out(void __user *dst, struct page **pages, u64 len,
+			  u32 *crc)
+{
+	unsigned int i;
+
+	for (i = 0; len; i++) {
+		unsigned int n = min_t(u64, len, RAWKV_BLOCK_SIZE);
+		void *p = page_address(pages[i]);
+
+		*crc = crc32c(*crc, p, n);
+		if (copy_to_user(dst, p, n))
+			return -EFAULT;
+		dst += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/*
+ * Write the value and then-known header of one slot. The value goes out
+ * in chunks of RAWKV_CHUNK_BLOCKS; the header, which carries the value's
+ * crc32c, goes with the last chunk (in the same bio when the value fits in
+ * one chunk).
+ */
+static int rawkv_write_slot(struct rawkv_dev *kd, u32 slot, u64 gen,
+			    const u8 *key, unsigned int klen,
+			    const void __user *val, u64 vlen, u32 *crc)
+{
+	u64 blocks = DIV_ROUND_UP(vlen, RAWKV_BLOCK_SIZE);
+	unsigned int chunk = min_t(u64, blocks, RAWKV_CHUNK_BLOCKS);
+	u64 pos = rawkv_slot_pos(kd, slot);
+	struct page **pages;
+	u64 done = 0;
+	int ret;
+
+	pages = rawkv_pages_alloc(chunk + 1);
+	if (!pages)
+		return -ENOMEM;
+
+	*crc = ~0U;
+	do {
+		unsigned int n = min_t(u64, blocks - done, chunk);
+		u64 off = done << RAWKV_BLOCK_SHIFT;
+		struct rawkv_io io;
+
+		ret = rawkv_copy_in(pages + 1, val + off,
+				    min_t(u64, vlen - off,
+					  (u64)n << RAWKV_BLOCK_SHIFT), crc);
+		if (ret)
+			break;
+		done += n;
+
+		rawkv_io_init(&io, kd);
+		if (done < blocks || off) {
+			rawkv_io_submit(&io, pages + 1, n,
+					pos + RAWKV_BLOCK_SIZE + off,
+					REQ_OP_WRITE);
+			n = 0;
+		}
+		if (done == blocks) {
+			rawkv_fill_slot_hdr(kd, pages[0], slot, gen, key, klen,
+					    vlen, *crc);
+			rawkv_io_submit(&io, pages, n + 1, pos, REQ_OP_WRITE);
+		}
+		ret = rawkv_io_wait(&io);
+	} while (!ret && done < blocks);
+
+	rawkv_pages_free(pages, chunk + 1);
+	return ret;
+}
+
+int rawkv_put(struct rawkv_dev *kd, const u8 *key, unsigned int klen,
+	      const void __user *val, u64 vlen)
+{
+	struct rawkv_entry *e, *old;
+	u32 slot, crc;
+	u64 gen;
+	int ret;
+
+	if (vlen > kd->value_max)
+		return -E2BIG;
+	e = rawkv_entry_alloc(key, klen);
+	if (!e)
+		return -ENOMEM;
+	ret = rawkv_slot_get(kd, &slot, &gen);
+	if (ret)
+		goto out_free_entry;
+
+	ret = rawkv_write_slot(kd, slot, gen, key, klen, val, vlen, &crc);
+
+	spin_lock(&kd->lock);
+	if (ret) {
+		rawkv_slot_release(kd, slot);
+		spin_unlock(&kd->lock);
+		goto out_free_entry;
+	}
+	e->slot = slot;
+	e->gen = gen;
+	e->value_len = vlen;
+	e->value_crc = crc;
+	old = rawkv_lookup(kd, key, klen, e->hash);
+	if (old && old->gen > gen) {
+		/* A PUT that started later has already replaced the value. */
+		rawkv_slot_release(kd, slot);
+		kfree(e);
+	} else {
+		if (old)
+			rawkv_remove(kd, old, RAWKV_DEAD_REPLACED);
+		rawkv_insert(kd, e);
+	}
+	spin_unlock(&kd->lock);
+	atomic64_inc(&kd->stats.puts);
+	return 0;
+
+out_free_entry:
+	kfree(e);
+	return ret;
+}
+
+/* Drop @e after its slot proved not to hold its value. */
+static void rawkv_drop_stale(struct rawkv_dev *kd, struct rawkv_entry *e,
+			     const char *why)
+{
+	bool dropped = false;
+
+	spin_lock(&kd->lock);
+	if (!e->dead) {
+		rawkv_remove(kd, e, RAWKV_DEAD_GONE);
+		dropped = true;
+	}
+	spin_unlock(&kd->lock);
+	if (dropped) {
+		atomic64_inc(&kd->stats.stale_dropped);
+		pr_warn_ratelimited("slot %u: %s; key dropped\n", e->slot, why);
+	}
+}
+
+/*
+ * Check that the header read from @e's slot describes @e's value. Returns
+ * 0, -ENOENT when the slot holds another (valid) value, -EIO when the
+ * header is damaged. *why says what is wrong.
+ */
+static int rawkv_check_slot_hdr(struct rawkv_dev *kd,
+				const struct rawkv_entry *e,
+				struct rawkv_slot_hdr *h, const char **why)
+{
+	u32 crc = le32_to_cpu(h->crc);
+
+	h->crc = 0;
+	*why = "bad slot header magic";
+	if (le64_to_cpu(h->magic) != RAWKV_SLOT_MAGIC)
+		return -EIO;
+	*why = "bad slot header checksum";
+	if (rawkv_crc(h, sizeof(*h)) != crc)
+		return -EIO;
+	*why = "slot header of another device or slot";
+	if (memcmp(h->uuid, kd->uuid, sizeof(h->uuid)) ||
+	    le32_to_cpu(h->slot) != e->slot)
+		return -EIO;
+	*why = "slot holds another value";
+	if (le64_to_cpu(h->gen) != e->gen ||
+	    le16_to_cpu(h->key_len) != e->key_len ||
+	    memcmp(h->key, e->key, e->key_len) ||
+	    le64_to_cpu(h->value_len) != e->value_len ||
+	    le32_to_cpu(h->value_crc) != e->value_crc)
+		return -ENOENT;
+	return 0;
+}
+
+/*
+ * Read @e's slot into @buf. The first round trip reads the header and the
+ * start of the value together; no byte reaches the caller before the
+ * header proved the slot holds this key's value.
+ */
+static int rawkv_read_slot(struct rawkv_dev *kd, struct rawkv_entry *e,
+			   void __user *buf)
+{
+	u64 blocks = DIV_ROUND_UP(e->value_len, RAWKV_BLOCK_SIZE);
+	unsigned int chunk = min_t(u64, blocks, RAWKV_CHUNK_BLOCKS);
+	u64 pos = rawkv_slot_pos(kd, e->slot);
+	struct page **pages;
+	const char *why;
+	u64 done = 0;
+	u32 crc = ~0U;
+	int ret;
+
+	pages = rawkv_pages_alloc(chunk + 1);
+	if (!pages)
+		return -ENOMEM;
+
+	do {
+		unsigned int n = min_t(u64, blocks - done, chunk);
+		u64 off = done << RAWKV_BLOCK_SHIFT;
+		struct rawkv_io io;
+
+		rawkv_io_init(&io, kd);
+		if (!done)
+			rawkv_io_submit(&io, pages, n + 1, pos, REQ_OP_READ);
+		else
+			rawkv_io_submit(&io, pages + 1, n,
+					pos + RAWKV_BLOCK_SIZE + off,
+					REQ_OP_READ);
+		ret = rawkv_io_wait(&io);
+		if (ret)
+			goto out_free_pages;
+		if (!done) {
+			ret = rawkv_check_slot_hdr(kd, e,
+						   page_address(pages[0]),
+						   &why);
+			if (ret)
+				goto out_stale;
+		}
+		ret = rawkv_copy_out(buf + off, pages + 1,
+				     min_t(u64, e->value_len - off,
+					   (u64)n << RAWKV_BLOCK_SHIFT), &crc);
+		if (ret)
+			goto out_free_pages;
+		done += n;
+	} while (done < blocks);
+
+	if (crc != e->value_crc) {
+		why = "value checksum mismatch";
+		ret = -EIO;
+		goto out_stale;
+	}
+	goto out_free_pages;
+
+out_stale:
+	rawkv_drop_stale(kd, e, why);
+out_free_pages:
+	rawkv_pages_free(pages, chunk + 1);
+	return ret;
+}
+
+int rawkv_get(struct rawkv_dev *kd, const u8 *key, unsigned int klen,
+	      void __user *buf, u64 buflen, u64 *vlen)
+{
+	u32 hash = rawkv_hash(key, klen);
+	struct rawkv_entry *e;
+	int ret;
+
+	atomic64_inc(&kd->stats.gets);
+	spin_lock(&kd->lock);
+	e = rawkv_lookup(kd, key, klen, hash);
+	if (!e) {
+		spin_unlock(&kd->lock);
+		atomic64_inc(&kd->stats.misses);
+		return -ENOENT;
+	}
+	list_move_tail(&e->lru, &kd->lru);
+	*vlen = e->value_len;
+	if (!buflen || buflen < e->value_len) {
+		spin_unlock(&kd->lock);
+		atomic64_inc(&kd->stats.hits);
+		return buflen ? -ERANGE : 0;
+	}
+	e->pins++;
+	spin_unlock(&kd->lock);
+
+	ret = rawkv_read_slot(kd, e, buf);
+	rawkv_unpin(kd, e);
+	if (ret == -ENOENT)
+		atomic64_inc(&kd->stats.misses);
+	else
+		atomic64_inc(&kd->stats.hits);
+	return ret;
+}
+
+int rawkv_delete(struct rawkv_dev *kd, const u8 *key, unsigned int klen)
+{
+	u32 hash = rawkv_hash(key, klen);
+	struct rawkv_entry *e;
+
+	spin_lock(&kd->lock);
+	e = rawkv_lookup(kd, key, klen, hash);
+	if (e)
+		rawkv_remove(kd, e, RAWKV_DEAD_GONE);
+	spin_unlock(&kd->lock);
+	if (!e)
+		return -ENOENT;
+	atomic64_inc(&kd->stats.deletes);
+	return 0;
+}
+
+/*
+ * Write the table into @buf, which has room for kd->ckpt_bytes, as
+ * checkpoint entries, least recently used first. Returns the length.
+ */
+size_t rawkv_table_serialize(struct rawkv_dev *kd, void *buf)
+{
+	struct rawkv_entry *e;
+	size_t len = 0;
+
+	lockdep_assert_held(&kd->lock);
+	list_for_each_entry(e, &kd->lru, lru) {
+		struct rawkv_ckpt_entry *ce = buf + len;
+
+		ce->value_len = cpu_to_le64(e->value_len);
+		ce->gen = cpu_to_le64(e->gen);
+		ce->slot = cpu_to_le32(e->slot);
+		ce->value_crc = cpu_to_le32(e->value_crc);
+		ce->key_len = cpu_to_le16(e->key_len);
+		memset(ce->pad, 0, sizeof(ce->pad));
+		memcpy(ce->key, e->key, e->key_len);
+		memset(ce->key + e->key_len, 0,
+		       RAWKV_CKPT_ENTRY_BYTES(e->key_len) - sizeof(*ce) -
+		       e->key_len);
+		len += RAWKV_CKPT_ENTRY_BYTES(e->key_len);
+	}
+	return len;
+}
+
+void rawkv_fill_stat(struct rawkv_dev *kd, struct rawkv_ioc_stat *st)
+{
+	struct rawkv_stats *s = &kd->stats;
+
+	st->size = sizeof(*st);
+	st->slot_size = kd->slot_size;
+	st->value_max = kd->value_max;
+	st->key_max = RAWKV_KEY_MAX;
+	st->slots_total = kd->slot_count;
+	st->device_bytes = kd->device_bytes;
+	st->logical_block_size = kd->lbs;
+	st->table_mem_bytes = ((size_t)sizeof(*kd->buckets) << kd->hash_bits) +
+			      (size_t)kd->slot_count * sizeof(*kd->slot_next);
+
+	spin_lock(&kd->lock);
+	st->slots_used = kd->nr_used;
+	st->entry_mem_bytes = kd->entry_mem;
+	st->checkpoint_seq = kd->ckpt_seq;
+	spin_unlock(&kd->lock);
+
+	st->puts = atomic64_read(&s->puts);
+	st->gets = atomic64_read(&s->gets);
+	st->hits = atomic64_read(&s->hits);
+	st->misses = atomic64_read(&s->misses);
+	st->deletes = atomic64_read(&s->deletes);
+	st->evictions = atomic64_read(&s->evictions);
+	st->checkpoints = atomic64_read(&s->checkpoints);
+	st->bytes_written = atomic64_read(&s->bytes_written);
+	st->bytes_read = atomic64_read(&s->bytes_read);
+	st->io_errors = atomic64_read(&s->io_errors);
+	st->load_dropped = atomic64_read(&s->load_dropped);
+	st->stale_dropped = atomic64_read(&s->stale_dropped);
+}

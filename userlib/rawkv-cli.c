@@ -1,0 +1,316 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * rawkv: command-line client of the rawkv store, built on librawkv only.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rawkv.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+static const char usage[] =
+"usage: rawkv [-d DEVICE] COMMAND [ARGS]\n"
+"\n"
+"Commands:\n"
+"  put KEY [FILE|-]  store the contents of FILE (default: stdin) under KEY,\n"
+"                    replacing any previous value\n"
+"  get KEY [FILE|-]  write the value of KEY to FILE (default: stdout)\n"
+"  del KEY           remove KEY\n"
+"  flush             commit every put and del so far to the device\n"
+"  stat              print the geometry and counters of the store\n"
+"\n"
+"Options:\n"
+"  -d, --device DEVICE  device node (default: " RAWKV_DEFAULT_DEVICE ")\n"
+"  -h, --help           print this help\n"
+"\n"
+"KEY is taken byte for byte from the command line and must be 1..255 bytes;\n"
+"keys containing NUL bytes can only be used through librawkv. A put or del\n"
+"survives a crash only after a flush (or the module's periodic checkpoint).\n"
+"\n"
+"Exit status: 0 on success, 1 on error, 2 on a usage error.\n";
+
+static int usage_error(const char *msg, const char *arg)
+{
+	fprintf(stderr, "rawkv: %s%s\nTry 'rawkv --help'.\n", msg, arg);
+	return 2;
+}
+
+/* "rawkv: put KEY: no such key"; returns the exit status. */
+static int fail(const char *cmd, const char *key, int err)
+{
+	fprintf(stderr, "rawkv: %s%s%s: %s\n", cmd, key ? " " : "",
+		key ? key : "", rawkv_strerror(err));
+	return 1;
+}
+
+static int check(const char *cmd, const char *key, int err)
+{
+	return err ? fail(cmd, key, err) : 0;
+}
+
+static int fail_file(const char *file, int err)
+{
+	fprintf(stderr, "rawkv: %s: %s\n", file, strerror(-err));
+	return 1;
+}
+
+/* Read all of @fd into a malloc'ed buffer; return 0 or -errno. */
+static int read_all(int fd, char **bufp, size_t *lenp)
+{
+	size_t len = 0, cap = 64 << 10;
+	char *buf = malloc(cap), *p;
+	ssize_t n;
+
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		if (len == cap) {
+			p = realloc(buf, cap *= 2);
+			if (!p) {
+				free(buf);
+				return -ENOMEM;
+			}
+			buf = p;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n == 0)
+			break;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			free(buf);
+			return -errno;
+		}
+		len += n;
+	}
+	*bufp = buf;
+	*lenp = len;
+	return 0;
+}
+
+/* Write all of @buf to @fd; return 0 or -errno. */
+static int write_all(int fd, const char *buf, size_t len)
+{
+	ssize_t n;
+
+	while (len) {
+		n = write(fd, buf, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		buf += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static int cmd_put(struct rawkv *kv, const char *key, const char *file)
+{
+	int fd = STDIN_FILENO, err;
+	char *val = NULL;
+	size_t vlen = 0;
+
+	if (file && strcmp(file, "-")) {
+		fd = open(file, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return fail_file(file, -errno);
+	}
+	err = read_all(fd, &val, &vlen);
+	if (fd != STDIN_FILENO)
+		close(fd);
+	if (err)
+		return fail_file(fd == STDIN_FILENO ? "stdin" : file, err);
+
+	err = rawkv_put(kv, key, strlen(key), val, vlen);
+	free(val);
+	return check("put", key, err);
+}
+
+static int cmd_get(struct rawkv *kv, const char *key, const char *file)
+{
+	size_t klen = strlen(key);
+	char *buf = NULL, *p;
+	ssize_t len;
+	int fd = STDOUT_FILENO, err, tries = 0;
+
+	/* Retry while another writer replaces the value with a longer one. */
+	do {
+		len = rawkv_get(kv, key, klen, NULL, 0);
+		if (len < 0)
+			break;
+		p = realloc(buf, len ? len : 1);
+		if (!p) {
+			free(buf);
+			return fail_file("get", -ENOMEM);
+		}
+		buf = p;
+		len = len ? rawkv_get(kv, key, klen, buf, len) : 0;
+	} while (len == -ERANGE && ++tries < 100);
+	if (len < 0) {
+		free(buf);
+		return fail("get", key, len);
+	}
+
+	if (file && strcmp(file, "-")) {
+		fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+		if (fd < 0) {
+			free(buf);
+			return fail_file(file, -errno);
+		}
+	}
+	err = write_all(fd, buf, len);
+	free(buf);
+	if (fd != STDOUT_FILENO && close(fd) && !err)
+		err = -errno;
+	return err ? fail_file(fd == STDOUT_FILENO ? "stdout" : file, err) : 0;
+}
+
+static void print_bytes(const char *name, uint64_t v)
+{
+	static const char *const units[] = {
+		"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"
+	};
+	double d = v;
+	int i = -1;
+
+	while (d >= 1024 && i < 5) {
+		d /= 1024;
+		i++;
+	}
+	if (i < 0)
+		printf("%-19s %" PRIu64 " B\n", name, v);
+	else
+		printf("%-19s %.1f %s (%" PRIu64 ")\n", name, d, units[i], v);
+}
+
+#define FIELD(name, bytes) { #name, offsetof(struct rawkv_stat, name), bytes }
+
+static const struct {
+	const char *name;
+	size_t off;
+	int bytes;
+} stat_fields[] = {
+	FIELD(slot_size, 1),
+	FIELD(value_max, 1),
+	FIELD(key_max, 0),
+	FIELD(slots_total, 0),
+	FIELD(slots_used, 0),
+	FIELD(device_bytes, 1),
+	FIELD(logical_block_size, 1),
+	FIELD(checkpoint_seq, 0),
+	FIELD(puts, 0),
+	FIELD(gets, 0),
+	FIELD(hits, 0),
+	FIELD(misses, 0),
+	FIELD(deletes, 0),
+	FIELD(evictions, 0),
+	FIELD(checkpoints, 0),
+	FIELD(bytes_written, 1),
+	FIELD(bytes_read, 1),
+	FIELD(entry_mem_bytes, 1),
+	FIELD(table_mem_bytes, 1),
+	FIELD(io_errors, 0),
+	FIELD(load_dropped, 0),
+	FIELD(stale_dropped, 0),
+};
+
+static int cmd_stat(struct rawkv *kv)
+{
+	struct rawkv_stat st;
+	char name[32];
+	uint64_t v;
+	size_t i;
+	int err;
+
+	err = rawkv_stat(kv, &st);
+	if (err)
+		return fail("stat", NULL, err);
+
+	for (i = 0; i < ARRAY_SIZE(stat_fields); i++) {
+		memcpy(&v, (char *)&st + stat_fields[i].off, sizeof(v));
+		snprintf(name, sizeof(name), "%s:", stat_fields[i].name);
+		if (stat_fields[i].bytes)
+			print_bytes(name, v);
+		else
+			printf("%-19s %" PRIu64 "\n", name, v);
+	}
+	if (fflush(stdout))
+		return fail_file("stdout", -errno);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "device", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *dev = RAWKV_DEFAULT_DEVICE, *cmd;
+	struct rawkv *kv;
+	int c, nargs, ret;
+
+	while ((c = getopt_long(argc, argv, "+d:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			dev = optarg;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		default:
+			fputs("Try 'rawkv --help'.\n", stderr);
+			return 2;
+		}
+	}
+	if (optind == argc)
+		return usage_error("missing command", "");
+	cmd = argv[optind];
+	nargs = argc - optind - 1;
+
+	if (!strcmp(cmd, "put") || !strcmp(cmd, "get")) {
+		if (nargs < 1 || nargs > 2)
+			return usage_error(cmd, ": expects KEY [FILE|-]");
+	} else if (!strcmp(cmd, "del")) {
+		if (nargs != 1)
+			return usage_error(cmd, ": expects KEY");
+	} else if (!strcmp(cmd, "flush") || !strcmp(cmd, "stat")) {
+		if (nargs)
+			return usage_error(cmd, ": takes no arguments");
+	} else {
+		return usage_error("unknown command: ", cmd);
+	}
+
+	ret = rawkv_open(dev, &kv);
+	if (ret) {
+		fprintf(stderr, "rawkv: %s: %s\n", dev, ret == -ENOENT ?
+			"no such device node (is the rawkv module loaded?)" :
+			rawkv_strerror(ret));
+		return 1;
+	}
+
+	argv += optind + 1;
+	if (!strcmp(cmd, "put"))
+		ret = cmd_put(kv, argv[0], argv[1]);
+	else if (!strcmp(cmd, "get"))
+		ret = cmd_get(kv, argv[0], argv[1]);
+	else if (!strcmp(cmd, "del"))
+		ret = check("del", argv[0],
+			    rawkv_delete(kv, argv[0], strlen(argv[0])));
+	else if (!strcmp(cmd, "flush"))
+		ret = check("flush", NULL, rawkv_flush(kv));
+	else
+		ret = cmd_stat(kv);
+	rawkv_close(kv);
+	return ret;
+}

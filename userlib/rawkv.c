@@ -1,0 +1,197 @@
+// SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause
+/*
+ * librawkv: a thin layer over the ioctls of /dev/rawkv.
+ *
+ * The library checks only what is cheap and certain (NULL handle, key
+ * length); everything else, including bad pointers, is left to the kernel.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <rawkv.h>	/* the ioctl ABI, uapi/rawkv.h (-I../uapi) */
+#include "rawkv.h"	/* the library API, userlib/rawkv.h */
+
+struct rawkv {
+	int fd;
+};
+
+/* Issue an ioctl; return 0 or -errno, leaving errno as it was. */
+static int kv_ioctl(const struct rawkv *kv, unsigned long cmd, void *arg)
+{
+	int saved = errno, ret = 0;
+
+	if (ioctl(kv->fd, cmd, arg) < 0)
+		ret = -errno;
+	errno = saved;
+	return ret;
+}
+
+static int kv_check(const struct rawkv *kv, size_t klen)
+{
+	return kv && klen >= 1 && klen <= RAWKV_KEY_MAX ? 0 : -EINVAL;
+}
+
+int rawkv_open(const char *path, struct rawkv **kv)
+{
+	int saved = errno, ret = 0;
+
+	if (!kv)
+		return -EINVAL;
+	*kv = malloc(sizeof(**kv));
+	if (!*kv) {
+		errno = saved;
+		return -ENOMEM;
+	}
+	(*kv)->fd = open(path ? path : RAWKV_DEFAULT_DEVICE,
+			 O_RDWR | O_CLOEXEC);
+	if ((*kv)->fd < 0) {
+		ret = -errno;
+		free(*kv);
+		*kv = NULL;
+	}
+	errno = saved;
+	return ret;
+}
+
+void rawkv_close(struct rawkv *kv)
+{
+	int saved = errno;
+
+	if (!kv)
+		return;
+	close(kv->fd);
+	free(kv);
+	errno = saved;
+}
+
+int rawkv_put(struct rawkv *kv, const void *key, size_t klen,
+	      const void *val, size_t vlen)
+{
+	struct rawkv_kv arg = {
+		.key_ptr = (uintptr_t)key,
+		.val_ptr = (uintptr_t)val,
+		.key_len = klen,
+		.val_len = vlen,
+	};
+
+	return kv_check(kv, klen) ?: kv_ioctl(kv, RAWKV_IOC_PUT, &arg);
+}
+
+ssize_t rawkv_get(struct rawkv *kv, const void *key, size_t klen,
+		  void *buf, size_t buflen)
+{
+	struct rawkv_kv arg = {
+		.key_ptr = (uintptr_t)key,
+		.val_ptr = (uintptr_t)buf,
+		.key_len = klen,
+		.val_len = buflen,
+	};
+	int ret = kv_check(kv, klen) ?: kv_ioctl(kv, RAWKV_IOC_GET, &arg);
+
+	if (ret)
+		return ret;
+	if (arg.val_len > SSIZE_MAX)
+		return -EOVERFLOW;
+	return arg.val_len;
+}
+
+int rawkv_delete(struct rawkv *kv, const void *key, size_t klen)
+{
+	struct rawkv_kv arg = {
+		.key_ptr = (uintptr_t)key,
+		.key_len = klen,
+	};
+
+	return kv_check(kv, klen) ?: kv_ioctl(kv, RAWKV_IOC_DELETE, &arg);
+}
+
+int rawkv_flush(struct rawkv *kv)
+{
+	struct rawkv_flush arg = { 0 };
+
+	return kv ? kv_ioctl(kv, RAWKV_IOC_FLUSH, &arg) : -EINVAL;
+}
+
+int rawkv_stat(struct rawkv *kv, struct rawkv_stat *st)
+{
+	struct rawkv_ioc_stat s = { 0 };	/* unreported fields stay 0 */
+	int ret;
+
+	if (!kv || !st)
+		return -EINVAL;
+	ret = kv_ioctl(kv, RAWKV_IOC_STAT, &s);
+	if (ret)
+		return ret;
+
+	memset(st, 0, sizeof(*st));
+	st->slot_size = s.slot_size;
+	st->value_max = s.value_max;
+	st->key_max = s.key_max;
+	st->slots_total = s.slots_total;
+	st->slots_used = s.slots_used;
+	st->device_bytes = s.device_bytes;
+	st->checkpoint_seq = s.checkpoint_seq;
+	st->puts = s.puts;
+	st->gets = s.gets;
+	st->hits = s.hits;
+	st->misses = s.misses;
+	st->deletes = s.deletes;
+	st->evictions = s.evictions;
+	st->checkpoints = s.checkpoints;
+	st->bytes_written = s.bytes_written;
+	st->bytes_read = s.bytes_read;
+	st->entry_mem_bytes = s.entry_mem_bytes;
+	st->table_mem_bytes = s.table_mem_bytes;
+	st->io_errors = s.io_errors;
+	st->load_dropped = s.load_dropped;
+	st->stale_dropped = s.stale_dropped;
+	st->logical_block_size = s.logical_block_size;
+	return 0;
+}
+
+const char *rawkv_strerror(int err)
+{
+	if (err < 0)
+		err = err == INT_MIN ? 0 : -err;
+
+	switch (err) {
+	case 0:
+		return "success";
+	case EINVAL:
+		return "invalid argument (keys must be 1..255 bytes)";
+	case E2BIG:
+		return "value larger than the slot's value area (see rawkv stat: value_max)";
+	case EFAULT:
+		return "bad address (key, value or buffer not accessible)";
+	case ENOSPC:
+		return "device full and eviction disabled (evict=0)";
+	case EIO:
+		return "device I/O error, or a stored value failed verification (see dmesg)";
+	case ENOMEM:
+		return "out of kernel memory";
+	case EINTR:
+		return "interrupted by a signal while waiting for a free slot";
+	case ENOENT:
+		return "no such key";
+	case ERANGE:
+		return "buffer smaller than the value (get the length with buflen 0 first)";
+	case ENOTTY:
+		return "not a rawkv device, or the module does not know this command";
+	case ENODEV:
+	case ENXIO:
+		return "no rawkv device behind this node (is the rawkv module loaded?)";
+	case EACCES:
+	case EPERM:
+		return "permission denied on the rawkv device";
+	case EOVERFLOW:
+		return "value length does not fit in ssize_t";
+	default:
+		return strerror(err);
+	}
+}

@@ -1,0 +1,232 @@
+/* SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause */
+/*
+ * librawkv: client library of rawkv, a persistent key-value store on a raw
+ * block device, served by the rawkv kernel module through /dev/rawkv.
+ *
+ * Keys are 1..RAWKV_KEY_MAX arbitrary bytes (they may contain NUL bytes).
+ * Values are 0..value_max arbitrary bytes, where value_max depends on the
+ * slot size the device was formatted with (see rawkv_stat()).
+ *
+ * Errors: every function returns 0 (or a length) on success and a negative
+ * errno on failure; errno itself is left unchanged. rawkv_strerror()
+ * explains an error in rawkv terms.
+ *
+ * Durability: a successful rawkv_put() or rawkv_delete() is visible to
+ * every later call at once, but survives a crash or power cut only after a
+ * later rawkv_flush() (or the module's periodic checkpoint) commits it.
+ *
+ * Thread safety: a struct rawkv holds only a file descriptor, so one handle
+ * may be used by any number of threads at once; calls on different keys run
+ * in parallel in the kernel. rawkv_close() must not race with other calls on
+ * the same handle. The handle stays usable in a child after fork().
+ *
+ * Link with -lrawkv (or `pkg-config --libs rawkv`).
+ */
+#ifndef LIBRAWKV_RAWKV_H
+#define LIBRAWKV_RAWKV_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef RAWKV_KEY_MAX
+#define RAWKV_KEY_MAX		255	/* longest key, in bytes */
+#endif
+
+#define RAWKV_DEFAULT_DEVICE	"/dev/rawkv"
+
+/* An open rawkv device; opaque. */
+struct rawkv;
+
+/**
+ * struct rawkv_stat - geometry and counters of a store, see rawkv_stat()
+ *
+ * Byte counts are in bytes; counters count since the module loaded the
+ * store. A field the running kernel does not report reads as zero.
+ *
+ * @slot_size:		bytes per slot (slot header block + value area)
+ * @value_max:		largest value rawkv_put() accepts
+ * @key_max:		largest key rawkv_put() accepts (RAWKV_KEY_MAX)
+ * @slots_total:	slots on the device
+ * @slots_used:		slots holding a live value
+ * @device_bytes:	size of the block device
+ * @checkpoint_seq:	sequence number of the last committed checkpoint
+ * @puts:		successful PUTs
+ * @gets:		GETs (hits + misses)
+ * @hits:		GETs that found their key
+ * @misses:		GETs that did not find their key
+ * @deletes:		DELETEs that removed a key
+ * @evictions:		values evicted to make room (module parameter evict=1)
+ * @checkpoints:	checkpoints committed
+ * @bytes_written:	bytes written to the device (values, headers, metadata)
+ * @bytes_read:		bytes read from the device
+ * @entry_mem_bytes:	kernel memory held by the table entries
+ * @table_mem_bytes:	kernel memory of the fixed tables
+ * @io_errors:		device reads and writes that failed
+ * @load_dropped:	checkpoint entries dropped as invalid at load
+ * @stale_dropped:	entries dropped by GET because their slot did not
+ *			hold their value
+ * @logical_block_size:	logical block size of the device
+ * @reserved:		zero; room for later fields
+ */
+struct rawkv_stat {
+	uint64_t slot_size;
+	uint64_t value_max;
+	uint64_t key_max;
+	uint64_t slots_total;
+	uint64_t slots_used;
+	uint64_t device_bytes;
+	uint64_t checkpoint_seq;
+	uint64_t puts;
+	uint64_t gets;
+	uint64_t hits;
+	uint64_t misses;
+	uint64_t deletes;
+	uint64_t evictions;
+	uint64_t checkpoints;
+	uint64_t bytes_written;
+	uint64_t bytes_read;
+	uint64_t entry_mem_bytes;
+	uint64_t table_mem_bytes;
+	uint64_t io_errors;
+	uint64_t load_dropped;
+	uint64_t stale_dropped;
+	uint64_t logical_block_size;
+	uint64_t reserved[8];
+};
+
+/**
+ * rawkv_open() - open a rawkv device
+ * @path:	device node; NULL means RAWKV_DEFAULT_DEVICE ("/dev/rawkv")
+ * @kv:		on success, the new handle; on failure, set to NULL
+ *
+ * Opens @path read-write and close-on-exec. Nothing checks that @path is a
+ * rawkv device: on any other file the first call fails with -ENOTTY.
+ *
+ * Return: 0, or -EINVAL if @kv is NULL, -ENOMEM, or the negative errno of
+ * open(2): -ENOENT when the node does not exist (module not loaded),
+ * -ENODEV or -ENXIO when it exists but no driver serves it, -EACCES.
+ */
+int rawkv_open(const char *path, struct rawkv **kv);
+
+/**
+ * rawkv_close() - close a handle and free it
+ * @kv:		handle from rawkv_open(), or NULL (then nothing happens)
+ *
+ * Unflushed changes are not lost: they stay in the module and are committed
+ * by the next flush of any handle or by the periodic checkpoint.
+ */
+void rawkv_close(struct rawkv *kv);
+
+/**
+ * rawkv_put() - store a value under a key, replacing any previous value
+ * @kv:		handle
+ * @key:	key bytes
+ * @klen:	key length, 1..RAWKV_KEY_MAX
+ * @val:	value bytes; may be NULL when @vlen is 0
+ * @vlen:	value length, 0..value_max
+ *
+ * The value is on the device when the call returns; the key survives a
+ * crash only after a later rawkv_flush().
+ *
+ * Return: 0, or
+ *	-EINVAL	@kv NULL, @klen 0 or > RAWKV_KEY_MAX
+ *	-E2BIG	@vlen larger than value_max
+ *	-EFAULT	@key or @val not readable
+ *	-ENOSPC	no free slot and eviction disabled (module parameter evict=0)
+ *	-EIO	the device failed the write; the previous value is intact
+ *	-ENOMEM	out of kernel memory
+ *	-EINTR	a signal arrived while waiting for a free slot
+ *	-ENOTTY	not a rawkv device
+ */
+int rawkv_put(struct rawkv *kv, const void *key, size_t klen,
+	      const void *val, size_t vlen);
+
+/**
+ * rawkv_get() - read the value of a key
+ * @kv:		handle
+ * @key:	key bytes
+ * @klen:	key length, 1..RAWKV_KEY_MAX
+ * @buf:	buffer for the value; ignored when @buflen is 0
+ * @buflen:	size of @buf; 0 only queries the value length
+ *
+ * To read a value of unknown size, call with @buflen 0, allocate the length
+ * returned, and call again; retry if that returns -ERANGE (another writer
+ * replaced the value with a longer one in between).
+ *
+ * Return: the value length (which may be 0), or
+ *	-EINVAL	@kv NULL, @klen 0 or > RAWKV_KEY_MAX
+ *	-ENOENT	no such key
+ *	-ERANGE	@buflen is not 0 and is smaller than the value
+ *	-EFAULT	@key not readable or @buf not writable
+ *	-EIO	the device failed the read, or the bytes read did not match
+ *		the key, length or checksum; the key has been dropped.
+ *		@buf contents are undefined.
+ *	-ENOMEM	out of kernel memory
+ *	-EOVERFLOW the value length does not fit in ssize_t
+ *	-ENOTTY	not a rawkv device
+ */
+ssize_t rawkv_get(struct rawkv *kv, const void *key, size_t klen,
+		  void *buf, size_t buflen);
+
+/**
+ * rawkv_delete() - remove a key
+ * @kv:		handle
+ * @key:	key bytes
+ * @klen:	key length, 1..RAWKV_KEY_MAX
+ *
+ * Return: 0, or
+ *	-EINVAL	@kv NULL, @klen 0 or > RAWKV_KEY_MAX
+ *	-ENOENT	no such key
+ *	-EFAULT	@key not readable
+ *	-ENOTTY	not a rawkv device
+ */
+int rawkv_delete(struct rawkv *kv, const void *key, size_t klen);
+
+/**
+ * rawkv_flush() - commit every acknowledged PUT and DELETE to the device
+ * @kv:		handle
+ *
+ * Writes a checkpoint unless the last one already holds the current table.
+ * When it returns 0, every change acknowledged before the call (by any
+ * handle) survives a power cut.
+ *
+ * Return: 0, or
+ *	-EINVAL	@kv NULL
+ *	-EIO	the checkpoint could not be written; the previous one is still
+ *		valid and the next flush tries again
+ *	-ENOMEM	out of kernel memory
+ *	-ENOTTY	not a rawkv device
+ */
+int rawkv_flush(struct rawkv *kv);
+
+/**
+ * rawkv_stat() - read the geometry and counters of the store
+ * @kv:		handle
+ * @st:		filled on success; fields the kernel does not report are 0
+ *
+ * Return: 0, or -EINVAL (@kv or @st NULL), -EFAULT, -ENOTTY.
+ */
+int rawkv_stat(struct rawkv *kv, struct rawkv_stat *st);
+
+/**
+ * rawkv_strerror() - describe an error returned by this library
+ * @err:	negative errno (a positive one is accepted too)
+ *
+ * Errors of rawkv_open() are described for the other calls (-ENOENT is
+ * "no such key"); a caller reporting an open failure should say so itself.
+ *
+ * Return: a static string, never NULL; strerror(3) text for errnos rawkv
+ * does not use. Thread-safe for every errno rawkv documents.
+ */
+const char *rawkv_strerror(int err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LIBRAWKV_RAWKV_H */
