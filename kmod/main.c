@@ -45,8 +45,8 @@ static void rawkv_ckpt_work(struct work_struct *work)
 					    struct rawkv_dev, ckpt_work);
 
 	rawkv_checkpoint(kd);
-	schedule_delayed_work(&kd->ckpt_work,
-			      msecs_to_jiffies(kd->checkpoint_ms));
+	queue_delayed_work(system_long_wq, &kd->ckpt_work,
+			   msecs_to_jiffies(kd->checkpoint_ms));
 }
 
 /* Copy in and check the argument of PUT, GET and DELETE. */
@@ -248,8 +248,8 @@ static struct rawkv_dev *rawkv_dev_create(void)
 		goto out_free_table;
 	}
 	if (kd->checkpoint_ms)
-		schedule_delayed_work(&kd->ckpt_work,
-				      msecs_to_jiffies(kd->checkpoint_ms));
+		queue_delayed_work(system_long_wq, &kd->ckpt_work,
+				   msecs_to_jiffies(kd->checkpoint_ms));
 	pr_info("%s: serving /dev/rawkv: %u slots of %llu bytes, %u in use\n",
 		dev, kd->slot_count, kd->slot_size, kd->nr_used);
 	return kd;

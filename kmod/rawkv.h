@@ -124,7 +124,7 @@ struct rawkv_dev {
 	bool evict;
 	unsigned int checkpoint_ms;
 
-	spinlock_t lock;
+	spinlock_t lock;			/* the table: see above */
 	struct hlist_head *buckets;
 	unsigned int hash_bits;
 	struct list_head lru;		/* least recently used first */
@@ -140,7 +140,7 @@ struct rawkv_dev {
 	u64 slot_events;		/* bumped when a slot may be free */
 	wait_queue_head_t slot_wait;
 
-	struct mutex ckpt_mutex;
+	struct mutex ckpt_mutex;	/* one checkpoint writer */
 	u64 ckpt_seq;			/* last committed checkpoint */
 	u64 ckpt_mutations;		/* @mutations it holds */
 	u64 next_seq;			/* sequence of the next checkpoint */
