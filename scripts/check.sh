@@ -1,0 +1,66 @@
+#!/bin/bash
+# make check: run the selftests in a QEMU guest, twice on the same disks (the second
+# boot checks what survived a real reboot), then print "N passed, N failed" last.
+# Disks: vda 1 GiB (512 B sectors), vdb 64 MiB (4096 B logical blocks), vdc 16 KiB.
+# Guest: /rawkv/guest-check.sh boot1, then boot2. Passed = pass + xfail of every
+# "# Totals:" line; failed = fail + xpass + skip + error, plus one per bad boot (kernel
+# log problem, timeout, crash, missing Totals line, non-zero guest status).
+# RAWKV_CHECK_BUDGET: seconds for both boots together (default 900).
+set -u
+
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+VM=$TOP/build/vm
+BUDGET=${RAWKV_CHECK_BUDGET:-900}
+
+mkdir -p "$VM" || exit 1
+rm -f "$VM/vda.img" "$VM/vdb.img" "$VM/vdc.img"
+truncate -s 1G "$VM/vda.img" && truncate -s 64M "$VM/vdb.img" &&
+	truncate -s 16K "$VM/vdc.img" || exit 1
+
+passed=0
+failed=0
+start=$SECONDS
+
+boot() { # boot NAME TIMEOUT
+	local name=$1 secs=$2 log=$VM/check-$1.log rc totals why=()
+	echo "# ==== $name: /rawkv/guest-check.sh $name (timeout ${secs}s)"
+	"$TOP/scripts/vm.sh" --name "check-$name" --timeout "$secs" \
+		--disk "$VM/vda.img" --disk "$VM/vdb.img:4096" --disk "$VM/vdc.img" \
+		--run "/rawkv/guest-check.sh $name" 2>&1 | tee "$log"
+	rc=${PIPESTATUS[0]}
+
+	totals=$(tr -d '\r' <"$log" | sed -n 's/^# Totals: \(pass:.*\)$/\1/p')
+	if [ -n "$totals" ]; then
+		read -r p f <<<"$(echo "$totals" | awk -F'[: ]+' '
+			{ for (i = 1; i < NF; i += 2) n[$i] += $(i + 1) }
+			END { print n["pass"] + n["xfail"], n["fail"] + n["xpass"] + n["skip"] + n["error"] }')"
+		passed=$((passed + p))
+		failed=$((failed + f))
+	fi
+
+	((rc & 64)) && why+=("vm.sh could not start the VM")
+	((rc & 4)) && why+=("timed out after ${secs}s")
+	(( (rc & 6) == 2 )) && why+=("guest crashed or panicked (no exit status)")
+	((rc & 1)) && why+=("guest-check.sh exited with status $(sed -n 's/.*RAWKV-GUEST-EXIT //p' "$log" | tail -n1)")
+	((rc & 8)) && why+=("kernel log: $(sed -n '/kernel log problems/{n;s/^[0-9]*:\[ *[0-9.]*\] //p;q}' "$log")")
+	[ -z "$totals" ] && why+=("no '# Totals:' line")
+	if [ ${#why[@]} -gt 0 ]; then
+		failed=$((failed + 1))
+		printf 'not ok - %s: %s' "$name" "${why[0]}"
+		printf '; %s' "${why[@]:1}"
+		echo
+	fi
+	echo "# $name logs: $log and $VM/check-$name/"
+}
+
+boot boot1 $((BUDGET * 2 / 3))
+left=$((BUDGET - (SECONDS - start)))
+if [ $left -ge 30 ]; then
+	boot boot2 $left
+else
+	failed=$((failed + 1))
+	echo "not ok - boot2: not run, only ${left}s of the ${BUDGET}s budget left"
+fi
+
+echo "$passed passed, $failed failed"
+[ $failed -eq 0 ] && [ $passed -gt 0 ]
