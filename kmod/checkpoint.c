@@ -495,7 +495,7 @@ int rawkv_checkpoint(struct rawkv_dev *kd)
 	rawkv_slot_splice(kd, &kd->free, &kd->committing);
 	rawkv_slot_event(kd);
 	spin_unlock(&kd->lock);
-	kd->next_seq = seq + 2;
+	kd->next_seq = seq + 1;
 	atomic64_inc(&kd->stats.checkpoints);
 	goto out_unlock;
 

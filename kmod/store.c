@@ -246,11 +246,20 @@ void rawkv_table_load_done(struct rawkv_dev *kd, const unsigned long *used)
 	spin_unlock(&kd->lock);
 }
 
+/* Slots held by PUTs in flight and by removed values a GET still reads. */
+static u32 rawkv_slots_busy(struct rawkv_dev *kd)
+{
+	lockdep_assert_held(&kd->lock);
+	return kd->slot_count - kd->free.count - kd->limbo.count -
+	       kd->committing.count - kd->nr_used;
+}
+
 /*
  * Take a free slot for a PUT. When there is none: commit a checkpoint if
  * that frees slots from limbo, else evict the least recently used entry
  * that no GET is reading (evict=1), else wait for a request in flight to
- * give one back.
+ * give a slot back. Without eviction, -ENOSPC means every slot holds a
+ * live value.
  */
 static int rawkv_slot_get(struct rawkv_dev *kd, u32 *slot, u64 *gen)
 {
@@ -266,7 +275,7 @@ static int rawkv_slot_get(struct rawkv_dev *kd, u32 *slot, u64 *gen)
 			spin_unlock(&kd->lock);
 			return 0;
 		}
-		if (kd->limbo.count) {
+		if (kd->limbo.count || kd->committing.count) {
 			spin_unlock(&kd->lock);
 			ret = rawkv_checkpoint(kd);
 			if (ret)
@@ -274,19 +283,22 @@ static int rawkv_slot_get(struct rawkv_dev *kd, u32 *slot, u64 *gen)
 			spin_lock(&kd->lock);
 			continue;
 		}
-		if (!kd->evict) {
+		if (kd->evict) {
+			list_for_each_entry(e, &kd->lru, lru)
+				if (!e->pins)
+					break;
+			if (!list_entry_is_head(e, &kd->lru, lru)) {
+				rawkv_remove(kd, e, RAWKV_DEAD_GONE);
+				atomic64_inc(&kd->stats.evictions);
+				continue;
+			}
+		}
+		if (!rawkv_slots_busy(kd) &&
+		    (!kd->evict || list_empty(&kd->lru))) {
 			spin_unlock(&kd->lock);
 			return -ENOSPC;
 		}
-		list_for_each_entry(e, &kd->lru, lru)
-			if (!e->pins)
-				break;
-		if (!list_entry_is_head(e, &kd->lru, lru)) {
-			rawkv_remove(kd, e, RAWKV_DEAD_GONE);
-			atomic64_inc(&kd->stats.evictions);
-			continue;
-		}
-		/* Every slot is being read or written: wait for one. */
+		/* Requests in flight hold slots: wait for one to finish. */
 		seen = kd->slot_events;
 		spin_unlock(&kd->lock);
 		if (wait_event_interruptible(kd->slot_wait,
