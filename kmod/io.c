@@ -13,6 +13,7 @@
 #include <linux/bio.h>
 #include <linux/blkdev.h>
 #include <linux/gfp.h>
+#include <linux/jump_label.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
 
@@ -70,7 +71,9 @@ void rawkv_io_submit(struct rawkv_io *io, struct page **pages,
 
 		atomic64_add((u64)n << RAWKV_BLOCK_SHIFT, bytes);
 		atomic_inc(&io->pending);
-		submit_bio(bio);
+		if (!static_branch_unlikely(&rawkv_faults_on) ||
+		    !rawkv_fault_bio(kd, bio))
+			submit_bio(bio);
 
 		pages += n;
 		nr -= n;

@@ -37,6 +37,10 @@ static bool evict = true;
 module_param(evict, bool, 0444);
 MODULE_PARM_DESC(evict, "1: evict the least recently used value when full (default); 0: PUT fails with -ENOSPC");
 
+static bool fault_inject;
+module_param(fault_inject, bool, 0444);
+MODULE_PARM_DESC(fault_inject, "Testing only: power-cut and I/O error injection in /sys/kernel/debug/rawkv (default 0)");
+
 static struct rawkv_dev *rawkv_devs[1];
 
 static void rawkv_ckpt_work(struct work_struct *work)
@@ -45,8 +49,9 @@ static void rawkv_ckpt_work(struct work_struct *work)
 					    struct rawkv_dev, ckpt_work);
 
 	rawkv_checkpoint(kd);
-	queue_delayed_work(system_long_wq, &kd->ckpt_work,
-			   msecs_to_jiffies(kd->checkpoint_ms));
+	if (kd->checkpoint_ms)
+		queue_delayed_work(system_long_wq, &kd->ckpt_work,
+				   msecs_to_jiffies(kd->checkpoint_ms));
 }
 
 /* Copy in and check the argument of PUT, GET and DELETE. */
@@ -223,17 +228,22 @@ static struct rawkv_dev *rawkv_dev_create(void)
 	ret = rawkv_open_bdev(kd);
 	if (ret)
 		goto out_free_dev;
-	if (format) {
-		ret = rawkv_format(kd, slot_size);
+	if (fault_inject) {
+		ret = rawkv_faults_init(kd);
 		if (ret)
 			goto out_close_bdev;
 	}
+	if (format) {
+		ret = rawkv_format(kd, slot_size);
+		if (ret)
+			goto out_exit_faults;
+	}
 	ret = rawkv_read_super(kd);
 	if (ret)
-		goto out_close_bdev;
+		goto out_exit_faults;
 	ret = rawkv_table_init(kd);
 	if (ret)
-		goto out_close_bdev;
+		goto out_exit_faults;
 	ret = rawkv_recover(kd);
 	if (ret)
 		goto out_free_table;
@@ -256,6 +266,8 @@ static struct rawkv_dev *rawkv_dev_create(void)
 
 out_free_table:
 	rawkv_table_free(kd);
+out_exit_faults:
+	rawkv_faults_exit(kd);
 out_close_bdev:
 	rawkv_bdev_close(&kd->bd, kd);
 out_free_dev:
@@ -274,6 +286,7 @@ static void rawkv_dev_destroy(struct rawkv_dev *kd)
 		pr_err("final checkpoint failed (error %d): changes since checkpoint %llu are lost\n",
 		       ret, kd->ckpt_seq);
 	rawkv_table_free(kd);
+	rawkv_faults_exit(kd);
 	rawkv_bdev_close(&kd->bd, kd);
 	pr_info("%s: released at checkpoint %llu\n", dev, kd->ckpt_seq);
 	kfree(kd);

@@ -3,6 +3,7 @@
  * rawkv: private definitions shared by the module's files.
  *
  * main.c	module parameters, load/unload, the ioctl transport
+ * fault.c	fault injection for tests (fault_inject=1)
  * store.c	the slot table and the PUT / GET / DELETE / STAT commands
  * io.c		the bio engine: batches of page-sized block I/O
  * checkpoint.c	format, superblock, checkpoint commit and recovery
@@ -11,6 +12,7 @@
 #define _RAWKV_H
 
 #include <linux/atomic.h>
+#include <linux/jump_label.h>
 #include <linux/blk_types.h>
 #include <linux/completion.h>
 #include <linux/list.h>
@@ -25,6 +27,8 @@
 #include "rawkv_format.h"
 
 struct rawkv_ioc_stat;
+struct rawkv_faults;
+struct bio;
 
 /* Largest transfer of one PUT or GET round trip: bounds the bounce pages. */
 #define RAWKV_CHUNK_BLOCKS	1024U
@@ -148,6 +152,7 @@ struct rawkv_dev {
 
 	struct rawkv_stats stats;
 	struct miscdevice misc;
+	struct rawkv_faults *faults;	/* fault_inject=1 only */
 };
 
 /* io.c */
@@ -166,6 +171,12 @@ int rawkv_rw_block(struct rawkv_dev *kd, struct page *page, u64 pos,
 		   blk_opf_t opf);
 struct page **rawkv_pages_alloc(unsigned int nr);
 void rawkv_pages_free(struct page **pages, unsigned int nr);
+
+/* fault.c */
+DECLARE_STATIC_KEY_FALSE(rawkv_faults_on);
+bool rawkv_fault_bio(struct rawkv_dev *kd, struct bio *bio);
+int rawkv_faults_init(struct rawkv_dev *kd);
+void rawkv_faults_exit(struct rawkv_dev *kd);
 
 /* store.c */
 int rawkv_table_init(struct rawkv_dev *kd);
