@@ -16,9 +16,13 @@
  * takes the valid checkpoint with the highest seq. Only one checkpoint is
  * written at a time (rawkv_dev.ckpt_mutex).
  *
- * A slot whose value was replaced stays out of use (limbo) until a
- * checkpoint that no longer references it commits, so a crash never finds
- * a committed key pointing at a slot that was reused.
+ * A slot that leaves the table stays out of use (limbo) until a checkpoint
+ * that no longer references it commits, so a crash never finds a committed
+ * key pointing at a slot that was reused.
+ *
+ * Values written with RAWKV_PUT_SYNC after the checkpoint are found by
+ * reading the headers of the slots the checkpoint left free: only those,
+ * so load time is the checkpoint plus the free slots, never every slot.
  */
 #define pr_fmt(fmt) "rawkv: " fmt
 
@@ -32,67 +36,37 @@
 
 #include "rawkv.h"
 
-u32 rawkv_crc(const void *buf, size_t len)
-{
-	return crc32c(~0U, buf, len);
-}
-
-static u64 rawkv_ckpt_area_bytes(u64 slot_count)
-{
-	return RAWKV_BLOCK_SIZE +
-	       round_up(slot_count * RAWKV_CKPT_ENTRY_MAX, RAWKV_BLOCK_SIZE);
-}
-
-/* Set the geometry of a device with @slot_count slots of @slot_size bytes. */
-static void rawkv_set_geometry(struct rawkv_dev *kd, u64 slot_size,
-			       u64 slot_count)
-{
-	kd->slot_size = slot_size;
-	kd->slot_count = slot_count;
-	kd->value_max = slot_size - RAWKV_BLOCK_SIZE;
-	kd->ckpt_size = rawkv_ckpt_area_bytes(slot_count);
-	kd->ckpt_off[0] = RAWKV_BLOCK_SIZE;
-	kd->ckpt_off[1] = kd->ckpt_off[0] + kd->ckpt_size;
-	kd->data_off = round_up(kd->ckpt_off[1] + kd->ckpt_size,
-				min_t(u64, slot_size, RAWKV_DATA_ALIGN));
-}
-
-static u64 rawkv_layout_end(struct rawkv_dev *kd)
-{
-	return kd->data_off + (u64)kd->slot_count * kd->slot_size;
-}
-
 /*
  * Write a fresh layout: as many slots as fit, both checkpoint headers
  * zeroed (no checkpoint yet), then the superblock with a flush and FUA.
  */
 int rawkv_format(struct rawkv_dev *kd, u64 slot_size)
 {
-	u64 n = div64_u64(kd->device_bytes, slot_size + 2 * RAWKV_CKPT_ENTRY_MAX);
+	u64 n = div64_u64(kd->geo.device_bytes, slot_size + 2 * RAWKV_CKPT_ENTRY_MAX);
 	struct rawkv_sb *sb;
 	struct page *page;
 	int ret;
 
 	n = min_t(u64, n, U32_MAX);
 	for (; n; n--) {
-		rawkv_set_geometry(kd, slot_size, n);
-		if (rawkv_layout_end(kd) <= kd->device_bytes)
+		rawkv_geo_set(&kd->geo, slot_size, n);
+		if (rawkv_geo_end(&kd->geo) <= kd->geo.device_bytes)
 			break;
 	}
 	if (!n) {
-		rawkv_set_geometry(kd, slot_size, 1);
+		rawkv_geo_set(&kd->geo, slot_size, 1);
 		pr_err("device too small: %llu bytes, a slot size of %llu needs at least %llu\n",
-		       kd->device_bytes, slot_size, rawkv_layout_end(kd));
+		       kd->geo.device_bytes, slot_size, rawkv_geo_end(&kd->geo));
 		return -ENOSPC;
 	}
-	get_random_bytes(kd->uuid, sizeof(kd->uuid));
+	get_random_bytes(kd->geo.uuid, sizeof(kd->geo.uuid));
 
 	page = alloc_page(GFP_KERNEL | __GFP_ZERO);
 	if (!page)
 		return -ENOMEM;
-	ret = rawkv_rw_block(kd, page, kd->ckpt_off[0], REQ_OP_WRITE);
+	ret = rawkv_rw_block(kd, page, kd->geo.ckpt_off[0], REQ_OP_WRITE);
 	if (!ret)
-		ret = rawkv_rw_block(kd, page, kd->ckpt_off[1], REQ_OP_WRITE);
+		ret = rawkv_rw_block(kd, page, kd->geo.ckpt_off[1], REQ_OP_WRITE);
 	if (ret)
 		goto out_free_page;
 
@@ -100,56 +74,23 @@ int rawkv_format(struct rawkv_dev *kd, u64 slot_size)
 	sb->magic = cpu_to_le64(RAWKV_SB_MAGIC);
 	sb->version = cpu_to_le32(RAWKV_FORMAT_VERSION);
 	sb->block_size = cpu_to_le32(RAWKV_BLOCK_SIZE);
-	memcpy(sb->uuid, kd->uuid, sizeof(sb->uuid));
-	sb->slot_size = cpu_to_le64(kd->slot_size);
-	sb->slot_count = cpu_to_le64(kd->slot_count);
-	sb->ckpt_off[0] = cpu_to_le64(kd->ckpt_off[0]);
-	sb->ckpt_off[1] = cpu_to_le64(kd->ckpt_off[1]);
-	sb->ckpt_size = cpu_to_le64(kd->ckpt_size);
-	sb->data_off = cpu_to_le64(kd->data_off);
-	sb->device_bytes = cpu_to_le64(kd->device_bytes);
+	memcpy(sb->uuid, kd->geo.uuid, sizeof(sb->uuid));
+	sb->slot_size = cpu_to_le64(kd->geo.slot_size);
+	sb->slot_count = cpu_to_le64(kd->geo.slot_count);
+	sb->ckpt_off[0] = cpu_to_le64(kd->geo.ckpt_off[0]);
+	sb->ckpt_off[1] = cpu_to_le64(kd->geo.ckpt_off[1]);
+	sb->ckpt_size = cpu_to_le64(kd->geo.ckpt_size);
+	sb->data_off = cpu_to_le64(kd->geo.data_off);
+	sb->device_bytes = cpu_to_le64(kd->geo.device_bytes);
 	sb->crc = cpu_to_le32(rawkv_crc(sb, sizeof(*sb)));
 	ret = rawkv_rw_block(kd, page, 0,
 			     REQ_OP_WRITE | REQ_PREFLUSH | REQ_FUA);
 	if (!ret)
 		pr_info("formatted: %u slots of %llu bytes (values up to %llu bytes)\n",
-			kd->slot_count, kd->slot_size, kd->value_max);
+			kd->geo.slot_count, kd->geo.slot_size, kd->geo.value_max);
 out_free_page:
 	__free_page(page);
 	return ret;
-}
-
-/* Check a superblock; return NULL or what is wrong with it. */
-static const char *rawkv_check_super(struct rawkv_dev *kd, struct rawkv_sb *sb)
-{
-	u64 slot_size = le64_to_cpu(sb->slot_size);
-	u64 slot_count = le64_to_cpu(sb->slot_count);
-	u32 crc = le32_to_cpu(sb->crc);
-
-	if (le64_to_cpu(sb->magic) != RAWKV_SB_MAGIC)
-		return "no rawkv superblock";
-	sb->crc = 0;
-	if (rawkv_crc(sb, sizeof(*sb)) != crc)
-		return "superblock checksum mismatch";
-	if (le32_to_cpu(sb->version) != RAWKV_FORMAT_VERSION)
-		return "unsupported format version";
-	if (le32_to_cpu(sb->block_size) != RAWKV_BLOCK_SIZE || sb->flags)
-		return "unsupported block size or flags";
-	if (!is_power_of_2(slot_size) || slot_size < RAWKV_SLOT_SIZE_MIN ||
-	    slot_size > RAWKV_SLOT_SIZE_MAX)
-		return "bad slot size";
-	if (!slot_count || slot_count > U32_MAX)
-		return "bad slot count";
-
-	rawkv_set_geometry(kd, slot_size, slot_count);
-	if (le64_to_cpu(sb->ckpt_off[0]) != kd->ckpt_off[0] ||
-	    le64_to_cpu(sb->ckpt_off[1]) != kd->ckpt_off[1] ||
-	    le64_to_cpu(sb->ckpt_size) != kd->ckpt_size ||
-	    le64_to_cpu(sb->data_off) != kd->data_off)
-		return "region offsets do not match the slot geometry";
-	if (rawkv_layout_end(kd) > kd->device_bytes)
-		return "layout extends beyond the end of the device";
-	return NULL;
 }
 
 int rawkv_read_super(struct rawkv_dev *kd)
@@ -168,40 +109,15 @@ int rawkv_read_super(struct rawkv_dev *kd)
 		goto out_free_page;
 	}
 	sb = page_address(page);
-	err = rawkv_check_super(kd, sb);
+	err = rawkv_decode_sb(&kd->geo, sb);
 	if (err) {
 		pr_err("%s; refusing the device. Load with format=1 to create a new rawkv layout (this erases the device)\n",
 		       err);
 		ret = -EINVAL;
-		goto out_free_page;
 	}
-	memcpy(kd->uuid, sb->uuid, sizeof(kd->uuid));
 out_free_page:
 	__free_page(page);
 	return ret;
-}
-
-/* Check a checkpoint header read from @area; return NULL or what is wrong. */
-static const char *rawkv_check_ckpt_hdr(struct rawkv_dev *kd,
-					struct rawkv_ckpt_hdr *h, int area)
-{
-	u32 crc = le32_to_cpu(h->crc);
-
-	if (le64_to_cpu(h->magic) != RAWKV_CKPT_MAGIC)
-		return "no checkpoint header";
-	h->crc = 0;
-	if (rawkv_crc(h, sizeof(*h)) != crc)
-		return "header checksum mismatch";
-	if (memcmp(h->uuid, kd->uuid, sizeof(h->uuid)) ||
-	    le64_to_cpu(h->slot_size) != kd->slot_size ||
-	    le64_to_cpu(h->slot_count) != kd->slot_count)
-		return "written for another layout";
-	if ((le64_to_cpu(h->seq) & 1) != area || !le64_to_cpu(h->seq))
-		return "sequence number does not belong to this area";
-	if (le64_to_cpu(h->payload_len) > kd->ckpt_size - RAWKV_BLOCK_SIZE ||
-	    le64_to_cpu(h->entry_count) > kd->slot_count)
-		return "payload larger than the area";
-	return NULL;
 }
 
 /* Read the blocks of a vmalloc'ed buffer from, or write them to, @pos. */
@@ -237,132 +153,186 @@ static int rawkv_rw_vmalloc(struct rawkv_dev *kd, void *buf, size_t len,
  * one the header commits (then nothing was loaded).
  */
 static int rawkv_load_ckpt(struct rawkv_dev *kd, int area,
-			   const struct rawkv_ckpt_hdr *h, unsigned long *used)
+			   const struct rawkv_ckpt_info *ci, unsigned long *used)
 {
-	u64 len = le64_to_cpu(h->payload_len);
-	u64 expected = le64_to_cpu(h->entry_count);
+	size_t size = round_up(ci->payload_len, RAWKV_BLOCK_SIZE);
 	u64 off = 0, count = 0, dropped = 0;
-	size_t size = round_up(len, RAWKV_BLOCK_SIZE);
-	void *buf;
-	int ret;
+	struct rawkv_rec r;
+	void *buf = NULL;
+	int ret = 0;
 
-	if (!len)
-		goto out_count;
-	buf = vmalloc(size);
-	if (!buf)
-		return -ENOMEM;
-	ret = rawkv_rw_vmalloc(kd, buf, size, kd->ckpt_off[area] +
-			       RAWKV_BLOCK_SIZE, REQ_OP_READ);
-	if (ret)
-		goto out_free_buf;
-	ret = -EBADMSG;
-	if (rawkv_crc(buf, len) != le32_to_cpu(h->payload_crc))
-		goto out_free_buf;
+	if (size) {
+		buf = vmalloc(size);
+		if (!buf)
+			return -ENOMEM;
+		ret = rawkv_rw_vmalloc(kd, buf, size, kd->geo.ckpt_off[area] +
+				       RAWKV_BLOCK_SIZE, REQ_OP_READ);
+		if (ret)
+			goto out_free_buf;
+		ret = -EBADMSG;
+		if (rawkv_crc(buf, ci->payload_len) != ci->payload_crc)
+			goto out_free_buf;
+	}
 
-	while (off < len) {
-		const struct rawkv_ckpt_entry *ce = buf + off;
-		unsigned int klen;
-		u64 vlen;
-		u32 slot;
-
-		if (len - off < sizeof(*ce))
+	while ((ret = rawkv_decode_ckpt_entry(&kd->geo, buf, ci->payload_len,
+					      &off, &r))) {
+		if (ret < 0 && ret != -ERANGE)
 			break;
-		klen = le16_to_cpu(ce->key_len);
-		if (!klen || klen > RAWKV_KEY_LEN_MAX ||
-		    RAWKV_CKPT_ENTRY_BYTES(klen) > len - off)
-			break;
-		off += RAWKV_CKPT_ENTRY_BYTES(klen);
 		count++;
-
-		slot = le32_to_cpu(ce->slot);
-		vlen = le64_to_cpu(ce->value_len);
-		if (slot >= kd->slot_count || vlen > kd->value_max ||
-		    test_bit(slot, used)) {
+		if (ret < 0 || test_bit(r.slot, used)) {
 			dropped++;
 			continue;
 		}
-		ret = rawkv_table_load(kd, ce->key, klen, slot,
-				       le64_to_cpu(ce->gen), vlen,
-				       le32_to_cpu(ce->value_crc));
+		ret = rawkv_table_load(kd, r.key, r.key_len, r.slot, r.gen,
+				       r.value_len, r.value_crc);
 		if (ret == -EEXIST) {
 			dropped++;
 			continue;
 		}
 		if (ret)
 			goto out_free_buf;
-		__set_bit(slot, used);
+		__set_bit(r.slot, used);
 	}
 	ret = 0;
-out_free_buf:
-	vfree(buf);
-	if (ret)
-		return ret;
-out_count:
-	if (off < len || count != expected) {
+	if (off < ci->payload_len || count != ci->entry_count) {
 		pr_warn("checkpoint %llu: %llu entries where %llu were committed; the rest are dropped\n",
-			le64_to_cpu(h->seq), count, expected);
-		if (expected > count)
-			dropped += expected - count;
+			ci->seq, count, ci->entry_count);
+		if (ci->entry_count > count)
+			dropped += ci->entry_count - count;
 	}
 	if (dropped) {
 		pr_warn("checkpoint %llu: dropped %llu invalid entries\n",
-			le64_to_cpu(h->seq), dropped);
+			ci->seq, dropped);
 		atomic64_add(dropped, &kd->stats.load_dropped);
 	}
-	return 0;
+out_free_buf:
+	vfree(buf);
+	return ret;
+}
+
+#define RAWKV_SCAN_BATCH	256U
+
+/*
+ * Adopt the values written with RAWKV_PUT_SYNC after the loaded checkpoint:
+ * read the header of every slot it left free, RAWKV_SCAN_BATCH at a time,
+ * and take those with RAWKV_SLOT_SYNC and a generation >= @scan_gen (the
+ * newest per key wins). Slots in use are never read. Sets *@max_gen to the
+ * highest generation seen on any valid header.
+ */
+static int rawkv_scan_sync(struct rawkv_dev *kd, u64 scan_gen,
+			   unsigned long *used, u32 *adopted, u64 *max_gen)
+{
+	struct page **pages;
+	u32 *slots, slot = 0;
+	int ret = 0;
+
+	pages = rawkv_pages_alloc(RAWKV_SCAN_BATCH);
+	slots = kmalloc_array(RAWKV_SCAN_BATCH, sizeof(*slots), GFP_KERNEL);
+	if (!pages || !slots) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
+
+	while (slot < kd->geo.slot_count) {
+		struct rawkv_io io;
+		unsigned int i, n = 0;
+
+		rawkv_io_init(&io, kd);
+		for (; slot < kd->geo.slot_count && n < RAWKV_SCAN_BATCH;
+		     slot++) {
+			if (test_bit(slot, used))
+				continue;
+			slots[n] = slot;
+			rawkv_io_submit(&io, &pages[n], 1,
+					rawkv_slot_pos(kd, slot), REQ_OP_READ);
+			n++;
+		}
+		if (rawkv_io_wait(&io)) {
+			pr_warn("read error scanning slots %u..%u for durable PUTs; their values are not recovered\n",
+				n ? slots[0] : slot, slot - 1);
+			continue;
+		}
+		for (i = 0; i < n; i++) {
+			struct rawkv_rec r;
+
+			if (rawkv_decode_slot_hdr(&kd->geo,
+						  page_address(pages[i]),
+						  slots[i], &r))
+				continue;
+			*max_gen = max(*max_gen, r.gen);
+			if (!(r.flags & RAWKV_SLOT_SYNC) || r.gen < scan_gen)
+				continue;
+			ret = rawkv_table_adopt(kd, r.key, r.key_len, r.slot,
+						r.gen, r.value_len,
+						r.value_crc);
+			if (ret == -EEXIST)
+				continue;
+			if (ret)
+				goto out_free;
+			__set_bit(r.slot, used);
+			(*adopted)++;
+		}
+	}
+	ret = 0;
+out_free:
+	kfree(slots);
+	if (pages)
+		rawkv_pages_free(pages, RAWKV_SCAN_BATCH);
+	return ret;
 }
 
 /*
- * Rebuild the table from the newest valid checkpoint. A damaged area falls
- * back to the other one; with neither, the store starts empty and keeps its
- * superblock. Only out-of-memory fails the load.
+ * Rebuild the table from the newest valid checkpoint and the durable PUTs
+ * written after it. A damaged area falls back to the other one; with
+ * neither, the store starts empty and keeps its superblock. Only
+ * out-of-memory fails the load.
  */
 int rawkv_recover(struct rawkv_dev *kd)
 {
 	static const char area_name[] = "AB";
-	struct rawkv_ckpt_hdr hdr[2];
 	int valid[2] = { 0, 0 }, seen_magic = 0, loaded = -1, i;
+	struct rawkv_ckpt_info ci[2];
+	u64 max_seq = 0, max_gen = 0, scan_gen = 1;
 	unsigned long *used;
 	struct page *page;
-	u64 max_seq = 0;
+	u32 adopted = 0;
 	int ret = 0;
 
 	page = alloc_page(GFP_KERNEL);
-	used = bitmap_zalloc(kd->slot_count, GFP_KERNEL);
+	used = bitmap_zalloc(kd->geo.slot_count, GFP_KERNEL);
 	if (!page || !used) {
 		ret = -ENOMEM;
 		goto out_free;
 	}
 
 	for (i = 0; i < 2; i++) {
+		const struct rawkv_ckpt_hdr *h = page_address(page);
 		const char *err;
 
-		if (rawkv_rw_block(kd, page, kd->ckpt_off[i], REQ_OP_READ)) {
+		if (rawkv_rw_block(kd, page, kd->geo.ckpt_off[i], REQ_OP_READ)) {
 			pr_warn("checkpoint area %c: read error; ignoring it\n",
 				area_name[i]);
 			continue;
 		}
-		memcpy(&hdr[i], page_address(page), sizeof(hdr[i]));
-		if (hdr[i].magic)
+		if (h->magic)
 			seen_magic = 1;
-		err = rawkv_check_ckpt_hdr(kd, &hdr[i], i);
+		err = rawkv_decode_ckpt_hdr(&kd->geo, h, i, &ci[i]);
 		if (err) {
-			if (hdr[i].magic)
+			if (h->magic)
 				pr_warn("checkpoint area %c: %s; ignoring it\n",
 					area_name[i], err);
 			continue;
 		}
 		valid[i] = 1;
-		max_seq = max(max_seq, le64_to_cpu(hdr[i].seq));
+		max_seq = max(max_seq, ci[i].seq);
 	}
 
 	/* Newest first: when both are valid they differ in parity, so in seq. */
-	i = valid[1] && (!valid[0] ||
-			 le64_to_cpu(hdr[1].seq) > le64_to_cpu(hdr[0].seq));
-	for (; loaded < 0 && (valid[0] || valid[1]); i ^= 1) {
+	i = valid[1] && (!valid[0] || ci[1].seq > ci[0].seq);
+	for (; valid[0] || valid[1]; i ^= 1) {
 		if (!valid[i])
 			continue;
-		ret = rawkv_load_ckpt(kd, i, &hdr[i], used);
+		ret = rawkv_load_ckpt(kd, i, &ci[i], used);
 		if (!ret) {
 			loaded = i;
 			break;
@@ -370,7 +340,7 @@ int rawkv_recover(struct rawkv_dev *kd)
 		if (ret == -ENOMEM)
 			goto out_free;
 		pr_warn("checkpoint area %c (seq %llu): %s; trying the other area\n",
-			area_name[i], le64_to_cpu(hdr[i].seq),
+			area_name[i], ci[i].seq,
 			ret == -EBADMSG ? "payload checksum mismatch" :
 					  "payload read error");
 		valid[i] = 0;
@@ -378,9 +348,9 @@ int rawkv_recover(struct rawkv_dev *kd)
 	}
 
 	if (loaded >= 0) {
-		kd->ckpt_seq = le64_to_cpu(hdr[loaded].seq);
-		kd->next_gen = max(kd->next_gen,
-				   le64_to_cpu(hdr[loaded].next_gen));
+		kd->ckpt_seq = ci[loaded].seq;
+		kd->next_gen = max(kd->next_gen, ci[loaded].next_gen);
+		scan_gen = ci[loaded].scan_gen;
 		pr_info("loaded checkpoint %llu from area %c: %u keys\n",
 			kd->ckpt_seq, area_name[loaded], kd->nr_used);
 	} else if (seen_magic) {
@@ -389,18 +359,38 @@ int rawkv_recover(struct rawkv_dev *kd)
 		pr_info("no checkpoint yet: starting empty\n");
 	}
 
-	/* Never overwrite the checkpoint just loaded, even if a newer header
-	 * with a bad payload sits in the other area.
+	/*
+	 * With damaged checkpoints there is no telling which durable PUTs
+	 * were deleted since: start empty. Without any checkpoint yet, every
+	 * durable PUT since the format counts.
+	 */
+	if (loaded >= 0 || !seen_magic) {
+		ret = rawkv_scan_sync(kd, scan_gen, used, &adopted, &max_gen);
+		if (ret)
+			goto out_free;
+	}
+	if (adopted)
+		pr_info("recovered %u values written with RAWKV_PUT_SYNC after the checkpoint\n",
+			adopted);
+
+	/*
+	 * Never overwrite the checkpoint just loaded, even if a newer header
+	 * with a bad payload sits in the other area; never hand out a
+	 * generation already on the device.
 	 */
 	kd->next_seq = max_seq + 1;
 	if (loaded >= 0 && (kd->next_seq & 1) == loaded)
 		kd->next_seq++;
-	kd->next_gen = max_t(u64, kd->next_gen, 1);
+	kd->next_gen = max3(kd->next_gen, max_gen + 1, 1ULL);
 	rawkv_table_load_done(kd, used);
-	if (atomic64_read(&kd->stats.load_dropped)) {
+
+	/* Commit what differs from the loaded checkpoint before serving. */
+	if (adopted || atomic64_read(&kd->stats.load_dropped)) {
 		spin_lock(&kd->lock);
 		kd->mutations++;
 		spin_unlock(&kd->lock);
+		if (rawkv_checkpoint(kd))
+			pr_warn("cannot commit the recovered table yet; the next checkpoint retries\n");
 	}
 out_free:
 	bitmap_free(used);
@@ -418,7 +408,7 @@ int rawkv_checkpoint(struct rawkv_dev *kd)
 {
 	struct rawkv_ckpt_hdr *h;
 	size_t len, size = 0;
-	u64 seq, snap, next_gen, count;
+	u64 seq, snap, next_gen, scan_gen, count;
 	struct page *page;
 	void *buf = NULL;
 	int area, ret;
@@ -459,6 +449,7 @@ int rawkv_checkpoint(struct rawkv_dev *kd)
 	count = kd->nr_used;
 	snap = kd->mutations;
 	next_gen = kd->next_gen;
+	scan_gen = rawkv_scan_gen(kd);
 	rawkv_slot_splice(kd, &kd->committing, &kd->limbo);
 	spin_unlock(&kd->lock);
 
@@ -467,7 +458,7 @@ int rawkv_checkpoint(struct rawkv_dev *kd)
 	if (len) {
 		memset(buf + len, 0, round_up(len, RAWKV_BLOCK_SIZE) - len);
 		ret = rawkv_rw_vmalloc(kd, buf, round_up(len, RAWKV_BLOCK_SIZE),
-				       kd->ckpt_off[area] + RAWKV_BLOCK_SIZE,
+				       kd->geo.ckpt_off[area] + RAWKV_BLOCK_SIZE,
 				       REQ_OP_WRITE);
 		if (ret)
 			goto out_uncommit;
@@ -476,15 +467,16 @@ int rawkv_checkpoint(struct rawkv_dev *kd)
 	h = page_address(page);
 	h->magic = cpu_to_le64(RAWKV_CKPT_MAGIC);
 	h->seq = cpu_to_le64(seq);
-	memcpy(h->uuid, kd->uuid, sizeof(h->uuid));
-	h->slot_size = cpu_to_le64(kd->slot_size);
-	h->slot_count = cpu_to_le64(kd->slot_count);
+	memcpy(h->uuid, kd->geo.uuid, sizeof(h->uuid));
+	h->slot_size = cpu_to_le64(kd->geo.slot_size);
+	h->slot_count = cpu_to_le64(kd->geo.slot_count);
 	h->payload_len = cpu_to_le64(len);
 	h->entry_count = cpu_to_le64(count);
 	h->next_gen = cpu_to_le64(next_gen);
+	h->scan_gen = cpu_to_le64(scan_gen);
 	h->payload_crc = cpu_to_le32(len ? rawkv_crc(buf, len) : ~0U);
 	h->crc = cpu_to_le32(rawkv_crc(h, sizeof(*h)));
-	ret = rawkv_rw_block(kd, page, kd->ckpt_off[area],
+	ret = rawkv_rw_block(kd, page, kd->geo.ckpt_off[area],
 			     REQ_OP_WRITE | REQ_PREFLUSH | REQ_FUA);
 	if (ret)
 		goto out_uncommit;

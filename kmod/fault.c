@@ -83,13 +83,13 @@ static u8 rawkv_write_kind(struct rawkv_dev *kd, u64 pos)
 	if (!pos)
 		return WK_SB;
 	for (i = 0; i < 2; i++)
-		if (pos >= kd->ckpt_off[i] &&
-		    pos < kd->ckpt_off[i] + kd->ckpt_size)
-			return pos == kd->ckpt_off[i] ? WK_CKPT_HDR :
+		if (pos >= kd->geo.ckpt_off[i] &&
+		    pos < kd->geo.ckpt_off[i] + kd->geo.ckpt_size)
+			return pos == kd->geo.ckpt_off[i] ? WK_CKPT_HDR :
 							 WK_CKPT_PAYLOAD;
-	if (pos < kd->data_off)
+	if (pos < kd->geo.data_off)
 		return WK_OTHER;
-	return (pos - kd->data_off) & (kd->slot_size - 1) ? WK_VALUE : WK_SLOT;
+	return (pos - kd->geo.data_off) & (kd->geo.slot_size - 1) ? WK_VALUE : WK_SLOT;
 }
 
 static bool rawkv_fault_hits(u64 n, u64 at, bool sticky)

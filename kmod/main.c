@@ -60,7 +60,9 @@ static int rawkv_ioctl_kv_args(unsigned int cmd, struct rawkv_kv *kv,
 {
 	if (copy_from_user(kv, argp, sizeof(*kv)))
 		return -EFAULT;
-	if (kv->flags || kv->reserved[0] || kv->reserved[1])
+	if (kv->reserved[0] || kv->reserved[1])
+		return -EINVAL;
+	if (kv->flags & ~(cmd == RAWKV_IOC_PUT ? RAWKV_PUT_SYNC : 0))
 		return -EINVAL;
 	if (cmd == RAWKV_IOC_DELETE && (kv->val_ptr || kv->val_len))
 		return -EINVAL;
@@ -86,7 +88,8 @@ static long rawkv_ioctl_kv(struct rawkv_dev *kd, unsigned int cmd,
 	switch (cmd) {
 	case RAWKV_IOC_PUT:
 		return rawkv_put(kd, key, kv.key_len,
-				 u64_to_user_ptr(kv.val_ptr), kv.val_len);
+				 u64_to_user_ptr(kv.val_ptr), kv.val_len,
+				 kv.flags & RAWKV_PUT_SYNC);
 	case RAWKV_IOC_DELETE:
 		return rawkv_delete(kd, key, kv.key_len);
 	}
@@ -202,7 +205,7 @@ static int rawkv_open_bdev(struct rawkv_dev *kd)
 	}
 	kd->bdev = kd->bd.bdev;
 	kd->lbs = bdev_logical_block_size(kd->bdev);
-	kd->device_bytes = bdev_nr_bytes(kd->bdev);
+	kd->geo.device_bytes = bdev_nr_bytes(kd->bdev);
 	if (kd->lbs > RAWKV_BLOCK_SIZE) {
 		pr_err("%s: logical block size %u is larger than %u\n", dev,
 		       kd->lbs, RAWKV_BLOCK_SIZE);
@@ -261,7 +264,7 @@ static struct rawkv_dev *rawkv_dev_create(void)
 		queue_delayed_work(system_long_wq, &kd->ckpt_work,
 				   msecs_to_jiffies(kd->checkpoint_ms));
 	pr_info("%s: serving /dev/rawkv: %u slots of %llu bytes, %u in use\n",
-		dev, kd->slot_count, kd->slot_size, kd->nr_used);
+		dev, kd->geo.slot_count, kd->geo.slot_size, kd->nr_used);
 	return kd;
 
 out_free_table:

@@ -24,6 +24,7 @@
 #include <linux/workqueue.h>
 
 #include "compat.h"
+#include "rawkv_decode.h"
 #include "rawkv_format.h"
 
 struct rawkv_ioc_stat;
@@ -45,6 +46,8 @@ struct bio;
  * @pins:	GETs reading the slot right now; the slot is not reused
  *		before the last one finishes
  * @dead:	removed from the table; freed with its slot at the last unpin
+ * @sync:	this key was written with RAWKV_PUT_SYNC since the committed
+ *		checkpoint: deleting it must commit a checkpoint
  * @key_len:	key length
  * @key:	the key
  *
@@ -60,7 +63,8 @@ struct rawkv_entry {
 	u32 value_crc;
 	u32 hash;
 	u16 pins;
-	u8 dead;
+	u8 dead:1;
+	u8 sync:1;
 	u8 key_len;
 	u8 key[];
 };
@@ -80,10 +84,10 @@ struct rawkv_stats {
 	atomic64_t stale_dropped;
 };
 
-/* Why an entry left the table: decides where its slot goes. */
-enum {
-	RAWKV_DEAD_GONE = 1,		/* deleted, evicted or damaged */
-	RAWKV_DEAD_REPLACED,		/* replaced by a newer PUT */
+/* A PUT between taking its slot and publishing its entry. */
+struct rawkv_inflight {
+	struct list_head node;		/* in rawkv_dev.inflight */
+	u64 gen;
 };
 
 /* A list of slots threaded through rawkv_dev.slot_next. */
@@ -96,17 +100,20 @@ struct rawkv_slot_list {
 /**
  * struct rawkv_dev - one block device served by rawkv
  *
- * Geometry (@uuid .. @lbs) and @evict, @checkpoint_ms are set at load and
- * never change, so they are read without a lock.
+ * @geo, @lbs, @evict and @checkpoint_ms are set at load and never change,
+ * so they are read without a lock.
  *
  * @lock guards the table: @buckets, @lru, @slot_next and the slot lists,
  * @nr_used, @ckpt_bytes, @entry_mem, @next_gen, @mutations, @slot_events
  * and every rawkv_entry. No I/O is ever done under it.
  *
- * Every slot is in exactly one place: @free; @limbo (holds a replaced value
- * that the committed checkpoint may still need); @committing (was in limbo
- * when the checkpoint being written took its snapshot: free once that
- * checkpoint commits); a table entry; or a PUT in flight.
+ * Every slot is in exactly one place: @free; @limbo (left the table since
+ * the last checkpoint snapshot: the committed checkpoint may still map its
+ * key to it, so it keeps its bytes); @committing (was in limbo when the
+ * checkpoint being written took its snapshot: free once that checkpoint
+ * commits); a table entry; or a PUT in flight (on @inflight, oldest
+ * generation first). A slot the committed checkpoint references is thus
+ * never rewritten.
  *
  * @ckpt_mutex makes checkpoint writers one at a time and guards
  * @next_seq. @ckpt_seq and @ckpt_mutations are written under both
@@ -116,14 +123,7 @@ struct rawkv_dev {
 	struct rawkv_bdev bd;
 	struct block_device *bdev;
 
-	u8 uuid[16];
-	u64 slot_size;
-	u64 value_max;
-	u32 slot_count;
-	u64 ckpt_off[2];
-	u64 ckpt_size;
-	u64 data_off;
-	u64 device_bytes;
+	struct rawkv_geo geo;
 	unsigned int lbs;
 	bool evict;
 	unsigned int checkpoint_ms;
@@ -137,6 +137,7 @@ struct rawkv_dev {
 	struct rawkv_slot_list limbo;
 	struct rawkv_slot_list committing;
 	u32 nr_used;			/* entries in the table */
+	struct list_head inflight;
 	u64 ckpt_bytes;			/* payload bytes the table needs */
 	u64 entry_mem;			/* bytes allocated for entries */
 	u64 next_gen;
@@ -188,15 +189,17 @@ void rawkv_slot_splice(struct rawkv_dev *kd, struct rawkv_slot_list *dst,
 		       struct rawkv_slot_list *src);
 void rawkv_slot_event(struct rawkv_dev *kd);
 int rawkv_put(struct rawkv_dev *kd, const u8 *key, unsigned int klen,
-	      const void __user *val, u64 vlen);
+	      const void __user *val, u64 vlen, bool sync);
 int rawkv_get(struct rawkv_dev *kd, const u8 *key, unsigned int klen,
 	      void __user *buf, u64 buflen, u64 *vlen);
 int rawkv_delete(struct rawkv_dev *kd, const u8 *key, unsigned int klen);
 void rawkv_fill_stat(struct rawkv_dev *kd, struct rawkv_ioc_stat *st);
 size_t rawkv_table_serialize(struct rawkv_dev *kd, void *buf);
+u64 rawkv_scan_gen(struct rawkv_dev *kd);
+int rawkv_table_adopt(struct rawkv_dev *kd, const u8 *key, unsigned int klen,
+		      u32 slot, u64 gen, u64 value_len, u32 value_crc);
 
 /* checkpoint.c */
-u32 rawkv_crc(const void *buf, size_t len);
 int rawkv_format(struct rawkv_dev *kd, u64 slot_size);
 int rawkv_read_super(struct rawkv_dev *kd);
 int rawkv_recover(struct rawkv_dev *kd);
@@ -204,7 +207,7 @@ int rawkv_checkpoint(struct rawkv_dev *kd);
 
 static inline u64 rawkv_slot_pos(const struct rawkv_dev *kd, u32 slot)
 {
-	return kd->data_off + (u64)slot * kd->slot_size;
+	return kd->geo.data_off + (u64)slot * kd->geo.slot_size;
 }
 
 #endif /* _RAWKV_H */

@@ -88,6 +88,8 @@ struct rawkv_sb {
  * @payload_len: bytes of entries following the header block
  * @entry_count: number of entries in the payload
  * @next_gen:	generation the next PUT will use
+ * @scan_gen:	every PUT not in this checkpoint has a generation >= this;
+ *		recovery adopts RAWKV_SLOT_SYNC slots from there on
  * @payload_crc: crc32c of the payload
  * @crc:	crc32c of this struct with @crc zero
  *
@@ -103,6 +105,7 @@ struct rawkv_ckpt_hdr {
 	__le64 payload_len;
 	__le64 entry_count;
 	__le64 next_gen;
+	__le64 scan_gen;
 	__le32 payload_crc;
 	__le32 crc;
 };
@@ -143,12 +146,15 @@ struct rawkv_ckpt_entry {
  * @value_crc:	crc32c of the value
  * @uuid:	the superblock's uuid (catches slots of an older format)
  * @key_len:	1..RAWKV_KEY_LEN_MAX
- * @pad:	zero
+ * @flags:	RAWKV_SLOT_SYNC or zero
  * @key:	the whole key, zero padded
  * @crc:	crc32c of this struct with @crc zero
  *
- * Written together with the value; the rest of the block is zero.
+ * Written together with the value; the rest of the block is zero. A
+ * RAWKV_SLOT_SYNC header was written with FUA after its value was durable,
+ * so recovery may adopt it without a checkpoint that references it.
  */
+#define RAWKV_SLOT_SYNC		0x1
 struct rawkv_slot_hdr {
 	__le64 magic;
 	__le64 gen;
@@ -157,7 +163,7 @@ struct rawkv_slot_hdr {
 	__le32 value_crc;
 	__u8 uuid[16];
 	__le16 key_len;
-	__u8 pad[2];
+	__le16 flags;
 	__u8 key[RAWKV_KEY_LEN_MAX + 1];
 	__le32 crc;
 };

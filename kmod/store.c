@@ -114,19 +114,16 @@ static void rawkv_slot_release(struct rawkv_dev *kd, u32 slot)
 }
 
 /*
- * Free a removed entry and its slot. The slot of a value replaced by a
- * newer PUT goes to limbo: the committed checkpoint may still map the key
- * to it, and it must keep the old value until a checkpoint maps the key to
- * the new one. Slots of deleted, evicted or damaged values are free at once:
- * after a crash their key reads as missing, which is what it was.
+ * Free a removed entry. Its slot goes to limbo: the committed checkpoint
+ * may still map the key to it, so its bytes must stay until a checkpoint
+ * that no longer does has committed. Reusing it earlier would let a crash
+ * lose a replaced key's flushed value, or tear the value a resurrected key
+ * reads.
  */
 static void rawkv_entry_free(struct rawkv_dev *kd, struct rawkv_entry *e)
 {
 	lockdep_assert_held(&kd->lock);
-	if (e->dead == RAWKV_DEAD_REPLACED)
-		rawkv_slot_push(kd, &kd->limbo, e->slot);
-	else
-		rawkv_slot_release(kd, e->slot);
+	rawkv_slot_push(kd, &kd->limbo, e->slot);
 	kd->entry_mem -= ksize(e);
 	kfree(e);
 }
@@ -144,7 +141,7 @@ static void rawkv_insert(struct rawkv_dev *kd, struct rawkv_entry *e)
 }
 
 /* Take @e out of the table; its slot is freed once no GET reads it. */
-static void rawkv_remove(struct rawkv_dev *kd, struct rawkv_entry *e, u8 why)
+static void rawkv_remove(struct rawkv_dev *kd, struct rawkv_entry *e)
 {
 	lockdep_assert_held(&kd->lock);
 	hlist_del(&e->hnode);
@@ -152,7 +149,7 @@ static void rawkv_remove(struct rawkv_dev *kd, struct rawkv_entry *e, u8 why)
 	kd->nr_used--;
 	kd->ckpt_bytes -= RAWKV_CKPT_ENTRY_BYTES(e->key_len);
 	kd->mutations++;
-	e->dead = why;
+	e->dead = 1;
 	if (!e->pins)
 		rawkv_entry_free(kd, e);
 }
@@ -170,12 +167,12 @@ static void rawkv_unpin(struct rawkv_dev *kd, struct rawkv_entry *e)
 
 int rawkv_table_init(struct rawkv_dev *kd)
 {
-	kd->hash_bits = max(ilog2(roundup_pow_of_two(kd->slot_count)), 4);
+	kd->hash_bits = max(ilog2(roundup_pow_of_two(kd->geo.slot_count)), 4);
 	kd->buckets = kvcalloc(1UL << kd->hash_bits, sizeof(*kd->buckets),
 			       GFP_KERNEL);
 	if (!kd->buckets)
 		return -ENOMEM;
-	kd->slot_next = kvmalloc_array(kd->slot_count, sizeof(*kd->slot_next),
+	kd->slot_next = kvmalloc_array(kd->geo.slot_count, sizeof(*kd->slot_next),
 				       GFP_KERNEL);
 	if (!kd->slot_next) {
 		kvfree(kd->buckets);
@@ -183,6 +180,7 @@ int rawkv_table_init(struct rawkv_dev *kd)
 	}
 	spin_lock_init(&kd->lock);
 	INIT_LIST_HEAD(&kd->lru);
+	INIT_LIST_HEAD(&kd->inflight);
 	init_waitqueue_head(&kd->slot_wait);
 	return 0;
 }
@@ -238,7 +236,7 @@ void rawkv_table_load_done(struct rawkv_dev *kd, const unsigned long *used)
 	u32 slot;
 
 	spin_lock(&kd->lock);
-	for (slot = kd->slot_count; slot-- > 0;)
+	for (slot = kd->geo.slot_count; slot-- > 0;)
 		if (!test_bit(slot, used))
 			rawkv_slot_push(kd, &kd->free, slot);
 	kd->mutations = 0;
@@ -246,11 +244,33 @@ void rawkv_table_load_done(struct rawkv_dev *kd, const unsigned long *used)
 	spin_unlock(&kd->lock);
 }
 
+/*
+ * Evict the least recently used entries that no GET is reading, a batch of
+ * 1/256 of the slots, so that one checkpoint frees many slots. Returns how
+ * many were evicted.
+ */
+static u32 rawkv_evict(struct rawkv_dev *kd)
+{
+	u32 batch = max(1U, kd->geo.slot_count / 256), n = 0;
+	struct rawkv_entry *e, *tmp;
+
+	lockdep_assert_held(&kd->lock);
+	list_for_each_entry_safe(e, tmp, &kd->lru, lru) {
+		if (e->pins)
+			continue;
+		rawkv_remove(kd, e);
+		if (++n == batch)
+			break;
+	}
+	atomic64_add(n, &kd->stats.evictions);
+	return n;
+}
+
 /* Slots held by PUTs in flight and by removed values a GET still reads. */
 static u32 rawkv_slots_busy(struct rawkv_dev *kd)
 {
 	lockdep_assert_held(&kd->lock);
-	return kd->slot_count - kd->free.count - kd->limbo.count -
+	return kd->geo.slot_count - kd->free.count - kd->limbo.count -
 	       kd->committing.count - kd->nr_used;
 }
 
@@ -261,9 +281,9 @@ static u32 rawkv_slots_busy(struct rawkv_dev *kd)
  * give a slot back. Without eviction, -ENOSPC means every slot holds a
  * live value.
  */
-static int rawkv_slot_get(struct rawkv_dev *kd, u32 *slot, u64 *gen)
+static int rawkv_slot_get(struct rawkv_dev *kd, u32 *slot,
+			  struct rawkv_inflight *put)
 {
-	struct rawkv_entry *e;
 	u64 seen;
 	int ret;
 
@@ -271,7 +291,8 @@ static int rawkv_slot_get(struct rawkv_dev *kd, u32 *slot, u64 *gen)
 	for (;;) {
 		if (kd->free.count) {
 			*slot = rawkv_slot_pop(kd, &kd->free);
-			*gen = kd->next_gen++;
+			put->gen = kd->next_gen++;
+			list_add_tail(&put->node, &kd->inflight);
 			spin_unlock(&kd->lock);
 			return 0;
 		}
@@ -283,16 +304,8 @@ static int rawkv_slot_get(struct rawkv_dev *kd, u32 *slot, u64 *gen)
 			spin_lock(&kd->lock);
 			continue;
 		}
-		if (kd->evict) {
-			list_for_each_entry(e, &kd->lru, lru)
-				if (!e->pins)
-					break;
-			if (!list_entry_is_head(e, &kd->lru, lru)) {
-				rawkv_remove(kd, e, RAWKV_DEAD_GONE);
-				atomic64_inc(&kd->stats.evictions);
-				continue;
-			}
-		}
+		if (kd->evict && rawkv_evict(kd))
+			continue;
 		if (!rawkv_slots_busy(kd) &&
 		    (!kd->evict || list_empty(&kd->lru))) {
 			spin_unlock(&kd->lock);
@@ -310,7 +323,7 @@ static int rawkv_slot_get(struct rawkv_dev *kd, u32 *slot, u64 *gen)
 
 static void rawkv_fill_slot_hdr(struct rawkv_dev *kd, struct page *page,
 				u32 slot, u64 gen, const u8 *key,
-				unsigned int klen, u64 vlen, u32 crc)
+				unsigned int klen, u64 vlen, u32 crc, bool sync)
 {
 	struct rawkv_slot_hdr *h = page_address(page);
 
@@ -320,8 +333,9 @@ static void rawkv_fill_slot_hdr(struct rawkv_dev *kd, struct page *page,
 	h->value_len = cpu_to_le64(vlen);
 	h->slot = cpu_to_le32(slot);
 	h->value_crc = cpu_to_le32(crc);
-	memcpy(h->uuid, kd->uuid, sizeof(h->uuid));
+	memcpy(h->uuid, kd->geo.uuid, sizeof(h->uuid));
 	h->key_len = cpu_to_le16(klen);
+	h->flags = cpu_to_le16(sync ? RAWKV_SLOT_SYNC : 0);
 	memcpy(h->key, key, klen);
 	h->crc = cpu_to_le32(rawkv_crc(h, sizeof(*h)));
 }
@@ -369,15 +383,18 @@ static int rawkv_copy_out(void __user *dst, struct page **pages, u64 len,
 }
 
 /*
- * Write the value and then-known header of one slot. The value goes out
- * in chunks of RAWKV_CHUNK_BLOCKS; the header, which carries the value's
+ * Write the value and then the header of one slot. The value goes out in
+ * chunks of RAWKV_CHUNK_BLOCKS; the header, which carries the value's
  * crc32c, goes with the last chunk (in the same bio when the value fits in
- * one chunk).
+ * one chunk). With @sync, the value is written with FUA and only then the
+ * header, with FUA too: a durable sync header implies a durable value.
  */
 static int rawkv_write_slot(struct rawkv_dev *kd, u32 slot, u64 gen,
 			    const u8 *key, unsigned int klen,
-			    const void __user *val, u64 vlen, u32 *crc)
+			    const void __user *val, u64 vlen, bool sync,
+			    u32 *crc)
 {
+	blk_opf_t opf = REQ_OP_WRITE | (sync ? REQ_FUA : 0);
 	u64 blocks = DIV_ROUND_UP(vlen, RAWKV_BLOCK_SIZE);
 	unsigned int chunk = min_t(u64, blocks, RAWKV_CHUNK_BLOCKS);
 	u64 pos = rawkv_slot_pos(kd, slot);
@@ -403,62 +420,85 @@ static int rawkv_write_slot(struct rawkv_dev *kd, u32 slot, u64 gen,
 		done += n;
 
 		rawkv_io_init(&io, kd);
-		if (done < blocks || off) {
+		if (done < blocks || off || sync) {
 			rawkv_io_submit(&io, pages + 1, n,
-					pos + RAWKV_BLOCK_SIZE + off,
-					REQ_OP_WRITE);
+					pos + RAWKV_BLOCK_SIZE + off, opf);
 			n = 0;
 		}
-		if (done == blocks) {
+		if (done == blocks && !sync) {
 			rawkv_fill_slot_hdr(kd, pages[0], slot, gen, key, klen,
-					    vlen, *crc);
-			rawkv_io_submit(&io, pages, n + 1, pos, REQ_OP_WRITE);
+					    vlen, *crc, false);
+			rawkv_io_submit(&io, pages, n + 1, pos, opf);
 		}
 		ret = rawkv_io_wait(&io);
 	} while (!ret && done < blocks);
 
+	if (!ret && sync) {
+		rawkv_fill_slot_hdr(kd, pages[0], slot, gen, key, klen, vlen,
+				    *crc, true);
+		ret = rawkv_rw_block(kd, pages[0], pos, opf);
+	}
 	rawkv_pages_free(pages, chunk + 1);
 	return ret;
 }
 
-int rawkv_put(struct rawkv_dev *kd, const u8 *key, unsigned int klen,
-	      const void __user *val, u64 vlen)
+/*
+ * Publish @e, replacing the key's current entry unless that one is newer.
+ * Returns false, with nothing changed, when it is.
+ */
+static bool rawkv_publish(struct rawkv_dev *kd, struct rawkv_entry *e)
 {
-	struct rawkv_entry *e, *old;
+	struct rawkv_entry *old;
+
+	lockdep_assert_held(&kd->lock);
+	old = rawkv_lookup(kd, e->key, e->key_len, e->hash);
+	if (old && old->gen > e->gen)
+		return false;
+	if (old) {
+		e->sync |= old->sync;
+		rawkv_remove(kd, old);
+	}
+	rawkv_insert(kd, e);
+	return true;
+}
+
+int rawkv_put(struct rawkv_dev *kd, const u8 *key, unsigned int klen,
+	      const void __user *val, u64 vlen, bool sync)
+{
+	struct rawkv_inflight put;
+	struct rawkv_entry *e;
 	u32 slot, crc;
-	u64 gen;
 	int ret;
 
-	if (vlen > kd->value_max)
+	if (vlen > kd->geo.value_max)
 		return -E2BIG;
 	e = rawkv_entry_alloc(key, klen);
 	if (!e)
 		return -ENOMEM;
-	ret = rawkv_slot_get(kd, &slot, &gen);
+	ret = rawkv_slot_get(kd, &slot, &put);
 	if (ret)
 		goto out_free_entry;
 
-	ret = rawkv_write_slot(kd, slot, gen, key, klen, val, vlen, &crc);
+	ret = rawkv_write_slot(kd, slot, put.gen, key, klen, val, vlen, sync,
+			       &crc);
 
 	spin_lock(&kd->lock);
+	list_del(&put.node);
 	if (ret) {
+		/* No checkpoint ever referenced the slot: free at once. */
 		rawkv_slot_release(kd, slot);
 		spin_unlock(&kd->lock);
 		goto out_free_entry;
 	}
 	e->slot = slot;
-	e->gen = gen;
+	e->gen = put.gen;
 	e->value_len = vlen;
 	e->value_crc = crc;
-	old = rawkv_lookup(kd, key, klen, e->hash);
-	if (old && old->gen > gen) {
+	e->sync = sync;
+	if (!rawkv_publish(kd, e)) {
 		/* A PUT that started later has already replaced the value. */
 		rawkv_slot_release(kd, slot);
 		kfree(e);
-	} else {
-		if (old)
-			rawkv_remove(kd, old, RAWKV_DEAD_REPLACED);
-		rawkv_insert(kd, e);
 	}
 	spin_unlock(&kd->lock);
 	atomic64_inc(&kd->stats.puts);
@@ -477,7 +517,7 @@ static void rawkv_drop_stale(struct rawkv_dev *kd, struct rawkv_entry *e,
 
 	spin_lock(&kd->lock);
 	if (!e->dead) {
-		rawkv_remove(kd, e, RAWKV_DEAD_GONE);
+		rawkv_remove(kd, e);
 		dropped = true;
 	}
 	spin_unlock(&kd->lock);
@@ -494,27 +534,17 @@ static void rawkv_drop_stale(struct rawkv_dev *kd, struct rawkv_entry *e,
  */
 static int rawkv_check_slot_hdr(struct rawkv_dev *kd,
 				const struct rawkv_entry *e,
-				struct rawkv_slot_hdr *h, const char **why)
+				const struct rawkv_slot_hdr *h, const char **why)
 {
-	u32 crc = le32_to_cpu(h->crc);
+	struct rawkv_rec r;
 
-	h->crc = 0;
-	*why = "bad slot header magic";
-	if (le64_to_cpu(h->magic) != RAWKV_SLOT_MAGIC)
-		return -EIO;
-	*why = "bad slot header checksum";
-	if (rawkv_crc(h, sizeof(*h)) != crc)
-		return -EIO;
-	*why = "slot header of another device or slot";
-	if (memcmp(h->uuid, kd->uuid, sizeof(h->uuid)) ||
-	    le32_to_cpu(h->slot) != e->slot)
+	*why = rawkv_decode_slot_hdr(&kd->geo, h, e->slot, &r);
+	if (*why)
 		return -EIO;
 	*why = "slot holds another value";
-	if (le64_to_cpu(h->gen) != e->gen ||
-	    le16_to_cpu(h->key_len) != e->key_len ||
-	    memcmp(h->key, e->key, e->key_len) ||
-	    le64_to_cpu(h->value_len) != e->value_len ||
-	    le32_to_cpu(h->value_crc) != e->value_crc)
+	if (r.gen != e->gen || r.key_len != e->key_len ||
+	    memcmp(r.key, e->key, e->key_len) ||
+	    r.value_len != e->value_len || r.value_crc != e->value_crc)
 		return -ENOENT;
 	return 0;
 }
@@ -622,16 +652,63 @@ int rawkv_delete(struct rawkv_dev *kd, const u8 *key, unsigned int klen)
 {
 	u32 hash = rawkv_hash(key, klen);
 	struct rawkv_entry *e;
+	bool sync = false;
 
 	spin_lock(&kd->lock);
 	e = rawkv_lookup(kd, key, klen, hash);
-	if (e)
-		rawkv_remove(kd, e, RAWKV_DEAD_GONE);
+	if (e) {
+		sync = e->sync;
+		rawkv_remove(kd, e);
+	}
 	spin_unlock(&kd->lock);
 	if (!e)
 		return -ENOENT;
 	atomic64_inc(&kd->stats.deletes);
-	return 0;
+	/* Recovery would adopt the sync value again: commit the deletion. */
+	return sync ? rawkv_checkpoint(kd) : 0;
+}
+
+/*
+ * Every PUT not yet in the table has a generation >= the returned one, and
+ * every later PUT will: the threshold recovery scans from.
+ */
+u64 rawkv_scan_gen(struct rawkv_dev *kd)
+{
+	struct rawkv_inflight *put;
+
+	lockdep_assert_held(&kd->lock);
+	put = list_first_entry_or_null(&kd->inflight, struct rawkv_inflight,
+				       node);
+	return put ? put->gen : kd->next_gen;
+}
+
+/*
+ * Add a value recovery found in a RAWKV_SLOT_SYNC slot after the
+ * checkpoint. The newest generation of a key wins.
+ */
+int rawkv_table_adopt(struct rawkv_dev *kd, const u8 *key, unsigned int klen,
+		      u32 slot, u64 gen, u64 value_len, u32 value_crc)
+{
+	struct rawkv_entry *e;
+	bool published;
+
+	e = rawkv_entry_alloc(key, klen);
+	if (!e)
+		return -ENOMEM;
+	e->slot = slot;
+	e->gen = gen;
+	e->value_len = value_len;
+	e->value_crc = value_crc;
+	e->sync = 1;
+
+	spin_lock(&kd->lock);
+	published = rawkv_publish(kd, e);
+	if (published)
+		kd->next_gen = max(kd->next_gen, gen + 1);
+	spin_unlock(&kd->lock);
+	if (!published)
+		kfree(e);
+	return published ? 0 : -EEXIST;
 }
 
 /*
@@ -667,14 +744,14 @@ void rawkv_fill_stat(struct rawkv_dev *kd, struct rawkv_ioc_stat *st)
 	struct rawkv_stats *s = &kd->stats;
 
 	st->size = sizeof(*st);
-	st->slot_size = kd->slot_size;
-	st->value_max = kd->value_max;
+	st->slot_size = kd->geo.slot_size;
+	st->value_max = kd->geo.value_max;
 	st->key_max = RAWKV_KEY_MAX;
-	st->slots_total = kd->slot_count;
-	st->device_bytes = kd->device_bytes;
+	st->slots_total = kd->geo.slot_count;
+	st->device_bytes = kd->geo.device_bytes;
 	st->logical_block_size = kd->lbs;
 	st->table_mem_bytes = ((size_t)sizeof(*kd->buckets) << kd->hash_bits) +
-			      (size_t)kd->slot_count * sizeof(*kd->slot_next);
+			      (size_t)kd->geo.slot_count * sizeof(*kd->slot_next);
 
 	spin_lock(&kd->lock);
 	st->slots_used = kd->nr_used;

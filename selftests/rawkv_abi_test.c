@@ -178,17 +178,21 @@ TEST_F(abi, unmapped_argument_struct_is_efault)
 
 TEST_F(abi, nonzero_flags_are_einval)
 {
-	static const uint32_t bad[] = { 1, 0x80000000u };
+	/* RAWKV_PUT_SYNC is the only flag, and only for PUT. */
+	static const uint32_t bad[] = { RAWKV_PUT_SYNC, 0x80000000u };
+	static const uint32_t bad_put[] = { 2, RAWKV_PUT_SYNC | 4, 0x80000000u };
 	unsigned char buf[VAL_LEN];
 	struct rawkv_ioc_stat st;
 	struct rawkv_flush fl;
 	struct rawkv_kv kv;
 	size_t i;
 
-	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+	for (i = 0; i < ARRAY_SIZE(bad_put); i++) {
 		kv = kv_arg(KEY, strlen(KEY), "new", 3);
-		kv.flags = bad[i];
+		kv.flags = bad_put[i];
 		ASSERT_EQ(-EINVAL, kv_ioctl(self->fd, RAWKV_IOC_PUT, &kv));
+	}
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
 		kv = kv_arg(KEY, strlen(KEY), buf, sizeof(buf));
 		kv.flags = bad[i];
 		ASSERT_EQ(-EINVAL, kv_ioctl(self->fd, RAWKV_IOC_GET, &kv));

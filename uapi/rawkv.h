@@ -34,11 +34,14 @@
  * @val_ptr:	user address of the value (PUT) or of the buffer (GET);
  *		must be zero for DELETE
  * @key_len:	key length in bytes, 1..RAWKV_KEY_MAX
- * @flags:	must be zero
+ * @flags:	PUT: zero or RAWKV_PUT_SYNC; other commands: must be zero
  * @val_len:	PUT: value length; GET: in, buffer length, out, value length;
  *		DELETE: must be zero
  * @reserved:	must be zero
  */
+/* PUT returns only once the value survives a power cut, without a FLUSH. */
+#define RAWKV_PUT_SYNC		(1U << 0)
+
 struct rawkv_kv {
 	__u64 key_ptr;
 	__u64 val_ptr;
@@ -126,10 +129,12 @@ struct rawkv_ioc_stat {
  *
  * The value is on the device when the call returns, but the key only
  * survives a crash once a later RAWKV_IOC_FLUSH (or the periodic
- * checkpoint) has committed it.
+ * checkpoint) has committed it. With RAWKV_PUT_SYNC the value and its slot
+ * header are written with FUA, one after the other, and the key survives a
+ * crash as soon as the call returns; no checkpoint is written.
  *
  * Return: 0 on success, or
- *	-EINVAL	nonzero flags or reserved, key_len 0 or > RAWKV_KEY_MAX
+ *	-EINVAL	unknown flags, nonzero reserved, key_len 0 or > RAWKV_KEY_MAX
  *	-E2BIG	val_len larger than value_max
  *	-EFAULT	key or value not readable
  *	-ENOSPC	no free slot and eviction disabled (evict=0)
@@ -160,10 +165,16 @@ struct rawkv_ioc_stat {
 /*
  * RAWKV_IOC_DELETE - remove a key
  *
+ * The deletion survives a crash once a later FLUSH returns, except for a
+ * key written with RAWKV_PUT_SYNC since the last checkpoint: then DELETE
+ * commits a checkpoint itself before it returns.
+ *
  * Return: 0 on success, or
  *	-EINVAL	nonzero flags, reserved, val_ptr or val_len; bad key_len
  *	-ENOENT	no such key
  *	-EFAULT	key not readable
+ *	-EIO	the key is deleted, but the checkpoint that makes the
+ *		deletion of a RAWKV_PUT_SYNC key durable failed
  */
 #define RAWKV_IOC_DELETE	_IOWR(RAWKV_IOC_MAGIC, 3, struct rawkv_kv)
 

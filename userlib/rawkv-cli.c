@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <inttypes.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@ static const char usage[] =
 "Commands:\n"
 "  put KEY [FILE|-]  store the contents of FILE (default: stdin) under KEY,\n"
 "                    replacing any previous value\n"
+"  put-sync KEY [FILE|-]  the same, durable when it returns (no flush needed)\n"
 "  get KEY [FILE|-]  write the value of KEY to FILE (default: stdout)\n"
 "  del KEY           remove KEY\n"
 "  flush             commit every put and del so far to the device\n"
@@ -114,7 +116,8 @@ static int write_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
-static int cmd_put(struct rawkv *kv, const char *key, const char *file)
+static int cmd_put(struct rawkv *kv, const char *key, const char *file,
+		   bool sync)
 {
 	int fd = STDIN_FILENO, err;
 	char *val = NULL;
@@ -131,9 +134,10 @@ static int cmd_put(struct rawkv *kv, const char *key, const char *file)
 	if (err)
 		return fail_file(fd == STDIN_FILENO ? "stdin" : file, err);
 
-	err = rawkv_put(kv, key, strlen(key), val, vlen);
+	err = (sync ? rawkv_put_sync : rawkv_put)(kv, key, strlen(key), val,
+						  vlen);
 	free(val);
-	return check("put", key, err);
+	return check(sync ? "put-sync" : "put", key, err);
 }
 
 static int cmd_get(struct rawkv *kv, const char *key, const char *file)
@@ -278,7 +282,8 @@ int main(int argc, char **argv)
 	cmd = argv[optind];
 	nargs = argc - optind - 1;
 
-	if (!strcmp(cmd, "put") || !strcmp(cmd, "get")) {
+	if (!strcmp(cmd, "put") || !strcmp(cmd, "put-sync") ||
+	    !strcmp(cmd, "get")) {
 		if (nargs < 1 || nargs > 2)
 			return usage_error(cmd, ": expects KEY [FILE|-]");
 	} else if (!strcmp(cmd, "del")) {
@@ -300,8 +305,8 @@ int main(int argc, char **argv)
 	}
 
 	argv += optind + 1;
-	if (!strcmp(cmd, "put"))
-		ret = cmd_put(kv, argv[0], argv[1]);
+	if (!strcmp(cmd, "put") || !strcmp(cmd, "put-sync"))
+		ret = cmd_put(kv, argv[0], argv[1], !strcmp(cmd, "put-sync"));
 	else if (!strcmp(cmd, "get"))
 		ret = cmd_get(kv, argv[0], argv[1]);
 	else if (!strcmp(cmd, "del"))

@@ -70,17 +70,30 @@ void rawkv_close(struct rawkv *kv)
 	errno = saved;
 }
 
-int rawkv_put(struct rawkv *kv, const void *key, size_t klen,
-	      const void *val, size_t vlen)
+static int kv_put(struct rawkv *kv, const void *key, size_t klen,
+		  const void *val, size_t vlen, uint32_t flags)
 {
 	struct rawkv_kv arg = {
 		.key_ptr = (uintptr_t)key,
 		.val_ptr = (uintptr_t)val,
 		.key_len = klen,
+		.flags = flags,
 		.val_len = vlen,
 	};
 
 	return kv_check(kv, klen) ?: kv_ioctl(kv, RAWKV_IOC_PUT, &arg);
+}
+
+int rawkv_put(struct rawkv *kv, const void *key, size_t klen,
+	      const void *val, size_t vlen)
+{
+	return kv_put(kv, key, klen, val, vlen, 0);
+}
+
+int rawkv_put_sync(struct rawkv *kv, const void *key, size_t klen,
+		   const void *val, size_t vlen)
+{
+	return kv_put(kv, key, klen, val, vlen, RAWKV_PUT_SYNC);
 }
 
 ssize_t rawkv_get(struct rawkv *kv, const void *key, size_t klen,

@@ -14,6 +14,8 @@
  * Durability: a successful rawkv_put() or rawkv_delete() is visible to
  * every later call at once, but survives a crash or power cut only after a
  * later rawkv_flush() (or the module's periodic checkpoint) commits it.
+ * rawkv_put_sync() survives one as soon as it returns, and so does a
+ * rawkv_delete() of a key written with it since the last checkpoint.
  *
  * Thread safety: a struct rawkv holds only a file descriptor, so one handle
  * may be used by any number of threads at once; calls on different keys run
@@ -147,6 +149,25 @@ int rawkv_put(struct rawkv *kv, const void *key, size_t klen,
 	      const void *val, size_t vlen);
 
 /**
+ * rawkv_put_sync() - store a value durably, without a checkpoint
+ * @kv:		handle
+ * @key:	key bytes
+ * @klen:	key length, 1..RAWKV_KEY_MAX
+ * @val:	value bytes; may be NULL when @vlen is 0
+ * @vlen:	value length, 0..value_max
+ *
+ * Like rawkv_put(), but returns only once the value survives a power cut:
+ * the value and then its slot header are written with FUA. No checkpoint is
+ * written; after a crash the module finds the value by reading the headers
+ * of the slots its last checkpoint left free. A later rawkv_delete() of the
+ * key is durable when it returns, too.
+ *
+ * Return: as rawkv_put().
+ */
+int rawkv_put_sync(struct rawkv *kv, const void *key, size_t klen,
+		   const void *val, size_t vlen);
+
+/**
  * rawkv_get() - read the value of a key
  * @kv:		handle
  * @key:	key bytes
@@ -183,6 +204,9 @@ ssize_t rawkv_get(struct rawkv *kv, const void *key, size_t klen,
  *	-EINVAL	@kv NULL, @klen 0 or > RAWKV_KEY_MAX
  *	-ENOENT	no such key
  *	-EFAULT	@key not readable
+ *	-EIO	the key is deleted, but the checkpoint that makes deleting a
+ *		rawkv_put_sync() key durable failed; a later rawkv_flush()
+ *		retries it
  *	-ENOTTY	not a rawkv device
  */
 int rawkv_delete(struct rawkv *kv, const void *key, size_t klen);
