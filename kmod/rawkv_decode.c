@@ -13,9 +13,19 @@
 
 #include "rawkv_decode.h"
 
+/* crc32c() takes an unsigned int length: feed it at most 1 GiB at a time. */
 u32 rawkv_crc(const void *buf, size_t len)
 {
-	return crc32c(~0U, buf, len);
+	u32 crc = ~0U;
+
+	while (len) {
+		unsigned int n = min_t(size_t, len, 1U << 30);
+
+		crc = crc32c(crc, buf, n);
+		buf += n;
+		len -= n;
+	}
+	return crc;
 }
 
 /* crc32c of a struct whose last field, at @crc_off, is its own __le32 crc. */
@@ -121,12 +131,13 @@ const char *rawkv_decode_ckpt_hdr(const struct rawkv_geo *g,
 int rawkv_decode_ckpt_entry(const struct rawkv_geo *g, const void *payload,
 			    u64 len, u64 *off, struct rawkv_rec *r)
 {
-	const struct rawkv_ckpt_entry *ce = payload + *off;
+	const struct rawkv_ckpt_entry *ce;
 
 	if (*off >= len)
 		return 0;
 	if (len - *off < sizeof(*ce))
 		return -EINVAL;
+	ce = payload + *off;
 	r->key_len = le16_to_cpu(ce->key_len);
 	if (!r->key_len || r->key_len > RAWKV_KEY_LEN_MAX ||
 	    RAWKV_CKPT_ENTRY_BYTES(r->key_len) > len - *off)
