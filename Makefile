@@ -5,6 +5,9 @@
 #   make            build everything (installs build dependencies on first use)
 #   make demo       store values in a VM, reboot it, read them back
 #   make check      run every selftest in a VM; prints "N passed, N failed"
+#   make crashtest  power cuts at every write bio of the crash workloads (the
+#                   full mode of rawkv_crash_test) in a VM; "N passed, N failed"
+#   make fuzz       fuzz the on-device decoders for 10 minutes (FUZZ_SECONDS)
 #   make KDIR=...   build the module against another kernel tree
 #
 # KVER picks an installed Debian kernel (headers under /lib/modules/KVER/build,
@@ -19,7 +22,7 @@ KVER ?= $(shell $(TOP)/scripts/kver.sh)
 KDIR ?= /lib/modules/$(KVER)/build
 export KVER KDIR
 
-.PHONY: all setup modules userlib selftests check demo clean
+.PHONY: all setup modules userlib selftests check crashtest fuzz demo clean
 
 all: modules userlib selftests
 
@@ -37,6 +40,29 @@ selftests: setup userlib
 
 check: all
 	$(TOP)/scripts/check.sh
+
+# Its own disks (build/vm/crashtest-vd[ab].img), so it can run beside make check.
+# RAWKV_CRASHTEST_TIMEOUT: seconds for the VM (default 3600).
+CT := $(BUILD)/vm/crashtest
+crashtest: all
+	@mkdir -p $(BUILD)/vm && rm -f $(CT)-vda.img $(CT)-vdb.img && \
+	truncate -s 1G $(CT)-vda.img && truncate -s 64M $(CT)-vdb.img
+	@start=$$SECONDS; \
+	$(TOP)/scripts/vm.sh --name crashtest --timeout $${RAWKV_CRASHTEST_TIMEOUT:-3600} \
+		--disk $(CT)-vda.img --disk $(CT)-vdb.img:4096 \
+		--run 'RAWKV_CRASH_MODE=full /rawkv/rawkv_crash_test' 2>&1 | tee $(CT).log; \
+	rc=$${PIPESTATUS[0]}; \
+	read -r p f <<<"$$(tr -d '\r' <$(CT).log | sed -n 's/^# Totals: //p' | \
+		awk -F'[: ]+' '{ for (i = 1; i < NF; i += 2) n[$$i] += $$(i + 1) } \
+		END { print n["pass"] + n["xfail"] + 0, n["fail"] + n["xpass"] + n["skip"] + n["error"] + 0 }')"; \
+	grep -q '^# Totals:' $(CT).log || { f=$$((f + 1)); echo "not ok - crashtest: no '# Totals:' line"; }; \
+	(( rc & ~1 )) && { f=$$((f + 1)); echo "not ok - crashtest: vm.sh status $$rc (timeout, crash or kernel log problem; logs in $(CT)/)"; }; \
+	echo "# crashtest: $$((SECONDS - start)) s in the VM"; \
+	echo "$$p passed, $$f failed"; \
+	[ $$f -eq 0 ] && [ $$p -gt 0 ]
+
+fuzz:
+	$(TOP)/scripts/fuzz.sh $(or $(FUZZ_SECONDS),600)
 
 demo: all
 	$(TOP)/scripts/demo.sh

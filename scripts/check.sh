@@ -4,7 +4,9 @@
 # Disks: vda 1 GiB (512 B sectors), vdb 64 MiB (4096 B logical blocks), vdc 16 KiB.
 # Guest: /rawkv/guest-check.sh boot1, then boot2. Passed = pass + xfail of every
 # "# Totals:" line; failed = fail + xpass + skip + error, plus one per bad boot (kernel
-# log problem, timeout, crash, missing Totals line, non-zero guest status).
+# log problem, timeout, crash, missing Totals line, non-zero guest status), then one more
+# for scripts/crash-blackbox.sh (QEMU killed mid-workload, recovery checked on a third boot)
+# and one for a 30 s run of the decoder fuzzer (scripts/fuzz.sh).
 # RAWKV_CHECK_BUDGET: seconds for both boots together (default 900).
 set -u
 
@@ -60,6 +62,26 @@ if [ $left -ge 30 ]; then
 else
 	failed=$((failed + 1))
 	echo "not ok - boot2: not run, only ${left}s of the ${BUDGET}s budget left"
+fi
+
+# One more pass or failure: QEMU killed in the middle of a workload, then recovery checked
+# (scripts/crash-blackbox.sh, its own disk image; not counted in the budget above).
+echo "# ==== crash-blackbox: kill QEMU during a workload, boot again and check"
+"$TOP/scripts/crash-blackbox.sh" 2>&1 | tee "$VM/check-blackbox.log"
+if [ "${PIPESTATUS[0]}" -eq 0 ]; then
+	passed=$((passed + 1))
+else
+	failed=$((failed + 1))
+fi
+
+# And one for the decoder fuzzer: 30 seconds of scripts/fuzz.sh (make fuzz runs 10 minutes).
+echo "# ==== fuzz: rawkv_decode.c under libFuzzer, ASan and UBSan for ${RAWKV_CHECK_FUZZ_SECONDS:-30}s"
+if "$TOP/scripts/fuzz.sh" "${RAWKV_CHECK_FUZZ_SECONDS:-30}" 2>&1 | tail -n 20 | tee "$VM/check-fuzz.log" &&
+	[ "${PIPESTATUS[0]}" -eq 0 ]; then
+	passed=$((passed + 1))
+else
+	failed=$((failed + 1))
+	echo "not ok - fuzz: see $VM/check-fuzz.log"
 fi
 
 echo "$passed passed, $failed failed"

@@ -5,7 +5,8 @@
 # binaries and rawkv.ko in /rawkv). scripts/check.sh boots the VM twice on
 # the same disks:
 #
-#   guest-check.sh boot1   every test program (they reformat vda and vdb),
+#   guest-check.sh boot1   every test program (they reformat vda and vdb;
+#                          rawkv_crash_test in its bounded mode, a few minutes),
 #                          then, last, rawkv_reboot_prepare_test, which
 #                          leaves a flushed store on vda with rawkv loaded
 #   guest-check.sh boot2   rawkv_reboot_verify_test only: vda must come
@@ -21,7 +22,8 @@
 
 DIR=$(dirname "$0")
 NORMAL="rawkv_basic_test rawkv_abi_test rawkv_load_test rawkv_persist_test
-rawkv_evict_test rawkv_corrupt_test rawkv_stat_test rawkv_threads_test"
+rawkv_evict_test rawkv_corrupt_test rawkv_stat_test rawkv_threads_test
+rawkv_fuzz_ioctl_test rawkv_error_test rawkv_crash_test"
 
 export RAWKV_KO="${RAWKV_KO:-$DIR/rawkv.ko}"
 
