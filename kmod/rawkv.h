@@ -5,7 +5,8 @@
  * main.c	module parameters, load/unload, the ioctl transport
  * fault.c	fault injection for tests (fault_inject=1)
  * store.c	the slot table and the PUT / GET / DELETE / STAT commands
- * io.c		the bio engine: batches of page-sized block I/O
+ * io.c		the bio engine: batches of bios in flight together
+ * value.c	the pages of a value: the caller's, pinned, or bounce pages
  * checkpoint.c	format, superblock, checkpoint commit and recovery
  */
 #ifndef _RAWKV_H
@@ -30,9 +31,6 @@
 struct rawkv_ioc_stat;
 struct rawkv_faults;
 struct bio;
-
-/* Largest transfer of one PUT or GET round trip: bounds the bounce pages. */
-#define RAWKV_CHUNK_BLOCKS	1024U
 
 /**
  * struct rawkv_entry - one live key in the table
@@ -162,9 +160,17 @@ struct rawkv_io {
 	atomic_t pending;
 	blk_status_t status;
 	struct completion done;
+	struct bio *bio;		/* being built */
+	u64 pos;			/* device byte of the next segment */
+	blk_opf_t opf;
+	unsigned int nr_hint;
 };
 
 void rawkv_io_init(struct rawkv_io *io, struct rawkv_dev *kd);
+void rawkv_io_start(struct rawkv_io *io, u64 pos, blk_opf_t opf,
+		    unsigned int nr_hint);
+void rawkv_io_add(struct rawkv_io *io, struct page *page, unsigned int len,
+		  unsigned int off);
 void rawkv_io_submit(struct rawkv_io *io, struct page **pages,
 		     unsigned int nr, u64 pos, blk_opf_t opf);
 int rawkv_io_wait(struct rawkv_io *io);
@@ -172,6 +178,27 @@ int rawkv_rw_block(struct rawkv_dev *kd, struct page *page, u64 pos,
 		   blk_opf_t opf);
 struct page **rawkv_pages_alloc(unsigned int nr);
 void rawkv_pages_free(struct page **pages, unsigned int nr);
+
+/* value.c */
+struct rawkv_vbuf {
+	void __user *ubuf;
+	u64 len;
+	bool pinned;			/* the caller's pages are in @bv */
+	struct page **upages;		/* pinned pages */
+	unsigned int nr_upages;
+	struct page **bounce;		/* RAWKV_BLOCK_SIZE bounce pages */
+	unsigned int nr_bounce;
+	u64 bounce_off;			/* value byte the bounce pages start at */
+	struct bio_vec *bv;		/* the segments, in value order */
+	unsigned int nr_bv;
+};
+
+int rawkv_vbuf_init(struct rawkv_dev *kd, struct rawkv_vbuf *vb,
+		    void __user *ubuf, u64 len, bool to_device);
+void rawkv_vbuf_io(struct rawkv_vbuf *vb, struct rawkv_io *io);
+u32 rawkv_vbuf_crc(struct rawkv_vbuf *vb);
+int rawkv_vbuf_copy_out(struct rawkv_vbuf *vb, bool verified);
+void rawkv_vbuf_release(struct rawkv_vbuf *vb, bool dirty);
 
 /* fault.c */
 DECLARE_STATIC_KEY_FALSE(rawkv_faults_on);

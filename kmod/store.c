@@ -341,53 +341,10 @@ static void rawkv_fill_slot_hdr(struct rawkv_dev *kd, struct page *page,
 }
 
 /*
- * Copy @len bytes between user memory and the blocks of @pages, updating
- * the crc32c of the bytes in @crc. The tail of the last block is zeroed
- * when filling it.
- */
-static int rawkv_copy_in(struct page **pages, const void __user *src,
-			 u64 len, u32 *crc)
-{
-	unsigned int i;
-
-	for (i = 0; len; i++) {
-		unsigned int n = min_t(u64, len, RAWKV_BLOCK_SIZE);
-		void *p = page_address(pages[i]);
-
-		if (copy_from_user(p, src, n))
-			return -EFAULT;
-		memset(p + n, 0, RAWKV_BLOCK_SIZE - n);
-		*crc = crc32c(*crc, p, n);
-		src += n;
-		len -= n;
-	}
-	return 0;
-}
-
-static int rawkv_copy_out(void __user *dst, struct page **pages, u64 len,
-			  u32 *crc)
-{
-	unsigned int i;
-
-	for (i = 0; len; i++) {
-		unsigned int n = min_t(u64, len, RAWKV_BLOCK_SIZE);
-		void *p = page_address(pages[i]);
-
-		*crc = crc32c(*crc, p, n);
-		if (copy_to_user(dst, p, n))
-			return -EFAULT;
-		dst += n;
-		len -= n;
-	}
-	return 0;
-}
-
-/*
- * Write the value and then the header of one slot. The value goes out in
- * chunks of RAWKV_CHUNK_BLOCKS; the header, which carries the value's
- * crc32c, goes with the last chunk (in the same bio when the value fits in
- * one chunk). With @sync, the value is written with FUA and only then the
- * header, with FUA too: a durable sync header implies a durable value.
+ * Write the value and the header of one slot, every bio in flight
+ * together; the header goes in the same bio as the value's first blocks.
+ * With @sync, the value is written with FUA and only then the header, with
+ * FUA too: a durable sync header implies a durable value.
  */
 static int rawkv_write_slot(struct rawkv_dev *kd, u32 slot, u64 gen,
 			    const u8 *key, unsigned int klen,
@@ -395,50 +352,35 @@ static int rawkv_write_slot(struct rawkv_dev *kd, u32 slot, u64 gen,
 			    u32 *crc)
 {
 	blk_opf_t opf = REQ_OP_WRITE | (sync ? REQ_FUA : 0);
-	u64 blocks = DIV_ROUND_UP(vlen, RAWKV_BLOCK_SIZE);
-	unsigned int chunk = min_t(u64, blocks, RAWKV_CHUNK_BLOCKS);
 	u64 pos = rawkv_slot_pos(kd, slot);
-	struct page **pages;
-	u64 done = 0;
+	struct rawkv_vbuf vb;
+	struct rawkv_io io;
+	struct page *hdr;
 	int ret;
 
-	pages = rawkv_pages_alloc(chunk + 1);
-	if (!pages)
+	hdr = alloc_page(GFP_KERNEL);
+	if (!hdr)
 		return -ENOMEM;
+	ret = rawkv_vbuf_init(kd, &vb, (void __user *)val, vlen, true);
+	if (ret)
+		goto out_free_hdr;
+	*crc = rawkv_vbuf_crc(&vb);
+	rawkv_fill_slot_hdr(kd, hdr, slot, gen, key, klen, vlen, *crc, sync);
 
-	*crc = ~0U;
-	do {
-		unsigned int n = min_t(u64, blocks - done, chunk);
-		u64 off = done << RAWKV_BLOCK_SHIFT;
-		struct rawkv_io io;
-
-		ret = rawkv_copy_in(pages + 1, val + off,
-				    min_t(u64, vlen - off,
-					  (u64)n << RAWKV_BLOCK_SHIFT), crc);
-		if (ret)
-			break;
-		done += n;
-
-		rawkv_io_init(&io, kd);
-		if (done < blocks || off || sync) {
-			rawkv_io_submit(&io, pages + 1, n,
-					pos + RAWKV_BLOCK_SIZE + off, opf);
-			n = 0;
-		}
-		if (done == blocks && !sync) {
-			rawkv_fill_slot_hdr(kd, pages[0], slot, gen, key, klen,
-					    vlen, *crc, false);
-			rawkv_io_submit(&io, pages, n + 1, pos, opf);
-		}
-		ret = rawkv_io_wait(&io);
-	} while (!ret && done < blocks);
-
-	if (!ret && sync) {
-		rawkv_fill_slot_hdr(kd, pages[0], slot, gen, key, klen, vlen,
-				    *crc, true);
-		ret = rawkv_rw_block(kd, pages[0], pos, opf);
+	rawkv_io_init(&io, kd);
+	if (sync) {
+		rawkv_io_start(&io, pos + RAWKV_BLOCK_SIZE, opf, vb.nr_bv);
+	} else {
+		rawkv_io_start(&io, pos, opf, vb.nr_bv + 1);
+		rawkv_io_add(&io, hdr, RAWKV_BLOCK_SIZE, 0);
 	}
-	rawkv_pages_free(pages, chunk + 1);
+	rawkv_vbuf_io(&vb, &io);
+	ret = rawkv_io_wait(&io);
+	if (!ret && sync)
+		ret = rawkv_rw_block(kd, hdr, pos, opf);
+	rawkv_vbuf_release(&vb, false);
+out_free_hdr:
+	__free_page(hdr);
 	return ret;
 }
 
@@ -550,67 +492,45 @@ static int rawkv_check_slot_hdr(struct rawkv_dev *kd,
 }
 
 /*
- * Read @e's slot into @buf. The first round trip reads the header and the
- * start of the value together; no byte reaches the caller before the
- * header proved the slot holds this key's value.
+ * Read @e's slot into @buf: the header and the value in the same bios.
+ * The value counts only if the header proves the slot holds this key's
+ * value and its crc32c matches; otherwise no byte read reaches the caller.
  */
 static int rawkv_read_slot(struct rawkv_dev *kd, struct rawkv_entry *e,
 			   void __user *buf)
 {
-	u64 blocks = DIV_ROUND_UP(e->value_len, RAWKV_BLOCK_SIZE);
-	unsigned int chunk = min_t(u64, blocks, RAWKV_CHUNK_BLOCKS);
-	u64 pos = rawkv_slot_pos(kd, e->slot);
-	struct page **pages;
+	struct rawkv_vbuf vb;
+	struct rawkv_io io;
+	struct page *hdr;
 	const char *why;
-	u64 done = 0;
-	u32 crc = ~0U;
 	int ret;
 
-	pages = rawkv_pages_alloc(chunk + 1);
-	if (!pages)
+	hdr = alloc_page(GFP_KERNEL);
+	if (!hdr)
 		return -ENOMEM;
+	ret = rawkv_vbuf_init(kd, &vb, buf, e->value_len, false);
+	if (ret)
+		goto out_free_hdr;
 
-	do {
-		unsigned int n = min_t(u64, blocks - done, chunk);
-		u64 off = done << RAWKV_BLOCK_SHIFT;
-		struct rawkv_io io;
-
-		rawkv_io_init(&io, kd);
-		if (!done)
-			rawkv_io_submit(&io, pages, n + 1, pos, REQ_OP_READ);
-		else
-			rawkv_io_submit(&io, pages + 1, n,
-					pos + RAWKV_BLOCK_SIZE + off,
-					REQ_OP_READ);
-		ret = rawkv_io_wait(&io);
-		if (ret)
-			goto out_free_pages;
-		if (!done) {
-			ret = rawkv_check_slot_hdr(kd, e,
-						   page_address(pages[0]),
-						   &why);
-			if (ret)
-				goto out_stale;
+	rawkv_io_init(&io, kd);
+	rawkv_io_start(&io, rawkv_slot_pos(kd, e->slot), REQ_OP_READ,
+		       vb.nr_bv + 1);
+	rawkv_io_add(&io, hdr, RAWKV_BLOCK_SIZE, 0);
+	rawkv_vbuf_io(&vb, &io);
+	ret = rawkv_io_wait(&io);
+	if (!ret) {
+		ret = rawkv_check_slot_hdr(kd, e, page_address(hdr), &why);
+		if (!ret && rawkv_vbuf_crc(&vb) != e->value_crc) {
+			why = "value checksum mismatch";
+			ret = -EIO;
 		}
-		ret = rawkv_copy_out(buf + off, pages + 1,
-				     min_t(u64, e->value_len - off,
-					   (u64)n << RAWKV_BLOCK_SHIFT), &crc);
 		if (ret)
-			goto out_free_pages;
-		done += n;
-	} while (done < blocks);
-
-	if (crc != e->value_crc) {
-		why = "value checksum mismatch";
-		ret = -EIO;
-		goto out_stale;
+			rawkv_drop_stale(kd, e, why);
 	}
-	goto out_free_pages;
-
-out_stale:
-	rawkv_drop_stale(kd, e, why);
-out_free_pages:
-	rawkv_pages_free(pages, chunk + 1);
+	ret = rawkv_vbuf_copy_out(&vb, !ret) ?: ret;
+	rawkv_vbuf_release(&vb, true);
+out_free_hdr:
+	__free_page(hdr);
 	return ret;
 }
 
