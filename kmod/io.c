@@ -46,7 +46,7 @@ void rawkv_io_init(struct rawkv_io *io, struct rawkv_dev *kd)
 }
 
 /* Submit the bio being built, if any. */
-static void rawkv_io_send(struct rawkv_io *io)
+void rawkv_io_send(struct rawkv_io *io)
 {
 	struct rawkv_dev *kd = io->kd;
 	struct bio *bio = io->bio;

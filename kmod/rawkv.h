@@ -80,6 +80,8 @@ struct rawkv_stats {
 	atomic64_t io_errors;
 	atomic64_t load_dropped;
 	atomic64_t stale_dropped;
+	atomic64_t bytes_zero_copy;
+	atomic64_t bytes_bounced;
 };
 
 /* A PUT between taking its slot and publishing its entry. */
@@ -173,6 +175,7 @@ void rawkv_io_add(struct rawkv_io *io, struct page *page, unsigned int len,
 		  unsigned int off);
 void rawkv_io_submit(struct rawkv_io *io, struct page **pages,
 		     unsigned int nr, u64 pos, blk_opf_t opf);
+void rawkv_io_send(struct rawkv_io *io);
 int rawkv_io_wait(struct rawkv_io *io);
 int rawkv_rw_block(struct rawkv_dev *kd, struct page *page, u64 pos,
 		   blk_opf_t opf);
@@ -193,12 +196,30 @@ struct rawkv_vbuf {
 	unsigned int nr_bv;
 };
 
+void rawkv_vbuf_account(struct rawkv_dev *kd, struct rawkv_vbuf *vb);
 int rawkv_vbuf_init(struct rawkv_dev *kd, struct rawkv_vbuf *vb,
 		    void __user *ubuf, u64 len, bool to_device);
 void rawkv_vbuf_io(struct rawkv_vbuf *vb, struct rawkv_io *io);
 u32 rawkv_vbuf_crc(struct rawkv_vbuf *vb);
 int rawkv_vbuf_copy_out(struct rawkv_vbuf *vb, bool verified);
 void rawkv_vbuf_release(struct rawkv_vbuf *vb, bool dirty);
+
+/*
+ * One PUT or GET between submitting its bios and completing: the commands
+ * run as begin + end, so a batch can submit every request before waiting
+ * for any.
+ */
+struct rawkv_req {
+	struct rawkv_io io;
+	struct rawkv_vbuf vb;
+	struct page *hdr;		/* slot header block */
+	struct rawkv_entry *e;		/* PUT: the new entry; GET: pinned */
+	struct rawkv_inflight put;
+	u64 vlen;			/* GET: value length */
+	bool sync;
+	bool busy;			/* bios submitted */
+	int ret;
+};
 
 /* fault.c */
 DECLARE_STATIC_KEY_FALSE(rawkv_faults_on);
@@ -217,6 +238,14 @@ void rawkv_slot_splice(struct rawkv_dev *kd, struct rawkv_slot_list *dst,
 void rawkv_slot_event(struct rawkv_dev *kd);
 int rawkv_put(struct rawkv_dev *kd, const u8 *key, unsigned int klen,
 	      const void __user *val, u64 vlen, bool sync);
+void rawkv_put_begin(struct rawkv_dev *kd, struct rawkv_req *rq,
+		     const u8 *key, unsigned int klen,
+		     const void __user *val, u64 vlen, bool sync, bool nowait);
+int rawkv_put_end(struct rawkv_dev *kd, struct rawkv_req *rq);
+void rawkv_get_begin(struct rawkv_dev *kd, struct rawkv_req *rq,
+		     const u8 *key, unsigned int klen, void __user *buf,
+		     u64 buflen);
+int rawkv_get_end(struct rawkv_dev *kd, struct rawkv_req *rq);
 int rawkv_get(struct rawkv_dev *kd, const u8 *key, unsigned int klen,
 	      void __user *buf, u64 buflen, u64 *vlen);
 int rawkv_delete(struct rawkv_dev *kd, const u8 *key, unsigned int klen);

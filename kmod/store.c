@@ -278,11 +278,12 @@ static u32 rawkv_slots_busy(struct rawkv_dev *kd)
  * Take a free slot for a PUT. When there is none: commit a checkpoint if
  * that frees slots from limbo, else evict the least recently used entry
  * that no GET is reading (evict=1), else wait for a request in flight to
- * give a slot back. Without eviction, -ENOSPC means every slot holds a
- * live value.
+ * give a slot back (or, with @nowait, return -EAGAIN: the caller holds
+ * requests in flight it must complete first). Without eviction, -ENOSPC
+ * means every slot holds a live value.
  */
 static int rawkv_slot_get(struct rawkv_dev *kd, u32 *slot,
-			  struct rawkv_inflight *put)
+			  struct rawkv_inflight *put, bool nowait)
 {
 	u64 seen;
 	int ret;
@@ -314,6 +315,8 @@ static int rawkv_slot_get(struct rawkv_dev *kd, u32 *slot,
 		/* Requests in flight hold slots: wait for one to finish. */
 		seen = kd->slot_events;
 		spin_unlock(&kd->lock);
+		if (nowait)
+			return -EAGAIN;
 		if (wait_event_interruptible(kd->slot_wait,
 					     READ_ONCE(kd->slot_events) != seen))
 			return -EINTR;
@@ -341,50 +344,6 @@ static void rawkv_fill_slot_hdr(struct rawkv_dev *kd, struct page *page,
 }
 
 /*
- * Write the value and the header of one slot, every bio in flight
- * together; the header goes in the same bio as the value's first blocks.
- * With @sync, the value is written with FUA and only then the header, with
- * FUA too: a durable sync header implies a durable value.
- */
-static int rawkv_write_slot(struct rawkv_dev *kd, u32 slot, u64 gen,
-			    const u8 *key, unsigned int klen,
-			    const void __user *val, u64 vlen, bool sync,
-			    u32 *crc)
-{
-	blk_opf_t opf = REQ_OP_WRITE | (sync ? REQ_FUA : 0);
-	u64 pos = rawkv_slot_pos(kd, slot);
-	struct rawkv_vbuf vb;
-	struct rawkv_io io;
-	struct page *hdr;
-	int ret;
-
-	hdr = alloc_page(GFP_KERNEL);
-	if (!hdr)
-		return -ENOMEM;
-	ret = rawkv_vbuf_init(kd, &vb, (void __user *)val, vlen, true);
-	if (ret)
-		goto out_free_hdr;
-	*crc = rawkv_vbuf_crc(&vb);
-	rawkv_fill_slot_hdr(kd, hdr, slot, gen, key, klen, vlen, *crc, sync);
-
-	rawkv_io_init(&io, kd);
-	if (sync) {
-		rawkv_io_start(&io, pos + RAWKV_BLOCK_SIZE, opf, vb.nr_bv);
-	} else {
-		rawkv_io_start(&io, pos, opf, vb.nr_bv + 1);
-		rawkv_io_add(&io, hdr, RAWKV_BLOCK_SIZE, 0);
-	}
-	rawkv_vbuf_io(&vb, &io);
-	ret = rawkv_io_wait(&io);
-	if (!ret && sync)
-		ret = rawkv_rw_block(kd, hdr, pos, opf);
-	rawkv_vbuf_release(&vb, false);
-out_free_hdr:
-	__free_page(hdr);
-	return ret;
-}
-
-/*
  * Publish @e, replacing the key's current entry unless that one is newer.
  * Returns false, with nothing changed, when it is.
  */
@@ -404,51 +363,119 @@ static bool rawkv_publish(struct rawkv_dev *kd, struct rawkv_entry *e)
 	return true;
 }
 
+/*
+ * Start a PUT: take a slot and submit the value and its header, every bio
+ * in flight together (the header in the same bio as the value's first
+ * blocks). With @sync, only the value is submitted, with FUA; the header
+ * follows in rawkv_put_end(), with FUA too, so a durable sync header
+ * implies a durable value. On return, rq->busy says whether
+ * rawkv_put_end() has I/O to wait for; rq->ret holds any error so far
+ * (-EAGAIN with @nowait: complete the caller's other requests first).
+ */
+void rawkv_put_begin(struct rawkv_dev *kd, struct rawkv_req *rq,
+		     const u8 *key, unsigned int klen,
+		     const void __user *val, u64 vlen, bool sync, bool nowait)
+{
+	blk_opf_t opf = REQ_OP_WRITE | (sync ? REQ_FUA : 0);
+	struct rawkv_entry *e;
+	u64 pos;
+	u32 slot;
+	int ret;
+
+	memset(rq, 0, sizeof(*rq));
+	rq->sync = sync;
+	ret = -E2BIG;
+	if (vlen > kd->geo.value_max)
+		goto out_fail;
+	ret = -ENOMEM;
+	e = rawkv_entry_alloc(key, klen);
+	if (!e)
+		goto out_fail;
+	rq->e = e;
+	rq->hdr = alloc_page(GFP_KERNEL);
+	if (!rq->hdr)
+		goto out_fail;
+	ret = rawkv_slot_get(kd, &slot, &rq->put, nowait);
+	if (ret)
+		goto out_fail;
+	e->slot = slot;
+	e->gen = rq->put.gen;
+	e->value_len = vlen;
+	e->sync = sync;
+	ret = rawkv_vbuf_init(kd, &rq->vb, (void __user *)val, vlen, true);
+	if (ret)
+		goto out_release_slot;
+	e->value_crc = rawkv_vbuf_crc(&rq->vb);
+	rawkv_fill_slot_hdr(kd, rq->hdr, slot, e->gen, key, klen, vlen,
+			    e->value_crc, sync);
+
+	pos = rawkv_slot_pos(kd, slot);
+	rawkv_io_init(&rq->io, kd);
+	if (sync) {
+		rawkv_io_start(&rq->io, pos + RAWKV_BLOCK_SIZE, opf,
+			       rq->vb.nr_bv);
+	} else {
+		rawkv_io_start(&rq->io, pos, opf, rq->vb.nr_bv + 1);
+		rawkv_io_add(&rq->io, rq->hdr, RAWKV_BLOCK_SIZE, 0);
+	}
+	rawkv_vbuf_io(&rq->vb, &rq->io);
+	rawkv_io_send(&rq->io);
+	rq->busy = true;
+	return;
+
+out_release_slot:
+	spin_lock(&kd->lock);
+	list_del(&rq->put.node);
+	rawkv_slot_release(kd, slot);
+	spin_unlock(&kd->lock);
+out_fail:
+	rq->ret = ret;
+}
+
+/* Finish a PUT: wait for its bios, then publish the value. */
+int rawkv_put_end(struct rawkv_dev *kd, struct rawkv_req *rq)
+{
+	struct rawkv_entry *e = rq->e;
+	int ret = rq->ret;
+
+	if (rq->busy) {
+		ret = rawkv_io_wait(&rq->io);
+		if (!ret && rq->sync)
+			ret = rawkv_rw_block(kd, rq->hdr,
+					     rawkv_slot_pos(kd, e->slot),
+					     REQ_OP_WRITE | REQ_FUA);
+
+		spin_lock(&kd->lock);
+		list_del(&rq->put.node);
+		if (ret) {
+			/* No checkpoint ever referenced the slot: free it. */
+			rawkv_slot_release(kd, e->slot);
+		} else if (rawkv_publish(kd, e)) {
+			e = NULL;
+		} else {
+			/* A PUT that started later already replaced it. */
+			rawkv_slot_release(kd, e->slot);
+		}
+		spin_unlock(&kd->lock);
+		if (!ret) {
+			atomic64_inc(&kd->stats.puts);
+			rawkv_vbuf_account(kd, &rq->vb);
+		}
+		rawkv_vbuf_release(&rq->vb, false);
+	}
+	if (rq->hdr)
+		__free_page(rq->hdr);
+	kfree(e);
+	return ret;
+}
+
 int rawkv_put(struct rawkv_dev *kd, const u8 *key, unsigned int klen,
 	      const void __user *val, u64 vlen, bool sync)
 {
-	struct rawkv_inflight put;
-	struct rawkv_entry *e;
-	u32 slot, crc;
-	int ret;
+	struct rawkv_req rq;
 
-	if (vlen > kd->geo.value_max)
-		return -E2BIG;
-	e = rawkv_entry_alloc(key, klen);
-	if (!e)
-		return -ENOMEM;
-	ret = rawkv_slot_get(kd, &slot, &put);
-	if (ret)
-		goto out_free_entry;
-
-	ret = rawkv_write_slot(kd, slot, put.gen, key, klen, val, vlen, sync,
-			       &crc);
-
-	spin_lock(&kd->lock);
-	list_del(&put.node);
-	if (ret) {
-		/* No checkpoint ever referenced the slot: free at once. */
-		rawkv_slot_release(kd, slot);
-		spin_unlock(&kd->lock);
-		goto out_free_entry;
-	}
-	e->slot = slot;
-	e->gen = put.gen;
-	e->value_len = vlen;
-	e->value_crc = crc;
-	e->sync = sync;
-	if (!rawkv_publish(kd, e)) {
-		/* A PUT that started later has already replaced the value. */
-		rawkv_slot_release(kd, slot);
-		kfree(e);
-	}
-	spin_unlock(&kd->lock);
-	atomic64_inc(&kd->stats.puts);
-	return 0;
-
-out_free_entry:
-	kfree(e);
-	return ret;
+	rawkv_put_begin(kd, &rq, key, klen, val, vlen, sync, false);
+	return rawkv_put_end(kd, &rq);
 }
 
 /* Drop @e after its slot proved not to hold its value. */
@@ -492,79 +519,108 @@ static int rawkv_check_slot_hdr(struct rawkv_dev *kd,
 }
 
 /*
- * Read @e's slot into @buf: the header and the value in the same bios.
- * The value counts only if the header proves the slot holds this key's
- * value and its crc32c matches; otherwise no byte read reaches the caller.
+ * Start a GET: find the key and submit the read of its slot header and
+ * value together. On return, rq->busy says whether rawkv_get_end() has I/O
+ * to wait for; otherwise rq->ret is the result (0 for a length query,
+ * -ENOENT, -ERANGE) and rq->vlen the value length when the key exists.
  */
-static int rawkv_read_slot(struct rawkv_dev *kd, struct rawkv_entry *e,
-			   void __user *buf)
-{
-	struct rawkv_vbuf vb;
-	struct rawkv_io io;
-	struct page *hdr;
-	const char *why;
-	int ret;
-
-	hdr = alloc_page(GFP_KERNEL);
-	if (!hdr)
-		return -ENOMEM;
-	ret = rawkv_vbuf_init(kd, &vb, buf, e->value_len, false);
-	if (ret)
-		goto out_free_hdr;
-
-	rawkv_io_init(&io, kd);
-	rawkv_io_start(&io, rawkv_slot_pos(kd, e->slot), REQ_OP_READ,
-		       vb.nr_bv + 1);
-	rawkv_io_add(&io, hdr, RAWKV_BLOCK_SIZE, 0);
-	rawkv_vbuf_io(&vb, &io);
-	ret = rawkv_io_wait(&io);
-	if (!ret) {
-		ret = rawkv_check_slot_hdr(kd, e, page_address(hdr), &why);
-		if (!ret && rawkv_vbuf_crc(&vb) != e->value_crc) {
-			why = "value checksum mismatch";
-			ret = -EIO;
-		}
-		if (ret)
-			rawkv_drop_stale(kd, e, why);
-	}
-	ret = rawkv_vbuf_copy_out(&vb, !ret) ?: ret;
-	rawkv_vbuf_release(&vb, true);
-out_free_hdr:
-	__free_page(hdr);
-	return ret;
-}
-
-int rawkv_get(struct rawkv_dev *kd, const u8 *key, unsigned int klen,
-	      void __user *buf, u64 buflen, u64 *vlen)
+void rawkv_get_begin(struct rawkv_dev *kd, struct rawkv_req *rq,
+		     const u8 *key, unsigned int klen, void __user *buf,
+		     u64 buflen)
 {
 	u32 hash = rawkv_hash(key, klen);
 	struct rawkv_entry *e;
 	int ret;
 
+	memset(rq, 0, sizeof(*rq));
 	atomic64_inc(&kd->stats.gets);
 	spin_lock(&kd->lock);
 	e = rawkv_lookup(kd, key, klen, hash);
 	if (!e) {
 		spin_unlock(&kd->lock);
 		atomic64_inc(&kd->stats.misses);
-		return -ENOENT;
+		rq->ret = -ENOENT;
+		return;
 	}
 	list_move_tail(&e->lru, &kd->lru);
-	*vlen = e->value_len;
+	rq->vlen = e->value_len;
 	if (!buflen || buflen < e->value_len) {
 		spin_unlock(&kd->lock);
 		atomic64_inc(&kd->stats.hits);
-		return buflen ? -ERANGE : 0;
+		rq->ret = buflen ? -ERANGE : 0;
+		return;
 	}
 	e->pins++;
 	spin_unlock(&kd->lock);
+	rq->e = e;
 
-	ret = rawkv_read_slot(kd, e, buf);
-	rawkv_unpin(kd, e);
-	if (ret == -ENOENT)
-		atomic64_inc(&kd->stats.misses);
-	else
-		atomic64_inc(&kd->stats.hits);
+	ret = -ENOMEM;
+	rq->hdr = alloc_page(GFP_KERNEL);
+	if (!rq->hdr)
+		goto out_fail;
+	ret = rawkv_vbuf_init(kd, &rq->vb, buf, e->value_len, false);
+	if (ret)
+		goto out_fail;
+	rawkv_io_init(&rq->io, kd);
+	rawkv_io_start(&rq->io, rawkv_slot_pos(kd, e->slot), REQ_OP_READ,
+		       rq->vb.nr_bv + 1);
+	rawkv_io_add(&rq->io, rq->hdr, RAWKV_BLOCK_SIZE, 0);
+	rawkv_vbuf_io(&rq->vb, &rq->io);
+	rawkv_io_send(&rq->io);
+	rq->busy = true;
+	return;
+
+out_fail:
+	rq->ret = ret;
+}
+
+/*
+ * Finish a GET. The value counts only if the header proves the slot holds
+ * this key's value and its crc32c matches; otherwise no byte read reaches
+ * the caller, and the entry is dropped.
+ */
+int rawkv_get_end(struct rawkv_dev *kd, struct rawkv_req *rq)
+{
+	struct rawkv_entry *e = rq->e;
+	const char *why;
+	int ret = rq->ret;
+
+	if (rq->busy) {
+		ret = rawkv_io_wait(&rq->io);
+		if (!ret) {
+			ret = rawkv_check_slot_hdr(kd, e,
+						   page_address(rq->hdr), &why);
+			if (!ret && rawkv_vbuf_crc(&rq->vb) != e->value_crc) {
+				why = "value checksum mismatch";
+				ret = -EIO;
+			}
+			if (ret)
+				rawkv_drop_stale(kd, e, why);
+		}
+		ret = rawkv_vbuf_copy_out(&rq->vb, !ret) ?: ret;
+		if (!ret)
+			rawkv_vbuf_account(kd, &rq->vb);
+		rawkv_vbuf_release(&rq->vb, true);
+	}
+	if (rq->hdr)
+		__free_page(rq->hdr);
+	if (e) {
+		rawkv_unpin(kd, e);
+		atomic64_inc(ret == -ENOENT ? &kd->stats.misses :
+					      &kd->stats.hits);
+	}
+	return ret;
+}
+
+int rawkv_get(struct rawkv_dev *kd, const u8 *key, unsigned int klen,
+	      void __user *buf, u64 buflen, u64 *vlen)
+{
+	struct rawkv_req rq;
+	int ret;
+
+	rawkv_get_begin(kd, &rq, key, klen, buf, buflen);
+	ret = rawkv_get_end(kd, &rq);
+	*vlen = rq.vlen;
 	return ret;
 }
 
@@ -691,4 +747,6 @@ void rawkv_fill_stat(struct rawkv_dev *kd, struct rawkv_ioc_stat *st)
 	st->io_errors = atomic64_read(&s->io_errors);
 	st->load_dropped = atomic64_read(&s->load_dropped);
 	st->stale_dropped = atomic64_read(&s->stale_dropped);
+	st->bytes_zero_copy = atomic64_read(&s->bytes_zero_copy);
+	st->bytes_bounced = atomic64_read(&s->bytes_bounced);
 }

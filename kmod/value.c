@@ -137,6 +137,13 @@ out_release:
 	return ret;
 }
 
+/* Count the value's bytes as moved, zero-copy or bounced. */
+void rawkv_vbuf_account(struct rawkv_dev *kd, struct rawkv_vbuf *vb)
+{
+	atomic64_add(vb->bounce_off, &kd->stats.bytes_zero_copy);
+	atomic64_add(vb->len - vb->bounce_off, &kd->stats.bytes_bounced);
+}
+
 /* Add the value's segments to @io, from its current position on. */
 void rawkv_vbuf_io(struct rawkv_vbuf *vb, struct rawkv_io *io)
 {
