@@ -85,6 +85,7 @@ int rawkv_format(struct rawkv_dev *kd, u64 slot_size)
 	sb->crc = cpu_to_le32(rawkv_crc(sb, sizeof(*sb)));
 	ret = rawkv_rw_block(kd, page, 0,
 			     REQ_OP_WRITE | REQ_PREFLUSH | REQ_FUA);
+	kd->formatted = !ret;
 	if (!ret)
 		pr_info("formatted: %u slots of %llu bytes (values up to %llu bytes)\n",
 			kd->geo.slot_count, kd->geo.slot_size, kd->geo.value_max);
@@ -183,14 +184,7 @@ static int rawkv_load_ckpt(struct rawkv_dev *kd, int area,
 			dropped++;
 			continue;
 		}
-		ret = rawkv_table_load(kd, r.key, r.key_len, r.slot, r.gen,
-				       r.value_len, r.value_crc);
-		if (ret == -EEXIST) {
-			dropped++;
-			continue;
-		}
-		if (ret)
-			goto out_free_buf;
+		rawkv_table_load(kd, r.fp, r.slot, r.gen, r.value_len);
 		__set_bit(r.slot, used);
 	}
 	ret = 0;
@@ -263,9 +257,8 @@ static int rawkv_scan_sync(struct rawkv_dev *kd, u64 scan_gen,
 			if (!(r.flags & RAWKV_SLOT_SYNC) || r.gen < scan_gen)
 				continue;
 			ret = rawkv_table_adopt(kd, r.key, r.key_len, r.slot,
-						r.gen, r.value_len,
-						r.value_crc);
-			if (ret == -EEXIST)
+						r.gen, r.value_len);
+			if (ret == -EEXIST || ret == -EIO)
 				continue;
 			if (ret)
 				goto out_free;
@@ -362,9 +355,10 @@ int rawkv_recover(struct rawkv_dev *kd)
 	/*
 	 * With damaged checkpoints there is no telling which durable PUTs
 	 * were deleted since: start empty. Without any checkpoint yet, every
-	 * durable PUT since the format counts.
+	 * durable PUT since the format counts. Right after a format there is
+	 * none: every slot header carries the old uuid.
 	 */
-	if (loaded >= 0 || !seen_magic) {
+	if (!kd->formatted && (loaded >= 0 || !seen_magic)) {
 		ret = rawkv_scan_sync(kd, scan_gen, used, &adopted, &max_gen);
 		if (ret)
 			goto out_free;
@@ -432,10 +426,10 @@ int rawkv_checkpoint(struct rawkv_dev *kd)
 			ret = 0;
 			goto out_unlock;
 		}
-		if (kd->ckpt_bytes <= size)
+		if (rawkv_table_ckpt_bytes(kd) <= size)
 			break;
-		need = round_up(kd->ckpt_bytes + 16 * RAWKV_CKPT_ENTRY_MAX,
-				RAWKV_BLOCK_SIZE);
+		need = round_up(rawkv_table_ckpt_bytes(kd) +
+				16 * RAWKV_CKPT_ENTRY_MAX, RAWKV_BLOCK_SIZE);
 		spin_unlock(&kd->lock);
 		vfree(buf);
 		buf = vmalloc(need);
