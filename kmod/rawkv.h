@@ -36,7 +36,7 @@ struct bio;
 #define RAWKV_NIL		U32_MAX
 
 /* Most entries one fingerprint is expected to have (keys are told apart). */
-#define RAWKV_MAX_SAME_FP	4
+#define RAWKV_MAX_SAME_FP	8
 
 enum { RAWKV_E_IDLE, RAWKV_E_LIVE, RAWKV_E_DEAD };
 
@@ -144,6 +144,7 @@ struct rawkv_dev {
 	u32 *buckets;			/* hash chain heads */
 	unsigned int hash_bits;
 	siphash_key_t fp_key;
+	u64 fp_mask;			/* fault_inject's fp_mask */
 	size_t ents_bytes;		/* @ents, as allocated */
 	size_t buckets_bytes;		/* @buckets, as allocated */
 	u32 lru_head;			/* least recently used */

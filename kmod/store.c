@@ -40,7 +40,8 @@
 
 static u64 rawkv_fp(struct rawkv_dev *kd, const u8 *key, unsigned int klen)
 {
-	return siphash(key, klen, &kd->fp_key);
+	/* fp_mask is all ones, except when a test forces collisions. */
+	return siphash(key, klen, &kd->fp_key) & READ_ONCE(kd->fp_mask);
 }
 
 static inline struct rawkv_entry *rawkv_ent(struct rawkv_dev *kd, u32 slot)
@@ -256,6 +257,7 @@ int rawkv_table_init(struct rawkv_dev *kd)
 	kd->buckets_bytes = PAGE_ALIGN(sizeof(*kd->buckets) << kd->hash_bits);
 	/* Fingerprints must stay the same across loads: key them by uuid. */
 	memcpy(&kd->fp_key, kd->geo.uuid, sizeof(kd->fp_key));
+	kd->fp_mask = U64_MAX;
 	kd->lru_head = RAWKV_NIL;
 	kd->lru_tail = RAWKV_NIL;
 	spin_lock_init(&kd->lock);

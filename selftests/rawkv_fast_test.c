@@ -288,4 +288,91 @@ TEST_F(fast, batch_larger_than_the_device_evicts_without_deadlock)
 	free(vals);
 }
 
+static int set_fp_mask(const char *mask)
+{
+	FILE *f = fopen("/sys/kernel/debug/rawkv/fp_mask", "w");
+	int ret;
+
+	if (!f)
+		return -errno;
+	ret = fputs(mask, f) < 0 ? -EIO : 0;
+	return fclose(f) ? -errno : ret;
+}
+
+/* Key i is there with version v (v < 0: absent). */
+static void check_key(struct __test_metadata *_metadata, struct rawkv *kv,
+		      int i, int v)
+{
+	unsigned char want[100], got[100];
+	char key[16];
+
+	snprintf(key, sizeof(key), "c%d", i);
+	if (v < 0) {
+		ASSERT_EQ(-ENOENT, rawkv_get(kv, key, strlen(key), got,
+					     sizeof(got))) TH_LOG("%s", key);
+		return;
+	}
+	kv_fill(want, sizeof(want), i * 100 + v);
+	ASSERT_EQ((ssize_t)sizeof(got),
+		  rawkv_get(kv, key, strlen(key), got, sizeof(got)))
+		TH_LOG("%s", key);
+	ASSERT_EQ(0, memcmp(want, got, sizeof(got))) TH_LOG("%s", key);
+}
+
+static void put_key(struct __test_metadata *_metadata, struct rawkv *kv,
+		    int i, int v)
+{
+	unsigned char val[100];
+	char key[16];
+
+	snprintf(key, sizeof(key), "c%d", i);
+	kv_fill(val, sizeof(val), i * 100 + v);
+	ASSERT_EQ(0, rawkv_put(kv, key, strlen(key), val, sizeof(val)));
+}
+
+/*
+ * With fingerprints cut to one bit, six keys share two fingerprints: each
+ * key must still read its own value, be replaced and deleted on its own,
+ * before and after a reload.
+ */
+TEST_F(fast, keys_sharing_a_fingerprint_stay_apart)
+{
+	int v[6] = { 0 }, i;
+	struct rawkv_stat st;
+
+	rawkv_close(self->kv);
+	ASSERT_EQ(0, kv_reload("dev=%s format=1 slot_size=65536 fault_inject=1 %s",
+			       variant->dev, KV_NO_PERIODIC));
+	ASSERT_EQ(0, set_fp_mask("0x1"));
+	ASSERT_EQ(0, rawkv_open(NULL, &self->kv));
+
+	for (i = 0; i < 6; i++)
+		put_key(_metadata, self->kv, i, 0);
+	for (i = 0; i < 6; i += 2)
+		put_key(_metadata, self->kv, i, v[i] = 1);
+	ASSERT_EQ(0, rawkv_delete(self->kv, "c1", 2));
+	ASSERT_EQ(0, rawkv_delete(self->kv, "c4", 2));
+	v[1] = v[4] = -1;
+	ASSERT_EQ(-ENOENT, rawkv_delete(self->kv, "c4", 2));
+	ASSERT_EQ(-ENOENT, rawkv_delete(self->kv, "c9", 2));
+	for (i = 0; i < 6; i++)
+		check_key(_metadata, self->kv, i, v[i]);
+	ASSERT_EQ(0, rawkv_stat(self->kv, &st));
+	ASSERT_EQ(4U, st.slots_used);
+	ASSERT_EQ(0U, st.stale_dropped);
+
+	rawkv_close(self->kv);
+	ASSERT_EQ(0, kv_reload("dev=%s fault_inject=1 %s", variant->dev,
+			       KV_NO_PERIODIC));
+	ASSERT_EQ(0, set_fp_mask("0x1"));
+	ASSERT_EQ(0, rawkv_open(NULL, &self->kv));
+	for (i = 0; i < 6; i++)
+		check_key(_metadata, self->kv, i, v[i]);
+	put_key(_metadata, self->kv, 3, v[3] = 2);
+	for (i = 0; i < 6; i++)
+		check_key(_metadata, self->kv, i, v[i]);
+	ASSERT_EQ(0, rawkv_stat(self->kv, &st));
+	ASSERT_EQ(4U, st.slots_used);
+}
+
 TEST_HARNESS_MAIN
