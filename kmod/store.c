@@ -591,6 +591,14 @@ void rawkv_put_begin(struct rawkv_dev *kd, struct rawkv_req *rq,
 	rq->hdr = alloc_page(GFP_KERNEL);
 	if (!rq->hdr)
 		goto out_fail;
+	/*
+	 * Pin or copy the caller's memory before taking a generation: a PUT
+	 * in flight holds back the checkpoints' scan_gen, so it must not wait
+	 * on a page fault the caller controls.
+	 */
+	ret = rawkv_vbuf_init(kd, &rq->vb, (void __user *)val, vlen, true);
+	if (ret)
+		goto out_fail;
 	ret = rawkv_fp_claim(kd, &rq->fpl, fp, nowait);
 	if (ret)
 		goto out_fail;
@@ -608,9 +616,6 @@ void rawkv_put_begin(struct rawkv_dev *kd, struct rawkv_req *rq,
 	e->value_len = vlen;
 	e->sync = sync;
 	ret = rawkv_cand_pages(&rq->cand);
-	if (!ret)
-		ret = rawkv_vbuf_init(kd, &rq->vb, (void __user *)val, vlen,
-				      true);
 	if (ret)
 		goto out_fail;
 	rawkv_fill_slot_hdr(kd, rq->hdr, slot, e->gen, key, klen, vlen,
@@ -854,7 +859,7 @@ int rawkv_get(struct rawkv_dev *kd, const u8 *key, unsigned int klen,
  * the committed checkpoint.
  */
 static int rawkv_remove_key(struct rawkv_dev *kd, const u8 *key,
-			    unsigned int klen, bool *sync)
+			    unsigned int klen, u64 *sync_gen)
 {
 	struct rawkv_fp_lock fpl;
 	struct rawkv_cand c = {};
@@ -878,7 +883,7 @@ static int rawkv_remove_key(struct rawkv_dev *kd, const u8 *key,
 	spin_lock(&kd->lock);
 	e = rawkv_match_key(kd, &c, key, klen, !ret);
 	if (e) {
-		*sync = e->sync;
+		*sync_gen = e->sync ? e->gen : 0;
 		rawkv_remove(kd, e);
 	}
 	rawkv_fp_release(kd, &fpl);
@@ -887,17 +892,36 @@ static int rawkv_remove_key(struct rawkv_dev *kd, const u8 *key,
 	return ret ?: e ? 0 : -ENOENT;
 }
 
+static bool rawkv_scan_gen_above(struct rawkv_dev *kd, u64 gen)
+{
+	bool above;
+
+	spin_lock(&kd->lock);
+	above = rawkv_scan_gen(kd) > gen;
+	spin_unlock(&kd->lock);
+	return above;
+}
+
 int rawkv_delete(struct rawkv_dev *kd, const u8 *key, unsigned int klen)
 {
-	bool sync = false;
+	u64 sync_gen = 0;
 	int ret;
 
-	ret = rawkv_remove_key(kd, key, klen, &sync);
+	ret = rawkv_remove_key(kd, key, klen, &sync_gen);
 	if (ret)
 		return ret;
 	atomic64_inc(&kd->stats.deletes);
-	/* Recovery would adopt the sync value again: commit the deletion. */
-	return sync ? rawkv_checkpoint(kd) : 0;
+	if (!sync_gen)
+		return 0;
+	/*
+	 * Recovery would adopt the sync value again from any checkpoint whose
+	 * scan_gen is not above it: wait for the older PUTs in flight (their
+	 * I/O only), then commit the deletion.
+	 */
+	if (wait_event_interruptible(kd->slot_wait,
+				     rawkv_scan_gen_above(kd, sync_gen)))
+		return -EINTR;
+	return rawkv_checkpoint(kd);
 }
 
 /*
