@@ -163,9 +163,10 @@ static int rawkv_load_ckpt(struct rawkv_dev *kd, int area,
 	int ret = 0;
 
 	if (size) {
-		buf = vmalloc(size);
+		/* A payload too big to hold is treated like an unreadable one. */
+		buf = __vmalloc(size, GFP_KERNEL | __GFP_NOWARN);
 		if (!buf)
-			return -ENOMEM;
+			return -EIO;
 		ret = rawkv_rw_vmalloc(kd, buf, size, kd->geo.ckpt_off[area] +
 				       RAWKV_BLOCK_SIZE, REQ_OP_READ);
 		if (ret)

@@ -13,9 +13,19 @@
 
 #include "rawkv_decode.h"
 
+/* crc32c() takes an unsigned int length: feed it at most 1 GiB at a time. */
 u32 rawkv_crc(const void *buf, size_t len)
 {
-	return crc32c(~0U, buf, len);
+	u32 crc = ~0U;
+
+	while (len) {
+		unsigned int n = min_t(size_t, len, 1U << 30);
+
+		crc = crc32c(crc, buf, n);
+		buf += n;
+		len -= n;
+	}
+	return crc;
 }
 
 /* crc32c of a struct whose last field, at @crc_off, is its own __le32 crc. */
