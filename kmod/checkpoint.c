@@ -343,6 +343,7 @@ int rawkv_recover(struct rawkv_dev *kd)
 
 	if (loaded >= 0) {
 		kd->ckpt_seq = ci[loaded].seq;
+		kd->ckpt_scan_gen = ci[loaded].scan_gen;
 		kd->next_gen = max(kd->next_gen, ci[loaded].next_gen);
 		scan_gen = ci[loaded].scan_gen;
 		pr_info("loaded checkpoint %llu from area %c: %u keys\n",
@@ -419,10 +420,7 @@ int rawkv_checkpoint(struct rawkv_dev *kd)
 		spin_lock(&kd->lock);
 		if (kd->mutations == kd->ckpt_mutations) {
 			/* Nothing in limbo is referenced by the committed one. */
-			if (kd->limbo.count) {
-				rawkv_slot_splice(kd, &kd->free, &kd->limbo);
-				rawkv_slot_event(kd);
-			}
+			rawkv_slots_committed(kd, &kd->limbo, kd->ckpt_scan_gen);
 			spin_unlock(&kd->lock);
 			ret = 0;
 			goto out_unlock;
@@ -479,8 +477,8 @@ int rawkv_checkpoint(struct rawkv_dev *kd)
 	spin_lock(&kd->lock);
 	kd->ckpt_seq = seq;
 	kd->ckpt_mutations = snap;
-	rawkv_slot_splice(kd, &kd->free, &kd->committing);
-	rawkv_slot_event(kd);
+	kd->ckpt_scan_gen = scan_gen;
+	rawkv_slots_committed(kd, &kd->committing, scan_gen);
 	spin_unlock(&kd->lock);
 	kd->next_seq = seq + 1;
 	atomic64_inc(&kd->stats.checkpoints);

@@ -163,6 +163,7 @@ struct rawkv_dev {
 	struct mutex ckpt_mutex;	/* one checkpoint writer */
 	u64 ckpt_seq;			/* last committed checkpoint */
 	u64 ckpt_mutations;		/* @mutations it holds */
+	u64 ckpt_scan_gen;		/* its scan_gen */
 	u64 next_seq;			/* sequence of the next checkpoint */
 	struct delayed_work ckpt_work;
 
@@ -266,6 +267,8 @@ void rawkv_table_load_done(struct rawkv_dev *kd, const unsigned long *used);
 void rawkv_slot_splice(struct rawkv_dev *kd, struct rawkv_slot_list *dst,
 		       struct rawkv_slot_list *src);
 void rawkv_slot_event(struct rawkv_dev *kd);
+void rawkv_slots_committed(struct rawkv_dev *kd, struct rawkv_slot_list *src,
+			   u64 scan_gen);
 int rawkv_put(struct rawkv_dev *kd, const u8 *key, unsigned int klen,
 	      const void __user *val, u64 vlen, bool sync);
 void rawkv_put_begin(struct rawkv_dev *kd, struct rawkv_req *rq,

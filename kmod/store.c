@@ -122,6 +122,29 @@ void rawkv_slot_splice(struct rawkv_dev *kd, struct rawkv_slot_list *dst,
 	src->count = 0;
 }
 
+/*
+ * A checkpoint with @scan_gen committed, and no longer references the
+ * slots of @src: free them, except a slot whose header is a sync value
+ * recovery could still adopt from that checkpoint (generation >=
+ * @scan_gen), which stays in limbo so its header is not half overwritten.
+ */
+void rawkv_slots_committed(struct rawkv_dev *kd, struct rawkv_slot_list *src,
+			   u64 scan_gen)
+{
+	struct rawkv_slot_list keep = { .count = 0 };
+
+	lockdep_assert_held(&kd->lock);
+	while (src->count) {
+		u32 slot = rawkv_slot_pop(kd, src);
+		struct rawkv_entry *e = rawkv_ent(kd, slot);
+
+		rawkv_slot_push(kd, e->sync && e->gen >= scan_gen ?
+				&keep : &kd->free, slot);
+	}
+	rawkv_slot_splice(kd, &kd->limbo, &keep);
+	rawkv_slot_event(kd);
+}
+
 /* A request waiting for a slot or a fingerprint may now go on. */
 void rawkv_slot_event(struct rawkv_dev *kd)
 {
@@ -396,6 +419,7 @@ static void rawkv_fp_release(struct rawkv_dev *kd, struct rawkv_fp_lock *l)
 static int rawkv_slot_get(struct rawkv_dev *kd, u32 *slot,
 			  struct rawkv_inflight *put, bool nowait)
 {
+	bool committed = false;
 	u64 seen;
 	int ret;
 
@@ -407,16 +431,19 @@ static int rawkv_slot_get(struct rawkv_dev *kd, u32 *slot,
 			list_add_tail(&put->node, &kd->inflight);
 			return 0;
 		}
-		if (kd->limbo.count || kd->committing.count) {
+		if (!committed && (kd->limbo.count || kd->committing.count)) {
 			spin_unlock(&kd->lock);
 			ret = rawkv_checkpoint(kd);
 			if (ret)
 				return ret;
+			committed = true;
 			spin_lock(&kd->lock);
 			continue;
 		}
-		if (kd->evict && rawkv_evict(kd))
+		if (kd->evict && rawkv_evict(kd)) {
+			committed = false;
 			continue;
+		}
 		if (!rawkv_slots_busy(kd) &&
 		    (!kd->evict || kd->lru_head == RAWKV_NIL)) {
 			spin_unlock(&kd->lock);
@@ -430,6 +457,7 @@ static int rawkv_slot_get(struct rawkv_dev *kd, u32 *slot,
 		if (wait_event_interruptible(kd->slot_wait,
 					     READ_ONCE(kd->slot_events) != seen))
 			return -EINTR;
+		committed = false;
 		spin_lock(&kd->lock);
 	}
 }
@@ -665,9 +693,12 @@ int rawkv_put_end(struct rawkv_dev *kd, struct rawkv_req *rq)
 		spin_lock(&kd->lock);
 		old = rawkv_match_key(kd, &rq->cand, rq->key, rq->klen, !ret);
 		list_del(&rq->put.node);
-		if (ret) {
+		if (ret && !rq->sync) {
 			/* No checkpoint ever referenced the slot: free it. */
 			rawkv_slot_release(kd, rawkv_slot_of(kd, e));
+		} else if (ret) {
+			/* Its header may be a sync one: as if deleted. */
+			rawkv_slot_push(kd, &kd->limbo, rawkv_slot_of(kd, e));
 		} else {
 			if (old) {
 				e->sync |= old->sync;
