@@ -85,6 +85,7 @@ int rawkv_format(struct rawkv_dev *kd, u64 slot_size)
 	sb->crc = cpu_to_le32(rawkv_crc(sb, sizeof(*sb)));
 	ret = rawkv_rw_block(kd, page, 0,
 			     REQ_OP_WRITE | REQ_PREFLUSH | REQ_FUA);
+	kd->formatted = !ret;
 	if (!ret)
 		pr_info("formatted: %u slots of %llu bytes (values up to %llu bytes)\n",
 			kd->geo.slot_count, kd->geo.slot_size, kd->geo.value_max);
@@ -184,14 +185,7 @@ static int rawkv_load_ckpt(struct rawkv_dev *kd, int area,
 			dropped++;
 			continue;
 		}
-		ret = rawkv_table_load(kd, r.key, r.key_len, r.slot, r.gen,
-				       r.value_len, r.value_crc);
-		if (ret == -EEXIST) {
-			dropped++;
-			continue;
-		}
-		if (ret)
-			goto out_free_buf;
+		rawkv_table_load(kd, r.fp, r.slot, r.gen, r.value_len);
 		__set_bit(r.slot, used);
 	}
 	ret = 0;
@@ -264,9 +258,8 @@ static int rawkv_scan_sync(struct rawkv_dev *kd, u64 scan_gen,
 			if (!(r.flags & RAWKV_SLOT_SYNC) || r.gen < scan_gen)
 				continue;
 			ret = rawkv_table_adopt(kd, r.key, r.key_len, r.slot,
-						r.gen, r.value_len,
-						r.value_crc);
-			if (ret == -EEXIST)
+						r.gen, r.value_len);
+			if (ret == -EEXIST || ret == -EIO)
 				continue;
 			if (ret)
 				goto out_free;
@@ -350,6 +343,7 @@ int rawkv_recover(struct rawkv_dev *kd)
 
 	if (loaded >= 0) {
 		kd->ckpt_seq = ci[loaded].seq;
+		kd->ckpt_scan_gen = ci[loaded].scan_gen;
 		kd->next_gen = max(kd->next_gen, ci[loaded].next_gen);
 		scan_gen = ci[loaded].scan_gen;
 		pr_info("loaded checkpoint %llu from area %c: %u keys\n",
@@ -363,9 +357,10 @@ int rawkv_recover(struct rawkv_dev *kd)
 	/*
 	 * With damaged checkpoints there is no telling which durable PUTs
 	 * were deleted since: start empty. Without any checkpoint yet, every
-	 * durable PUT since the format counts.
+	 * durable PUT since the format counts. Right after a format there is
+	 * none: every slot header carries the old uuid.
 	 */
-	if (loaded >= 0 || !seen_magic) {
+	if (!kd->formatted && (loaded >= 0 || !seen_magic)) {
 		ret = rawkv_scan_sync(kd, scan_gen, used, &adopted, &max_gen);
 		if (ret)
 			goto out_free;
@@ -425,18 +420,15 @@ int rawkv_checkpoint(struct rawkv_dev *kd)
 		spin_lock(&kd->lock);
 		if (kd->mutations == kd->ckpt_mutations) {
 			/* Nothing in limbo is referenced by the committed one. */
-			if (kd->limbo.count) {
-				rawkv_slot_splice(kd, &kd->free, &kd->limbo);
-				rawkv_slot_event(kd);
-			}
+			rawkv_slots_committed(kd, &kd->limbo, kd->ckpt_scan_gen);
 			spin_unlock(&kd->lock);
 			ret = 0;
 			goto out_unlock;
 		}
-		if (kd->ckpt_bytes <= size)
+		if (rawkv_table_ckpt_bytes(kd) <= size)
 			break;
-		need = round_up(kd->ckpt_bytes + 16 * RAWKV_CKPT_ENTRY_MAX,
-				RAWKV_BLOCK_SIZE);
+		need = round_up(rawkv_table_ckpt_bytes(kd) +
+				16 * RAWKV_CKPT_ENTRY_MAX, RAWKV_BLOCK_SIZE);
 		spin_unlock(&kd->lock);
 		vfree(buf);
 		buf = vmalloc(need);
@@ -485,8 +477,8 @@ int rawkv_checkpoint(struct rawkv_dev *kd)
 	spin_lock(&kd->lock);
 	kd->ckpt_seq = seq;
 	kd->ckpt_mutations = snap;
-	rawkv_slot_splice(kd, &kd->free, &kd->committing);
-	rawkv_slot_event(kd);
+	kd->ckpt_scan_gen = scan_gen;
+	rawkv_slots_committed(kd, &kd->committing, scan_gen);
 	spin_unlock(&kd->lock);
 	kd->next_seq = seq + 1;
 	atomic64_inc(&kd->stats.checkpoints);

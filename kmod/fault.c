@@ -22,6 +22,9 @@
  * Numbers read and write as decimal text.
  *   kick_checkpoint		write 1: run the periodic checkpoint now and
  *				wait for it
+ *   fp_mask			key fingerprints are ANDed with this: a few
+ *				bits force collisions (set it before any key
+ *				is stored or read, after every load)
  *
  * Without fault_inject=1 none of this exists and the bio path pays one
  * static branch.
@@ -225,6 +228,7 @@ int rawkv_faults_init(struct rawkv_dev *kd)
 	debugfs_create_u8("fail_sticky", 0600, d, &f->fail_sticky);
 	debugfs_create_file_unsafe("kick_checkpoint", 0200, d, kd,
 				   &rawkv_kick_fops);
+	debugfs_create_x64("fp_mask", 0600, d, &kd->fp_mask);
 
 	kd->faults = f;
 	static_branch_inc(&rawkv_faults_on);

@@ -3,10 +3,9 @@
  * rawkv: the bio engine.
  *
  * Every device access of rawkv goes through here: a batch (struct
- * rawkv_io) collects any number of bios, each of up to BIO_MAX_VECS
- * blocks, all in flight together; rawkv_io_wait() waits for the last one
- * and returns the first error. Each page carries one RAWKV_BLOCK_SIZE
- * block.
+ * rawkv_io) collects runs of segments (rawkv_io_start(), rawkv_io_add()),
+ * sent as bios of up to BIO_MAX_VECS segments, all in flight together;
+ * rawkv_io_wait() waits for the last one and returns the first error.
  */
 #define pr_fmt(fmt) "rawkv: " fmt
 
@@ -43,6 +42,60 @@ void rawkv_io_init(struct rawkv_io *io, struct rawkv_dev *kd)
 	atomic_set(&io->pending, 1);
 	io->status = BLK_STS_OK;
 	init_completion(&io->done);
+	io->bio = NULL;
+}
+
+/* Submit the bio being built, if any. */
+void rawkv_io_send(struct rawkv_io *io)
+{
+	struct rawkv_dev *kd = io->kd;
+	struct bio *bio = io->bio;
+
+	if (!bio)
+		return;
+	io->bio = NULL;
+	atomic64_add(bio->bi_iter.bi_size, op_is_write(bio_op(bio)) ?
+		     &kd->stats.bytes_written : &kd->stats.bytes_read);
+	atomic_inc(&io->pending);
+	if (!static_branch_unlikely(&rawkv_faults_on) ||
+	    !rawkv_fault_bio(kd, bio))
+		submit_bio(bio);
+}
+
+/*
+ * Start a run of segments at byte @pos of the device. About @nr_hint
+ * segments will follow; they are sent in bios of up to BIO_MAX_VECS.
+ */
+void rawkv_io_start(struct rawkv_io *io, u64 pos, blk_opf_t opf,
+		    unsigned int nr_hint)
+{
+	rawkv_io_send(io);
+	io->pos = pos;
+	io->opf = opf;
+	io->nr_hint = nr_hint;
+}
+
+/* Add @len bytes at @off of @page to the run; @len is a multiple of lbs. */
+void rawkv_io_add(struct rawkv_io *io, struct page *page, unsigned int len,
+		  unsigned int off)
+{
+	struct bio *bio = io->bio;
+
+	if (!bio || bio_add_page(bio, page, len, off) != len) {
+		rawkv_io_send(io);
+		/* With a reclaiming gfp, bio_alloc() never fails. */
+		bio = bio_alloc(io->kd->bdev,
+				clamp_t(unsigned int, io->nr_hint, 1,
+					BIO_MAX_VECS), io->opf, GFP_NOIO);
+		bio->bi_iter.bi_sector = io->pos >> SECTOR_SHIFT;
+		bio->bi_end_io = rawkv_io_end;
+		bio->bi_private = io;
+		__bio_add_page(bio, page, len, off);
+		io->bio = bio;
+	}
+	io->pos += len;
+	if (io->nr_hint)
+		io->nr_hint--;
 }
 
 /*
@@ -52,38 +105,18 @@ void rawkv_io_init(struct rawkv_io *io, struct rawkv_dev *kd)
 void rawkv_io_submit(struct rawkv_io *io, struct page **pages,
 		     unsigned int nr, u64 pos, blk_opf_t opf)
 {
-	struct rawkv_dev *kd = io->kd;
-	atomic64_t *bytes = op_is_write(opf) ? &kd->stats.bytes_written :
-					       &kd->stats.bytes_read;
+	unsigned int i;
 
-	while (nr) {
-		unsigned int n = min_t(unsigned int, nr, BIO_MAX_VECS);
-		struct bio *bio;
-		unsigned int i;
-
-		/* With a reclaiming gfp, bio_alloc() of <= BIO_MAX_VECS never fails. */
-		bio = bio_alloc(kd->bdev, n, opf, GFP_NOIO);
-		bio->bi_iter.bi_sector = pos >> SECTOR_SHIFT;
-		bio->bi_end_io = rawkv_io_end;
-		bio->bi_private = io;
-		for (i = 0; i < n; i++)
-			__bio_add_page(bio, pages[i], RAWKV_BLOCK_SIZE, 0);
-
-		atomic64_add((u64)n << RAWKV_BLOCK_SHIFT, bytes);
-		atomic_inc(&io->pending);
-		if (!static_branch_unlikely(&rawkv_faults_on) ||
-		    !rawkv_fault_bio(kd, bio))
-			submit_bio(bio);
-
-		pages += n;
-		nr -= n;
-		pos += (u64)n << RAWKV_BLOCK_SHIFT;
-	}
+	rawkv_io_start(io, pos, opf, nr);
+	for (i = 0; i < nr; i++)
+		rawkv_io_add(io, pages[i], RAWKV_BLOCK_SIZE, 0);
+	rawkv_io_send(io);
 }
 
-/* Wait for every bio of @io; return 0 or the first error as an errno. */
+/* Send what is built, wait for every bio of @io; return 0 or an errno. */
 int rawkv_io_wait(struct rawkv_io *io)
 {
+	rawkv_io_send(io);
 	rawkv_io_put(io);
 	wait_for_completion_io(&io->done);
 	return blk_status_to_errno(READ_ONCE(io->status));

@@ -104,6 +104,113 @@ static long rawkv_ioctl_kv(struct rawkv_dev *kd, unsigned int cmd,
 	return ret;
 }
 
+/* What a batch holds while its operations are in flight. */
+struct rawkv_batch_ctx {
+	struct rawkv_batch_op op;
+	u8 key[RAWKV_KEY_MAX];
+	struct rawkv_req rq;
+	bool begun;
+};
+
+static int rawkv_batch_op_check(unsigned int cmd, struct rawkv_batch_op *op,
+				u8 *key)
+{
+	u32 flags_ok = cmd == RAWKV_IOC_PUT_BATCH ? RAWKV_PUT_SYNC : 0;
+
+	if (op->reserved || op->flags & ~flags_ok ||
+	    !op->key_len || op->key_len > RAWKV_KEY_MAX)
+		return -EINVAL;
+	if (copy_from_user(key, u64_to_user_ptr(op->key_ptr), op->key_len))
+		return -EFAULT;
+	return 0;
+}
+
+/* Complete ops [from, to) and store their results. */
+static void rawkv_batch_end(struct rawkv_dev *kd, unsigned int cmd,
+			    struct rawkv_batch_ctx *ctx, unsigned int from,
+			    unsigned int to)
+{
+	for (; from < to; from++) {
+		struct rawkv_batch_ctx *c = &ctx[from];
+
+		if (!c->begun)
+			continue;
+		c->begun = false;
+		if (cmd == RAWKV_IOC_PUT_BATCH) {
+			c->op.result = rawkv_put_end(kd, &c->rq);
+		} else {
+			c->op.result = rawkv_get_end(kd, &c->rq);
+			c->op.val_len = c->rq.vlen;
+			if (!c->op.result)
+				c->op.result = c->rq.vlen;
+		}
+	}
+}
+
+static long rawkv_ioctl_batch(struct rawkv_dev *kd, unsigned int cmd,
+			      void __user *argp)
+{
+	struct rawkv_batch_op __user *uops;
+	struct rawkv_batch_ctx *ctx;
+	struct rawkv_batch b;
+	unsigned int i, done = 0;
+	long ret = 0;
+
+	if (copy_from_user(&b, argp, sizeof(b)))
+		return -EFAULT;
+	if (b.flags || b.reserved[0] || b.reserved[1] || !b.count ||
+	    b.count > RAWKV_BATCH_MAX)
+		return -EINVAL;
+	uops = u64_to_user_ptr(b.ops_ptr);
+	ctx = kvcalloc(b.count, sizeof(*ctx), GFP_KERNEL);
+	if (!ctx)
+		return -ENOMEM;
+	for (i = 0; i < b.count; i++)
+		if (copy_from_user(&ctx[i].op, &uops[i], sizeof(ctx[i].op))) {
+			ret = -EFAULT;
+			goto out_free_ctx;
+		}
+
+	for (i = 0; i < b.count; i++) {
+		struct rawkv_batch_ctx *c = &ctx[i];
+		struct rawkv_batch_op *op = &c->op;
+
+		op->result = rawkv_batch_op_check(cmd, op, c->key);
+		if (op->result)
+			continue;
+		if (cmd == RAWKV_IOC_GET_BATCH) {
+			rawkv_get_begin(kd, &c->rq, c->key, op->key_len,
+					u64_to_user_ptr(op->val_ptr),
+					op->val_len);
+			c->begun = true;
+			continue;
+		}
+		rawkv_put_begin(kd, &c->rq, c->key, op->key_len,
+				u64_to_user_ptr(op->val_ptr), op->val_len,
+				op->flags & RAWKV_PUT_SYNC, done < i);
+		if (c->rq.ret == -EAGAIN) {
+			/* Out of slots: our own PUTs in flight hold them. */
+			rawkv_batch_end(kd, cmd, ctx, done, i);
+			done = i;
+			rawkv_put_end(kd, &c->rq);
+			rawkv_put_begin(kd, &c->rq, c->key, op->key_len,
+					u64_to_user_ptr(op->val_ptr),
+					op->val_len,
+					op->flags & RAWKV_PUT_SYNC, false);
+		}
+		c->begun = true;
+	}
+	rawkv_batch_end(kd, cmd, ctx, done, b.count);
+
+	for (i = 0; i < b.count; i++)
+		if (put_user(ctx[i].op.result, &uops[i].result) ||
+		    put_user(ctx[i].op.val_len, &uops[i].val_len))
+			ret = -EFAULT;
+out_free_ctx:
+	kvfree(ctx);
+	return ret;
+}
+
 static long rawkv_ioctl_flush(struct rawkv_dev *kd, void __user *argp)
 {
 	struct rawkv_flush fl;
@@ -150,6 +257,9 @@ static long rawkv_ioctl(struct file *file, unsigned int cmd,
 	case RAWKV_IOC_GET:
 	case RAWKV_IOC_DELETE:
 		return rawkv_ioctl_kv(kd, cmd, argp);
+	case RAWKV_IOC_PUT_BATCH:
+	case RAWKV_IOC_GET_BATCH:
+		return rawkv_ioctl_batch(kd, cmd, argp);
 	case RAWKV_IOC_FLUSH:
 		return rawkv_ioctl_flush(kd, argp);
 	case RAWKV_IOC_STAT:

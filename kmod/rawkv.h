@@ -5,7 +5,8 @@
  * main.c	module parameters, load/unload, the ioctl transport
  * fault.c	fault injection for tests (fault_inject=1)
  * store.c	the slot table and the PUT / GET / DELETE / STAT commands
- * io.c		the bio engine: batches of page-sized block I/O
+ * io.c		the bio engine: batches of bios in flight together
+ * value.c	the pages of a value: the caller's, pinned, or bounce pages
  * checkpoint.c	format, superblock, checkpoint commit and recovery
  */
 #ifndef _RAWKV_H
@@ -18,6 +19,7 @@
 #include <linux/list.h>
 #include <linux/miscdevice.h>
 #include <linux/mutex.h>
+#include <linux/siphash.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/wait.h>
@@ -31,42 +33,41 @@ struct rawkv_ioc_stat;
 struct rawkv_faults;
 struct bio;
 
-/* Largest transfer of one PUT or GET round trip: bounds the bounce pages. */
-#define RAWKV_CHUNK_BLOCKS	1024U
+#define RAWKV_NIL		U32_MAX
+
+/* Most entries one fingerprint is expected to have (keys are told apart). */
+#define RAWKV_MAX_SAME_FP	8
+
+enum { RAWKV_E_IDLE, RAWKV_E_LIVE, RAWKV_E_DEAD };
 
 /**
- * struct rawkv_entry - one live key in the table
- * @hnode:	in rawkv_dev.buckets
- * @lru:	in rawkv_dev.lru
+ * struct rawkv_entry - the table's record of one slot
+ * @fp:		fingerprint of the key (siphash keyed by the device uuid)
  * @gen:	generation of the PUT that wrote the slot
  * @value_len:	value length
- * @slot:	slot index
- * @value_crc:	crc32c of the value
- * @hash:	hash of the key
- * @pins:	GETs reading the slot right now; the slot is not reused
- *		before the last one finishes
- * @dead:	removed from the table; freed with its slot at the last unpin
+ * @hnext:	next slot in the hash chain
+ * @prev:	previous slot on the LRU list
+ * @next:	next slot on the LRU list, or on the slot list the slot is on
+ * @pins:	GETs (and PUTs or DELETEs checking its key) reading the slot
+ *		right now; the slot is not reused before the last one is done
+ * @state:	RAWKV_E_LIVE: in the table; RAWKV_E_DEAD: removed, freed at
+ *		the last unpin; RAWKV_E_IDLE: neither
  * @sync:	this key was written with RAWKV_PUT_SYNC since the committed
  *		checkpoint: deleting it must commit a checkpoint
- * @key_len:	key length
- * @key:	the key
  *
- * Every field is guarded by rawkv_dev.lock, except the immutable key and
- * the fields a pinned reader copied.
+ * One per slot, indexed by slot, 40 bytes whatever the key length. Guarded
+ * by rawkv_dev.lock, except a slot's fields while a PUT in flight owns it.
  */
 struct rawkv_entry {
-	struct hlist_node hnode;
-	struct list_head lru;
+	u64 fp;
 	u64 gen;
-	u64 value_len;
-	u32 slot;
-	u32 value_crc;
-	u32 hash;
+	u32 value_len;
+	u32 hnext;
+	u32 prev;
+	u32 next;
 	u16 pins;
-	u8 dead:1;
-	u8 sync:1;
-	u8 key_len;
-	u8 key[];
+	u8 state;
+	u8 sync;
 };
 
 struct rawkv_stats {
@@ -82,12 +83,21 @@ struct rawkv_stats {
 	atomic64_t io_errors;
 	atomic64_t load_dropped;
 	atomic64_t stale_dropped;
+	atomic64_t bytes_zero_copy;
+	atomic64_t bytes_bounced;
 };
 
 /* A PUT between taking its slot and publishing its entry. */
 struct rawkv_inflight {
 	struct list_head node;		/* in rawkv_dev.inflight */
 	u64 gen;
+	u32 slot;
+};
+
+/* A PUT or DELETE in flight owns its key's fingerprint. */
+struct rawkv_fp_lock {
+	struct list_head node;		/* in rawkv_dev.fp_busy */
+	u64 fp;
 };
 
 /* A list of slots threaded through rawkv_dev.slot_next. */
@@ -103,9 +113,9 @@ struct rawkv_slot_list {
  * @geo, @lbs, @evict and @checkpoint_ms are set at load and never change,
  * so they are read without a lock.
  *
- * @lock guards the table: @buckets, @lru, @slot_next and the slot lists,
- * @nr_used, @ckpt_bytes, @entry_mem, @next_gen, @mutations, @slot_events
- * and every rawkv_entry. No I/O is ever done under it.
+ * @lock guards the table: @ents, @buckets, the LRU list, the slot lists,
+ * @inflight, @fp_busy, @nr_used, @next_gen, @mutations, @slot_events. No
+ * I/O is ever done under it.
  *
  * Every slot is in exactly one place: @free; @limbo (left the table since
  * the last checkpoint snapshot: the committed checkpoint may still map its
@@ -125,21 +135,26 @@ struct rawkv_dev {
 
 	struct rawkv_geo geo;
 	unsigned int lbs;
+	bool formatted;			/* by this load: nothing to scan */
 	bool evict;
 	unsigned int checkpoint_ms;
 
 	spinlock_t lock;			/* the table: see above */
-	struct hlist_head *buckets;
+	struct rawkv_entry *ents;	/* one per slot */
+	u32 *buckets;			/* hash chain heads */
 	unsigned int hash_bits;
-	struct list_head lru;		/* least recently used first */
-	u32 *slot_next;			/* links of the slot lists */
+	siphash_key_t fp_key;
+	u64 fp_mask;			/* fault_inject's fp_mask */
+	size_t ents_bytes;		/* @ents, as allocated */
+	size_t buckets_bytes;		/* @buckets, as allocated */
+	u32 lru_head;			/* least recently used */
+	u32 lru_tail;
 	struct rawkv_slot_list free;	/* lowest slot first after load */
 	struct rawkv_slot_list limbo;
 	struct rawkv_slot_list committing;
 	u32 nr_used;			/* entries in the table */
-	struct list_head inflight;
-	u64 ckpt_bytes;			/* payload bytes the table needs */
-	u64 entry_mem;			/* bytes allocated for entries */
+	struct list_head inflight;	/* PUTs in flight, oldest first */
+	struct list_head fp_busy;	/* fingerprints owned by requests */
 	u64 next_gen;
 	u64 mutations;			/* bumped by every table change */
 	u64 slot_events;		/* bumped when a slot may be free */
@@ -148,6 +163,7 @@ struct rawkv_dev {
 	struct mutex ckpt_mutex;	/* one checkpoint writer */
 	u64 ckpt_seq;			/* last committed checkpoint */
 	u64 ckpt_mutations;		/* @mutations it holds */
+	u64 ckpt_scan_gen;		/* its scan_gen */
 	u64 next_seq;			/* sequence of the next checkpoint */
 	struct delayed_work ckpt_work;
 
@@ -162,16 +178,79 @@ struct rawkv_io {
 	atomic_t pending;
 	blk_status_t status;
 	struct completion done;
+	struct bio *bio;		/* being built */
+	u64 pos;			/* device byte of the next segment */
+	blk_opf_t opf;
+	unsigned int nr_hint;
 };
 
 void rawkv_io_init(struct rawkv_io *io, struct rawkv_dev *kd);
+void rawkv_io_start(struct rawkv_io *io, u64 pos, blk_opf_t opf,
+		    unsigned int nr_hint);
+void rawkv_io_add(struct rawkv_io *io, struct page *page, unsigned int len,
+		  unsigned int off);
 void rawkv_io_submit(struct rawkv_io *io, struct page **pages,
 		     unsigned int nr, u64 pos, blk_opf_t opf);
+void rawkv_io_send(struct rawkv_io *io);
 int rawkv_io_wait(struct rawkv_io *io);
 int rawkv_rw_block(struct rawkv_dev *kd, struct page *page, u64 pos,
 		   blk_opf_t opf);
 struct page **rawkv_pages_alloc(unsigned int nr);
 void rawkv_pages_free(struct page **pages, unsigned int nr);
+
+/* value.c */
+struct rawkv_vbuf {
+	void __user *ubuf;
+	u64 len;
+	bool pinned;			/* the caller's pages are in @bv */
+	struct page **upages;		/* pinned pages */
+	unsigned int nr_upages;
+	struct page **bounce;		/* RAWKV_BLOCK_SIZE bounce pages */
+	unsigned int nr_bounce;
+	u64 bounce_off;			/* value byte the bounce pages start at */
+	struct bio_vec *bv;		/* the segments, in value order */
+	unsigned int nr_bv;
+};
+
+void rawkv_vbuf_account(struct rawkv_dev *kd, struct rawkv_vbuf *vb);
+int rawkv_vbuf_init(struct rawkv_dev *kd, struct rawkv_vbuf *vb,
+		    void __user *ubuf, u64 len, bool to_device);
+void rawkv_vbuf_io(struct rawkv_vbuf *vb, struct rawkv_io *io);
+u32 rawkv_vbuf_crc(struct rawkv_vbuf *vb);
+int rawkv_vbuf_copy_out(struct rawkv_vbuf *vb, bool verified);
+void rawkv_vbuf_release(struct rawkv_vbuf *vb, bool dirty);
+
+/*
+ * One PUT or GET between submitting its bios and completing: the commands
+ * run as begin + end, so a batch can submit every request before waiting
+ * for any.
+ */
+/* Entries sharing a fingerprint, pinned while their headers are read. */
+struct rawkv_cand {
+	unsigned int n;
+	u32 slots[RAWKV_MAX_SAME_FP];
+	u64 gens[RAWKV_MAX_SAME_FP];
+	struct page *pages[RAWKV_MAX_SAME_FP];
+};
+
+struct rawkv_req {
+	struct rawkv_io io;
+	struct rawkv_vbuf vb;
+	struct page *hdr;		/* slot header block */
+	struct rawkv_entry *e;		/* PUT: the new entry; GET: pinned */
+	const u8 *key;
+	unsigned int klen;
+	void __user *ubuf;		/* GET */
+	u64 buflen;			/* GET */
+	struct rawkv_inflight put;
+	struct rawkv_fp_lock fpl;	/* PUT */
+	struct rawkv_cand cand;		/* PUT: same fingerprint; GET: tried */
+	u64 vlen;			/* GET: value length */
+	bool sync;
+	bool claimed;			/* PUT: owns a slot and the fingerprint */
+	bool busy;			/* bios submitted */
+	int ret;
+};
 
 /* fault.c */
 DECLARE_STATIC_KEY_FALSE(rawkv_faults_on);
@@ -182,22 +261,33 @@ void rawkv_faults_exit(struct rawkv_dev *kd);
 /* store.c */
 int rawkv_table_init(struct rawkv_dev *kd);
 void rawkv_table_free(struct rawkv_dev *kd);
-int rawkv_table_load(struct rawkv_dev *kd, const u8 *key, unsigned int klen,
-		     u32 slot, u64 gen, u64 value_len, u32 value_crc);
+void rawkv_table_load(struct rawkv_dev *kd, u64 fp, u32 slot, u64 gen,
+		      u64 value_len);
 void rawkv_table_load_done(struct rawkv_dev *kd, const unsigned long *used);
 void rawkv_slot_splice(struct rawkv_dev *kd, struct rawkv_slot_list *dst,
 		       struct rawkv_slot_list *src);
 void rawkv_slot_event(struct rawkv_dev *kd);
+void rawkv_slots_committed(struct rawkv_dev *kd, struct rawkv_slot_list *src,
+			   u64 scan_gen);
 int rawkv_put(struct rawkv_dev *kd, const u8 *key, unsigned int klen,
 	      const void __user *val, u64 vlen, bool sync);
+void rawkv_put_begin(struct rawkv_dev *kd, struct rawkv_req *rq,
+		     const u8 *key, unsigned int klen,
+		     const void __user *val, u64 vlen, bool sync, bool nowait);
+int rawkv_put_end(struct rawkv_dev *kd, struct rawkv_req *rq);
+void rawkv_get_begin(struct rawkv_dev *kd, struct rawkv_req *rq,
+		     const u8 *key, unsigned int klen, void __user *buf,
+		     u64 buflen);
+int rawkv_get_end(struct rawkv_dev *kd, struct rawkv_req *rq);
 int rawkv_get(struct rawkv_dev *kd, const u8 *key, unsigned int klen,
 	      void __user *buf, u64 buflen, u64 *vlen);
 int rawkv_delete(struct rawkv_dev *kd, const u8 *key, unsigned int klen);
 void rawkv_fill_stat(struct rawkv_dev *kd, struct rawkv_ioc_stat *st);
+size_t rawkv_table_ckpt_bytes(struct rawkv_dev *kd);
 size_t rawkv_table_serialize(struct rawkv_dev *kd, void *buf);
 u64 rawkv_scan_gen(struct rawkv_dev *kd);
 int rawkv_table_adopt(struct rawkv_dev *kd, const u8 *key, unsigned int klen,
-		      u32 slot, u64 gen, u64 value_len, u32 value_crc);
+		      u32 slot, u64 gen, u64 value_len);
 
 /* checkpoint.c */
 int rawkv_format(struct rawkv_dev *kd, u64 slot_size);

@@ -138,18 +138,16 @@ int rawkv_decode_ckpt_entry(const struct rawkv_geo *g, const void *payload,
 	if (len - *off < sizeof(*ce))
 		return -EINVAL;
 	ce = payload + *off;
-	r->key_len = le16_to_cpu(ce->key_len);
-	if (!r->key_len || r->key_len > RAWKV_KEY_LEN_MAX ||
-	    RAWKV_CKPT_ENTRY_BYTES(r->key_len) > len - *off)
-		return -EINVAL;
-	*off += RAWKV_CKPT_ENTRY_BYTES(r->key_len);
+	*off += sizeof(*ce);
 
-	r->key = ce->key;
+	r->key = NULL;
+	r->key_len = 0;
+	r->fp = le64_to_cpu(ce->fp);
 	r->slot = le32_to_cpu(ce->slot);
 	r->flags = 0;
 	r->gen = le64_to_cpu(ce->gen);
-	r->value_len = le64_to_cpu(ce->value_len);
-	r->value_crc = le32_to_cpu(ce->value_crc);
+	r->value_len = le32_to_cpu(ce->value_len);
+	r->value_crc = 0;
 	if (r->slot >= g->slot_count || r->value_len > g->value_max)
 		return -ERANGE;
 	return 1;
@@ -174,6 +172,7 @@ const char *rawkv_decode_slot_hdr(const struct rawkv_geo *g,
 
 	r->key = h->key;
 	r->key_len = le16_to_cpu(h->key_len);
+	r->fp = 0;
 	r->slot = slot;
 	r->flags = le16_to_cpu(h->flags);
 	r->gen = le64_to_cpu(h->gen);

@@ -40,10 +40,14 @@ struct rawkv_ckpt_info {
 	u32 payload_crc;
 };
 
-/* One value as a checkpoint entry or a slot header describes it. */
+/*
+ * One value as a checkpoint entry (no key, @fp) or a slot header (@key,
+ * @key_len, @flags, @value_crc) describes it.
+ */
 struct rawkv_rec {
 	const u8 *key;
 	unsigned int key_len;
+	u64 fp;
 	u32 slot;
 	u16 flags;
 	u64 gen;

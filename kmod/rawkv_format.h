@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * rawkv on-device format, version 1.
+ * rawkv on-device format, version 2 (version 1 kept whole keys in the
+ * checkpoint; its devices must be formatted again).
  *
  * Every multi-byte field is little-endian. Every checksum is crc32c (the
  * Castagnoli polynomial, seed ~0, result not inverted: the kernel's
@@ -21,7 +22,7 @@
  * slot_size - RAWKV_BLOCK_SIZE bytes.
  *
  * A checkpoint area is sized for a full table: a header block then
- * slot_count entries of at most RAWKV_CKPT_ENTRY_MAX bytes. The checkpoint
+ * slot_count entries of RAWKV_CKPT_ENTRY_MAX (24) bytes. The checkpoint
  * with sequence number seq lives in area (seq & 1).
  *
  * This header is also compiled by the user-space tests, so it uses only
@@ -34,7 +35,7 @@
 
 #define RAWKV_BLOCK_SIZE	4096U
 #define RAWKV_BLOCK_SHIFT	12
-#define RAWKV_FORMAT_VERSION	1
+#define RAWKV_FORMAT_VERSION	2
 
 #define RAWKV_SB_MAGIC		0x3142534b56574152ULL	/* "RAWKVSB1" */
 #define RAWKV_CKPT_MAGIC	0x3150434b56574152ULL	/* "RAWKVCP1" */
@@ -112,30 +113,23 @@ struct rawkv_ckpt_hdr {
 
 /**
  * struct rawkv_ckpt_entry - one live key in a checkpoint payload
- * @value_len:	value length in bytes
+ * @fp:		fingerprint of the key: siphash-2-4 of the key bytes, keyed
+ *		by the superblock's uuid (as two little-endian u64)
  * @gen:	generation of the PUT; matches the slot header
  * @slot:	slot index
- * @value_crc:	crc32c of the value
- * @key_len:	1..RAWKV_KEY_LEN_MAX
- * @pad:	zero
- * @key:	key bytes, then zero padding to a multiple of 8 bytes
+ * @value_len:	value length in bytes
  *
- * Entries follow each other in least- to most-recently-used order, each
- * taking RAWKV_CKPT_ENTRY_BYTES(key_len) bytes.
+ * The key itself is only in the slot header. Entries follow each other in
+ * least- to most-recently-used order.
  */
 struct rawkv_ckpt_entry {
-	__le64 value_len;
+	__le64 fp;
 	__le64 gen;
 	__le32 slot;
-	__le32 value_crc;
-	__le16 key_len;
-	__u8 pad[6];
-	__u8 key[];
+	__le32 value_len;
 };
 
-#define RAWKV_CKPT_ENTRY_BYTES(klen) \
-	((sizeof(struct rawkv_ckpt_entry) + (klen) + 7) & ~7UL)
-#define RAWKV_CKPT_ENTRY_MAX	RAWKV_CKPT_ENTRY_BYTES(RAWKV_KEY_LEN_MAX)
+#define RAWKV_CKPT_ENTRY_MAX	sizeof(struct rawkv_ckpt_entry)
 
 /**
  * struct rawkv_slot_hdr - first block of a slot

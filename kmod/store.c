@@ -2,73 +2,96 @@
 /*
  * rawkv: the slot table and the commands that use it.
  *
- * The table maps keys to slots: a hash table of entries, an LRU list and a
- * stack of free slots, all under rawkv_dev.lock. A PUT takes a free slot
- * (evicting the least recently used entry when there is none), writes the
- * slot header and value with no lock held, then publishes the entry and
- * frees the slot of the value it replaced. A GET pins its entry, reads the
- * slot with no lock held and checks that the slot still holds that value.
- * A slot is never in the free stack while a GET may read it or a PUT is
- * writing it.
+ * The table is one struct rawkv_entry per slot, 40 bytes whatever the key
+ * length, plus one u32 hash bucket per slot or less. An entry holds a
+ * 64-bit fingerprint of its key, not the key: the whole key is in the slot
+ * header, and every read checks it there. Two keys may share a fingerprint:
+ * a GET tries each entry with its fingerprint until a slot header holds its
+ * key; a PUT or DELETE reads the headers of the entries with its
+ * fingerprint (a PUT while its own value is being written) to find the one
+ * that holds its key. PUTs and DELETEs of one fingerprint run one at a
+ * time, so the table never holds two entries for one key.
  *
- * The commands take kernel keys and user value buffers, so any transport
+ * Entries live on an LRU list and slots on free / limbo / committing lists,
+ * all threaded through the entries by slot index, under rawkv_dev.lock. A
+ * PUT takes a free slot (evicting the least recently used entries when
+ * there is none), writes the slot header and value with no lock held, then
+ * publishes its entry. A GET pins the entry, reads the slot with no lock
+ * held and checks that it still holds that value. A slot never goes back
+ * on the free list while a GET may read it or a PUT is writing it.
+ *
+ * The commands take kernel keys and user value buffers, and run as begin +
+ * end so that a batch can have all its I/O in flight at once; any transport
  * (the ioctls in main.c today) can call them.
  */
 #define pr_fmt(fmt) "rawkv: " fmt
 
-#include <linux/crc32c.h>
 #include <linux/highmem.h>
-#include <linux/jhash.h>
 #include <linux/log2.h>
 #include <linux/mm.h>
 #include <linux/sched/signal.h>
+#include <linux/siphash.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/vmalloc.h>
 
 #include "rawkv.h"
 #include "../uapi/rawkv.h"
 
-static u32 rawkv_hash(const u8 *key, unsigned int klen)
+static u64 rawkv_fp(struct rawkv_dev *kd, const u8 *key, unsigned int klen)
 {
-	return jhash(key, klen, 0);
+	/* fp_mask is all ones, except when a test forces collisions. */
+	return siphash(key, klen, &kd->fp_key) & READ_ONCE(kd->fp_mask);
 }
 
-static struct hlist_head *rawkv_bucket(struct rawkv_dev *kd, u32 hash)
+static inline struct rawkv_entry *rawkv_ent(struct rawkv_dev *kd, u32 slot)
 {
-	return &kd->buckets[hash >> (32 - kd->hash_bits)];
+	return &kd->ents[slot];
 }
 
-static struct rawkv_entry *rawkv_lookup(struct rawkv_dev *kd, const u8 *key,
-					unsigned int klen, u32 hash)
+static inline u32 rawkv_slot_of(struct rawkv_dev *kd, struct rawkv_entry *e)
 {
-	struct rawkv_entry *e;
+	return e - kd->ents;
+}
+
+static u32 *rawkv_bucket(struct rawkv_dev *kd, u64 fp)
+{
+	return &kd->buckets[fp & ((1U << kd->hash_bits) - 1)];
+}
+
+/*
+ * Collect up to @max live entries with fingerprint @fp, skipping the slots
+ * in @skip (@nskip of them). Returns how many.
+ */
+static unsigned int rawkv_find(struct rawkv_dev *kd, u64 fp, u32 *out,
+			       unsigned int max, const u32 *skip,
+			       unsigned int nskip)
+{
+	unsigned int n = 0, i;
+	u32 slot;
 
 	lockdep_assert_held(&kd->lock);
-	hlist_for_each_entry(e, rawkv_bucket(kd, hash), hnode)
-		if (e->hash == hash && e->key_len == klen &&
-		    !memcmp(e->key, key, klen))
-			return e;
-	return NULL;
+	for (slot = *rawkv_bucket(kd, fp); slot != RAWKV_NIL;
+	     slot = kd->ents[slot].hnext) {
+		if (kd->ents[slot].fp != fp)
+			continue;
+		for (i = 0; i < nskip && skip[i] != slot; i++)
+			;
+		if (i < nskip)
+			continue;
+		out[n++] = slot;
+		if (n == max)
+			break;
+	}
+	return n;
 }
 
-static struct rawkv_entry *rawkv_entry_alloc(const u8 *key, unsigned int klen)
-{
-	struct rawkv_entry *e;
-
-	e = kzalloc(struct_size(e, key, klen), GFP_KERNEL);
-	if (!e)
-		return NULL;
-	e->key_len = klen;
-	memcpy(e->key, key, klen);
-	e->hash = rawkv_hash(key, klen);
-	return e;
-}
-
+/* The slot lists are threaded through rawkv_entry.next. */
 static void rawkv_slot_push(struct rawkv_dev *kd, struct rawkv_slot_list *l,
 			    u32 slot)
 {
 	lockdep_assert_held(&kd->lock);
-	kd->slot_next[slot] = l->head;
+	kd->ents[slot].next = l->head;
 	l->head = slot;
 	if (!l->count++)
 		l->tail = slot;
@@ -79,7 +102,7 @@ static u32 rawkv_slot_pop(struct rawkv_dev *kd, struct rawkv_slot_list *l)
 	u32 slot = l->head;
 
 	lockdep_assert_held(&kd->lock);
-	l->head = kd->slot_next[slot];
+	l->head = kd->ents[slot].next;
 	l->count--;
 	return slot;
 }
@@ -91,7 +114,7 @@ void rawkv_slot_splice(struct rawkv_dev *kd, struct rawkv_slot_list *dst,
 	lockdep_assert_held(&kd->lock);
 	if (!src->count)
 		return;
-	kd->slot_next[src->tail] = dst->head;
+	kd->ents[src->tail].next = dst->head;
 	dst->head = src->head;
 	if (!dst->count)
 		dst->tail = src->tail;
@@ -99,7 +122,30 @@ void rawkv_slot_splice(struct rawkv_dev *kd, struct rawkv_slot_list *dst,
 	src->count = 0;
 }
 
-/* A PUT waiting for a slot may now find or evict one. */
+/*
+ * A checkpoint with @scan_gen committed, and no longer references the
+ * slots of @src: free them, except a slot whose header is a sync value
+ * recovery could still adopt from that checkpoint (generation >=
+ * @scan_gen), which stays in limbo so its header is not half overwritten.
+ */
+void rawkv_slots_committed(struct rawkv_dev *kd, struct rawkv_slot_list *src,
+			   u64 scan_gen)
+{
+	struct rawkv_slot_list keep = { .count = 0 };
+
+	lockdep_assert_held(&kd->lock);
+	while (src->count) {
+		u32 slot = rawkv_slot_pop(kd, src);
+		struct rawkv_entry *e = rawkv_ent(kd, slot);
+
+		rawkv_slot_push(kd, e->sync && e->gen >= scan_gen ?
+				&keep : &kd->free, slot);
+	}
+	rawkv_slot_splice(kd, &kd->limbo, &keep);
+	rawkv_slot_event(kd);
+}
+
+/* A request waiting for a slot or a fingerprint may now go on. */
 void rawkv_slot_event(struct rawkv_dev *kd)
 {
 	lockdep_assert_held(&kd->lock);
@@ -113,117 +159,159 @@ static void rawkv_slot_release(struct rawkv_dev *kd, u32 slot)
 	rawkv_slot_event(kd);
 }
 
-/*
- * Free a removed entry. Its slot goes to limbo: the committed checkpoint
- * may still map the key to it, so its bytes must stay until a checkpoint
- * that no longer does has committed. Reusing it earlier would let a crash
- * lose a replaced key's flushed value, or tear the value a resurrected key
- * reads.
- */
-static void rawkv_entry_free(struct rawkv_dev *kd, struct rawkv_entry *e)
+static void rawkv_lru_del(struct rawkv_dev *kd, struct rawkv_entry *e)
+{
+	if (e->prev == RAWKV_NIL)
+		kd->lru_head = e->next;
+	else
+		kd->ents[e->prev].next = e->next;
+	if (e->next == RAWKV_NIL)
+		kd->lru_tail = e->prev;
+	else
+		kd->ents[e->next].prev = e->prev;
+}
+
+static void rawkv_lru_add_tail(struct rawkv_dev *kd, struct rawkv_entry *e)
+{
+	u32 slot = rawkv_slot_of(kd, e);
+
+	e->prev = kd->lru_tail;
+	e->next = RAWKV_NIL;
+	if (kd->lru_tail == RAWKV_NIL)
+		kd->lru_head = slot;
+	else
+		kd->ents[kd->lru_tail].next = slot;
+	kd->lru_tail = slot;
+}
+
+/* A GET made @e the most recently used. */
+static void rawkv_touch(struct rawkv_dev *kd, struct rawkv_entry *e)
 {
 	lockdep_assert_held(&kd->lock);
-	rawkv_slot_push(kd, &kd->limbo, e->slot);
-	kd->entry_mem -= ksize(e);
-	kfree(e);
+	rawkv_lru_del(kd, e);
+	rawkv_lru_add_tail(kd, e);
 }
 
 static void rawkv_insert(struct rawkv_dev *kd, struct rawkv_entry *e)
 {
+	u32 *bucket = rawkv_bucket(kd, e->fp);
+
 	lockdep_assert_held(&kd->lock);
-	hlist_add_head(&e->hnode, rawkv_bucket(kd, e->hash));
-	list_add_tail(&e->lru, &kd->lru);
+	e->state = RAWKV_E_LIVE;
+	e->hnext = *bucket;
+	*bucket = rawkv_slot_of(kd, e);
+	rawkv_lru_add_tail(kd, e);
 	kd->nr_used++;
-	kd->ckpt_bytes += RAWKV_CKPT_ENTRY_BYTES(e->key_len);
-	kd->entry_mem += ksize(e);
 	kd->mutations++;
 	rawkv_slot_event(kd);
+}
+
+/*
+ * Free the slot of a removed entry. It goes to limbo: the committed
+ * checkpoint may still map the key to it, so its bytes must stay until a
+ * checkpoint that no longer does has committed. Reusing it earlier would
+ * let a crash lose a replaced key's flushed value, or tear the value a
+ * resurrected key reads.
+ */
+static void rawkv_entry_free(struct rawkv_dev *kd, struct rawkv_entry *e)
+{
+	lockdep_assert_held(&kd->lock);
+	e->state = RAWKV_E_IDLE;
+	rawkv_slot_push(kd, &kd->limbo, rawkv_slot_of(kd, e));
 }
 
 /* Take @e out of the table; its slot is freed once no GET reads it. */
 static void rawkv_remove(struct rawkv_dev *kd, struct rawkv_entry *e)
 {
+	u32 slot = rawkv_slot_of(kd, e), *p = rawkv_bucket(kd, e->fp);
+
 	lockdep_assert_held(&kd->lock);
-	hlist_del(&e->hnode);
-	list_del(&e->lru);
+	while (*p != slot)
+		p = &kd->ents[*p].hnext;
+	*p = e->hnext;
+	rawkv_lru_del(kd, e);
 	kd->nr_used--;
-	kd->ckpt_bytes -= RAWKV_CKPT_ENTRY_BYTES(e->key_len);
 	kd->mutations++;
-	e->dead = 1;
+	e->state = RAWKV_E_DEAD;
 	if (!e->pins)
 		rawkv_entry_free(kd, e);
+}
+
+static void rawkv_pin(struct rawkv_dev *kd, struct rawkv_entry *e)
+{
+	lockdep_assert_held(&kd->lock);
+	e->pins++;
+}
+
+static void rawkv_unpin_locked(struct rawkv_dev *kd, struct rawkv_entry *e)
+{
+	lockdep_assert_held(&kd->lock);
+	if (!--e->pins) {
+		if (e->state == RAWKV_E_DEAD)
+			rawkv_entry_free(kd, e);
+		rawkv_slot_event(kd);
+	}
 }
 
 static void rawkv_unpin(struct rawkv_dev *kd, struct rawkv_entry *e)
 {
 	spin_lock(&kd->lock);
-	if (!--e->pins) {
-		if (e->dead)
-			rawkv_entry_free(kd, e);
-		rawkv_slot_event(kd);
-	}
+	rawkv_unpin_locked(kd, e);
 	spin_unlock(&kd->lock);
 }
 
 int rawkv_table_init(struct rawkv_dev *kd)
 {
-	kd->hash_bits = max(ilog2(roundup_pow_of_two(kd->geo.slot_count)), 4);
-	kd->buckets = kvcalloc(1UL << kd->hash_bits, sizeof(*kd->buckets),
-			       GFP_KERNEL);
-	if (!kd->buckets)
-		return -ENOMEM;
-	kd->slot_next = kvmalloc_array(kd->geo.slot_count, sizeof(*kd->slot_next),
-				       GFP_KERNEL);
-	if (!kd->slot_next) {
-		kvfree(kd->buckets);
+	u32 n = kd->geo.slot_count, i;
+
+	kd->hash_bits = max(ilog2(n), 1);
+	/* vmalloc: page granular, so the table costs what its entries do. */
+	kd->buckets = vmalloc_array(1U << kd->hash_bits, sizeof(*kd->buckets));
+	kd->ents = vcalloc(n, sizeof(*kd->ents));
+	if (!kd->buckets || !kd->ents) {
+		vfree(kd->buckets);
+		vfree(kd->ents);
 		return -ENOMEM;
 	}
+	for (i = 0; i < 1U << kd->hash_bits; i++)
+		kd->buckets[i] = RAWKV_NIL;
+	/* What vmalloc really took: whole pages. */
+	kd->ents_bytes = PAGE_ALIGN((size_t)n * sizeof(*kd->ents));
+	kd->buckets_bytes = PAGE_ALIGN(sizeof(*kd->buckets) << kd->hash_bits);
+	/* Fingerprints must stay the same across loads: key them by uuid. */
+	memcpy(&kd->fp_key, kd->geo.uuid, sizeof(kd->fp_key));
+	kd->fp_mask = U64_MAX;
+	kd->lru_head = RAWKV_NIL;
+	kd->lru_tail = RAWKV_NIL;
 	spin_lock_init(&kd->lock);
-	INIT_LIST_HEAD(&kd->lru);
 	INIT_LIST_HEAD(&kd->inflight);
+	INIT_LIST_HEAD(&kd->fp_busy);
 	init_waitqueue_head(&kd->slot_wait);
 	return 0;
 }
 
 void rawkv_table_free(struct rawkv_dev *kd)
 {
-	struct rawkv_entry *e, *tmp;
-
-	list_for_each_entry_safe(e, tmp, &kd->lru, lru)
-		kfree(e);
-	INIT_LIST_HEAD(&kd->lru);
-	kvfree(kd->slot_next);
-	kvfree(kd->buckets);
+	vfree(kd->ents);
+	vfree(kd->buckets);
 }
 
 /*
  * Add one entry read from a checkpoint, in LRU order. The caller has
- * checked the fields against the geometry; duplicates are refused here.
- * Returns -EEXIST for a key or slot already in the table.
+ * checked the fields against the geometry and that the slot is not taken.
  */
-int rawkv_table_load(struct rawkv_dev *kd, const u8 *key, unsigned int klen,
-		     u32 slot, u64 gen, u64 value_len, u32 value_crc)
+void rawkv_table_load(struct rawkv_dev *kd, u64 fp, u32 slot, u64 gen,
+		      u64 value_len)
 {
-	struct rawkv_entry *e;
-
-	e = rawkv_entry_alloc(key, klen);
-	if (!e)
-		return -ENOMEM;
-	e->slot = slot;
-	e->gen = gen;
-	e->value_len = value_len;
-	e->value_crc = value_crc;
+	struct rawkv_entry *e = rawkv_ent(kd, slot);
 
 	spin_lock(&kd->lock);
-	if (rawkv_lookup(kd, key, klen, e->hash)) {
-		spin_unlock(&kd->lock);
-		kfree(e);
-		return -EEXIST;
-	}
+	e->fp = fp;
+	e->gen = gen;
+	e->value_len = value_len;
 	rawkv_insert(kd, e);
 	kd->next_gen = max(kd->next_gen, gen + 1);
 	spin_unlock(&kd->lock);
-	return 0;
 }
 
 /*
@@ -251,16 +339,18 @@ void rawkv_table_load_done(struct rawkv_dev *kd, const unsigned long *used)
  */
 static u32 rawkv_evict(struct rawkv_dev *kd)
 {
-	u32 batch = max(1U, kd->geo.slot_count / 256), n = 0;
-	struct rawkv_entry *e, *tmp;
+	u32 batch = max(1U, kd->geo.slot_count / 256), n = 0, slot, next;
 
 	lockdep_assert_held(&kd->lock);
-	list_for_each_entry_safe(e, tmp, &kd->lru, lru) {
+	for (slot = kd->lru_head; slot != RAWKV_NIL && n < batch;
+	     slot = next) {
+		struct rawkv_entry *e = rawkv_ent(kd, slot);
+
+		next = e->next;
 		if (e->pins)
 			continue;
 		rawkv_remove(kd, e);
-		if (++n == batch)
-			break;
+		n++;
 	}
 	atomic64_add(n, &kd->stats.evictions);
 	return n;
@@ -274,49 +364,100 @@ static u32 rawkv_slots_busy(struct rawkv_dev *kd)
 	       kd->committing.count - kd->nr_used;
 }
 
+static bool rawkv_fp_is_busy(struct rawkv_dev *kd, u64 fp)
+{
+	struct rawkv_fp_lock *l;
+
+	lockdep_assert_held(&kd->lock);
+	list_for_each_entry(l, &kd->fp_busy, node)
+		if (l->fp == fp)
+			return true;
+	return false;
+}
+
 /*
- * Take a free slot for a PUT. When there is none: commit a checkpoint if
- * that frees slots from limbo, else evict the least recently used entry
- * that no GET is reading (evict=1), else wait for a request in flight to
- * give a slot back. Without eviction, -ENOSPC means every slot holds a
- * live value.
+ * Wait until no other PUT or DELETE of fingerprint @fp is in flight, then
+ * claim it, with kd->lock held on return. With @nowait, -EAGAIN instead of
+ * waiting: the caller holds requests in flight it must complete first.
+ */
+static int rawkv_fp_claim(struct rawkv_dev *kd, struct rawkv_fp_lock *l,
+			  u64 fp, bool nowait)
+{
+	u64 seen;
+
+	spin_lock(&kd->lock);
+	while (rawkv_fp_is_busy(kd, fp)) {
+		seen = kd->slot_events;
+		spin_unlock(&kd->lock);
+		if (nowait)
+			return -EAGAIN;
+		if (wait_event_interruptible(kd->slot_wait,
+					     READ_ONCE(kd->slot_events) != seen))
+			return -EINTR;
+		spin_lock(&kd->lock);
+	}
+	l->fp = fp;
+	list_add(&l->node, &kd->fp_busy);
+	return 0;
+}
+
+static void rawkv_fp_release(struct rawkv_dev *kd, struct rawkv_fp_lock *l)
+{
+	lockdep_assert_held(&kd->lock);
+	list_del(&l->node);
+	rawkv_slot_event(kd);
+}
+
+/*
+ * Take a free slot for a PUT, with kd->lock held. When there is none:
+ * commit a checkpoint if that frees slots from limbo, else evict the least
+ * recently used entries that no GET is reading (evict=1), else wait for a
+ * request in flight to give a slot back (or, with @nowait, return -EAGAIN).
+ * Without eviction, -ENOSPC means every slot holds a live value. Returns
+ * with kd->lock held on success, released on error.
  */
 static int rawkv_slot_get(struct rawkv_dev *kd, u32 *slot,
-			  struct rawkv_inflight *put)
+			  struct rawkv_inflight *put, bool nowait)
 {
+	bool committed = false;
 	u64 seen;
 	int ret;
 
-	spin_lock(&kd->lock);
+	lockdep_assert_held(&kd->lock);
 	for (;;) {
 		if (kd->free.count) {
 			*slot = rawkv_slot_pop(kd, &kd->free);
 			put->gen = kd->next_gen++;
 			list_add_tail(&put->node, &kd->inflight);
-			spin_unlock(&kd->lock);
 			return 0;
 		}
-		if (kd->limbo.count || kd->committing.count) {
+		if (!committed && (kd->limbo.count || kd->committing.count)) {
 			spin_unlock(&kd->lock);
 			ret = rawkv_checkpoint(kd);
 			if (ret)
 				return ret;
+			committed = true;
 			spin_lock(&kd->lock);
 			continue;
 		}
-		if (kd->evict && rawkv_evict(kd))
+		if (kd->evict && rawkv_evict(kd)) {
+			committed = false;
 			continue;
+		}
 		if (!rawkv_slots_busy(kd) &&
-		    (!kd->evict || list_empty(&kd->lru))) {
+		    (!kd->evict || kd->lru_head == RAWKV_NIL)) {
 			spin_unlock(&kd->lock);
 			return -ENOSPC;
 		}
 		/* Requests in flight hold slots: wait for one to finish. */
 		seen = kd->slot_events;
 		spin_unlock(&kd->lock);
+		if (nowait)
+			return -EAGAIN;
 		if (wait_event_interruptible(kd->slot_wait,
 					     READ_ONCE(kd->slot_events) != seen))
 			return -EINTR;
+		committed = false;
 		spin_lock(&kd->lock);
 	}
 }
@@ -341,172 +482,251 @@ static void rawkv_fill_slot_hdr(struct rawkv_dev *kd, struct page *page,
 }
 
 /*
- * Copy @len bytes between user memory and the blocks of @pages, updating
- * the crc32c of the bytes in @crc. The tail of the last block is zeroed
- * when filling it.
+ * Check the header read from @e's slot. Returns 0 when it holds @e's value
+ * of @key (*crc is the value's crc32c), -EXDEV when it holds @e's value of
+ * another key with the same fingerprint, -ENOENT when the slot holds
+ * another value, -EIO when the header is damaged. *why says what is wrong.
  */
-static int rawkv_copy_in(struct page **pages, const void __user *src,
-			 u64 len, u32 *crc)
+static int rawkv_check_slot_hdr(struct rawkv_dev *kd, struct rawkv_entry *e,
+				const struct rawkv_slot_hdr *h, const u8 *key,
+				unsigned int klen, u32 *crc, const char **why)
 {
-	unsigned int i;
+	struct rawkv_rec r;
 
-	for (i = 0; len; i++) {
-		unsigned int n = min_t(u64, len, RAWKV_BLOCK_SIZE);
-		void *p = page_address(pages[i]);
-
-		if (copy_from_user(p, src, n))
-			return -EFAULT;
-		memset(p + n, 0, RAWKV_BLOCK_SIZE - n);
-		*crc = crc32c(*crc, p, n);
-		src += n;
-		len -= n;
-	}
-	return 0;
-}
-
-static int rawkv_copy_out(void __user *dst, struct page **pages, u64 len,
-			  u32 *crc)
-{
-	unsigned int i;
-
-	for (i = 0; len; i++) {
-		unsigned int n = min_t(u64, len, RAWKV_BLOCK_SIZE);
-		void *p = page_address(pages[i]);
-
-		*crc = crc32c(*crc, p, n);
-		if (copy_to_user(dst, p, n))
-			return -EFAULT;
-		dst += n;
-		len -= n;
-	}
+	*why = rawkv_decode_slot_hdr(&kd->geo, h, rawkv_slot_of(kd, e), &r);
+	if (*why)
+		return -EIO;
+	*why = "slot holds another value";
+	if (r.gen != e->gen || r.value_len != e->value_len ||
+	    rawkv_fp(kd, r.key, r.key_len) != e->fp)
+		return -ENOENT;
+	*crc = r.value_crc;
+	if (r.key_len != klen || memcmp(r.key, key, klen))
+		return -EXDEV;
 	return 0;
 }
 
 /*
- * Write the value and then the header of one slot. The value goes out in
- * chunks of RAWKV_CHUNK_BLOCKS; the header, which carries the value's
- * crc32c, goes with the last chunk (in the same bio when the value fits in
- * one chunk). With @sync, the value is written with FUA and only then the
- * header, with FUA too: a durable sync header implies a durable value.
+ * Start reading the header blocks of the @n entries in @slots, pinned,
+ * into @pages. The reads complete into @io.
  */
-static int rawkv_write_slot(struct rawkv_dev *kd, u32 slot, u64 gen,
-			    const u8 *key, unsigned int klen,
-			    const void __user *val, u64 vlen, bool sync,
-			    u32 *crc)
+static void rawkv_read_hdrs(struct rawkv_dev *kd, struct rawkv_io *io,
+			    const u32 *slots, unsigned int n,
+			    struct page **pages)
 {
-	blk_opf_t opf = REQ_OP_WRITE | (sync ? REQ_FUA : 0);
-	u64 blocks = DIV_ROUND_UP(vlen, RAWKV_BLOCK_SIZE);
-	unsigned int chunk = min_t(u64, blocks, RAWKV_CHUNK_BLOCKS);
-	u64 pos = rawkv_slot_pos(kd, slot);
-	struct page **pages;
-	u64 done = 0;
-	int ret;
+	unsigned int i;
 
-	pages = rawkv_pages_alloc(chunk + 1);
-	if (!pages)
-		return -ENOMEM;
-
-	*crc = ~0U;
-	do {
-		unsigned int n = min_t(u64, blocks - done, chunk);
-		u64 off = done << RAWKV_BLOCK_SHIFT;
-		struct rawkv_io io;
-
-		ret = rawkv_copy_in(pages + 1, val + off,
-				    min_t(u64, vlen - off,
-					  (u64)n << RAWKV_BLOCK_SHIFT), crc);
-		if (ret)
-			break;
-		done += n;
-
-		rawkv_io_init(&io, kd);
-		if (done < blocks || off || sync) {
-			rawkv_io_submit(&io, pages + 1, n,
-					pos + RAWKV_BLOCK_SIZE + off, opf);
-			n = 0;
-		}
-		if (done == blocks && !sync) {
-			rawkv_fill_slot_hdr(kd, pages[0], slot, gen, key, klen,
-					    vlen, *crc, false);
-			rawkv_io_submit(&io, pages, n + 1, pos, opf);
-		}
-		ret = rawkv_io_wait(&io);
-	} while (!ret && done < blocks);
-
-	if (!ret && sync) {
-		rawkv_fill_slot_hdr(kd, pages[0], slot, gen, key, klen, vlen,
-				    *crc, true);
-		ret = rawkv_rw_block(kd, pages[0], pos, opf);
-	}
-	rawkv_pages_free(pages, chunk + 1);
-	return ret;
+	for (i = 0; i < n; i++)
+		rawkv_io_submit(io, &pages[i], 1, rawkv_slot_pos(kd, slots[i]),
+				REQ_OP_READ);
 }
 
 /*
- * Publish @e, replacing the key's current entry unless that one is newer.
- * Returns false, with nothing changed, when it is.
+ * Of the pinned candidates whose headers are in @pages, the one holding
+ * @key and still live with the generation it had: that entry, or NULL.
+ * Unpins every candidate.
  */
-static bool rawkv_publish(struct rawkv_dev *kd, struct rawkv_entry *e)
+static struct rawkv_entry *rawkv_match_key(struct rawkv_dev *kd,
+					   struct rawkv_cand *c,
+					   const u8 *key, unsigned int klen,
+					   bool io_ok)
 {
-	struct rawkv_entry *old;
+	struct rawkv_entry *found = NULL;
+	unsigned int i;
 
 	lockdep_assert_held(&kd->lock);
-	old = rawkv_lookup(kd, e->key, e->key_len, e->hash);
-	if (old && old->gen > e->gen)
-		return false;
-	if (old) {
-		e->sync |= old->sync;
-		rawkv_remove(kd, old);
+	for (i = 0; i < c->n; i++) {
+		struct rawkv_entry *e = rawkv_ent(kd, c->slots[i]);
+		const char *why;
+		u32 crc;
+
+		if (io_ok && e->state == RAWKV_E_LIVE && e->gen == c->gens[i] &&
+		    !rawkv_check_slot_hdr(kd, e, page_address(c->pages[i]),
+					  key, klen, &crc, &why))
+			found = e;
+		rawkv_unpin_locked(kd, e);
 	}
-	rawkv_insert(kd, e);
-	return true;
+	return found;
+}
+
+/* Pin the live entries with fingerprint @fp and get pages for headers. */
+static int rawkv_cand_get(struct rawkv_dev *kd, struct rawkv_cand *c, u64 fp)
+{
+	unsigned int i;
+
+	lockdep_assert_held(&kd->lock);
+	c->n = rawkv_find(kd, fp, c->slots, RAWKV_MAX_SAME_FP, NULL, 0);
+	for (i = 0; i < c->n; i++) {
+		struct rawkv_entry *e = rawkv_ent(kd, c->slots[i]);
+
+		rawkv_pin(kd, e);
+		c->gens[i] = e->gen;
+	}
+	return 0;
+}
+
+static int rawkv_cand_pages(struct rawkv_cand *c)
+{
+	unsigned int i;
+
+	for (i = 0; i < c->n; i++) {
+		c->pages[i] = alloc_page(GFP_KERNEL);
+		if (!c->pages[i])
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static void rawkv_cand_free_pages(struct rawkv_cand *c)
+{
+	unsigned int i;
+
+	for (i = 0; i < RAWKV_MAX_SAME_FP; i++)
+		if (c->pages[i])
+			__free_page(c->pages[i]);
+	memset(c->pages, 0, sizeof(c->pages));
+}
+
+/*
+ * Start a PUT: take a slot and submit the value and its header, every bio
+ * in flight together (the header in the same bio as the value's first
+ * blocks), and the reads of the headers of the entries that share the
+ * key's fingerprint, to tell which one holds the key. With @sync, only the
+ * value is submitted, with FUA; the header follows in rawkv_put_end(),
+ * with FUA too, so a durable sync header implies a durable value. On
+ * return, rq->busy says whether rawkv_put_end() has I/O to wait for;
+ * rq->ret holds any error so far (-EAGAIN with @nowait: complete the
+ * caller's other requests first).
+ */
+void rawkv_put_begin(struct rawkv_dev *kd, struct rawkv_req *rq,
+		     const u8 *key, unsigned int klen,
+		     const void __user *val, u64 vlen, bool sync, bool nowait)
+{
+	blk_opf_t opf = REQ_OP_WRITE | (sync ? REQ_FUA : 0);
+	u64 fp = rawkv_fp(kd, key, klen), pos;
+	struct rawkv_entry *e;
+	u32 slot;
+	int ret;
+
+	memset(rq, 0, sizeof(*rq));
+	rq->sync = sync;
+	rq->key = key;
+	rq->klen = klen;
+	ret = -E2BIG;
+	if (vlen > kd->geo.value_max)
+		goto out_fail;
+	ret = -ENOMEM;
+	rq->hdr = alloc_page(GFP_KERNEL);
+	if (!rq->hdr)
+		goto out_fail;
+	/*
+	 * Pin or copy the caller's memory before taking a generation: a PUT
+	 * in flight holds back the checkpoints' scan_gen, so it must not wait
+	 * on a page fault the caller controls.
+	 */
+	ret = rawkv_vbuf_init(kd, &rq->vb, (void __user *)val, vlen, true);
+	if (ret)
+		goto out_fail;
+	ret = rawkv_fp_claim(kd, &rq->fpl, fp, nowait);
+	if (ret)
+		goto out_fail;
+	ret = rawkv_slot_get(kd, &slot, &rq->put, nowait);
+	if (ret)
+		goto out_release_fp;
+	rawkv_cand_get(kd, &rq->cand, fp);
+	spin_unlock(&kd->lock);
+	rq->claimed = true;
+
+	e = rawkv_ent(kd, slot);
+	rq->e = e;
+	e->fp = fp;
+	e->gen = rq->put.gen;
+	e->value_len = vlen;
+	e->sync = sync;
+	ret = rawkv_cand_pages(&rq->cand);
+	if (ret)
+		goto out_fail;
+	rawkv_fill_slot_hdr(kd, rq->hdr, slot, e->gen, key, klen, vlen,
+			    rawkv_vbuf_crc(&rq->vb), sync);
+
+	pos = rawkv_slot_pos(kd, slot);
+	rawkv_io_init(&rq->io, kd);
+	rawkv_read_hdrs(kd, &rq->io, rq->cand.slots, rq->cand.n,
+			rq->cand.pages);
+	if (sync) {
+		rawkv_io_start(&rq->io, pos + RAWKV_BLOCK_SIZE, opf,
+			       rq->vb.nr_bv);
+	} else {
+		rawkv_io_start(&rq->io, pos, opf, rq->vb.nr_bv + 1);
+		rawkv_io_add(&rq->io, rq->hdr, RAWKV_BLOCK_SIZE, 0);
+	}
+	rawkv_vbuf_io(&rq->vb, &rq->io);
+	rawkv_io_send(&rq->io);
+	rq->busy = true;
+	return;
+
+out_release_fp:
+	spin_lock(&kd->lock);
+	rawkv_fp_release(kd, &rq->fpl);
+	spin_unlock(&kd->lock);
+out_fail:
+	rq->ret = ret;
+}
+
+/*
+ * Finish a PUT: wait for its bios, then publish the value in place of the
+ * entry that held the key, if any.
+ */
+int rawkv_put_end(struct rawkv_dev *kd, struct rawkv_req *rq)
+{
+	struct rawkv_entry *e = rq->e, *old;
+	int ret = rq->ret;
+
+	if (rq->busy) {
+		ret = rawkv_io_wait(&rq->io);
+		if (!ret && rq->sync)
+			ret = rawkv_rw_block(kd, rq->hdr,
+					     rawkv_slot_pos(kd, rawkv_slot_of(kd, e)),
+					     REQ_OP_WRITE | REQ_FUA);
+	}
+	if (rq->claimed) {
+		spin_lock(&kd->lock);
+		old = rawkv_match_key(kd, &rq->cand, rq->key, rq->klen, !ret);
+		list_del(&rq->put.node);
+		if (ret && !rq->sync) {
+			/* No checkpoint ever referenced the slot: free it. */
+			rawkv_slot_release(kd, rawkv_slot_of(kd, e));
+		} else if (ret) {
+			/* Its header may be a sync one: as if deleted. */
+			rawkv_slot_push(kd, &kd->limbo, rawkv_slot_of(kd, e));
+		} else {
+			if (old) {
+				e->sync |= old->sync;
+				rawkv_remove(kd, old);
+			}
+			rawkv_insert(kd, e);
+		}
+		rawkv_fp_release(kd, &rq->fpl);
+		spin_unlock(&kd->lock);
+		if (!ret) {
+			atomic64_inc(&kd->stats.puts);
+			rawkv_vbuf_account(kd, &rq->vb);
+		}
+	}
+	rawkv_vbuf_release(&rq->vb, false);
+	rawkv_cand_free_pages(&rq->cand);
+	if (rq->hdr)
+		__free_page(rq->hdr);
+	return ret;
 }
 
 int rawkv_put(struct rawkv_dev *kd, const u8 *key, unsigned int klen,
 	      const void __user *val, u64 vlen, bool sync)
 {
-	struct rawkv_inflight put;
-	struct rawkv_entry *e;
-	u32 slot, crc;
-	int ret;
+	struct rawkv_req rq;
 
-	if (vlen > kd->geo.value_max)
-		return -E2BIG;
-	e = rawkv_entry_alloc(key, klen);
-	if (!e)
-		return -ENOMEM;
-	ret = rawkv_slot_get(kd, &slot, &put);
-	if (ret)
-		goto out_free_entry;
-
-	ret = rawkv_write_slot(kd, slot, put.gen, key, klen, val, vlen, sync,
-			       &crc);
-
-	spin_lock(&kd->lock);
-	list_del(&put.node);
-	if (ret) {
-		/* No checkpoint ever referenced the slot: free at once. */
-		rawkv_slot_release(kd, slot);
-		spin_unlock(&kd->lock);
-		goto out_free_entry;
-	}
-	e->slot = slot;
-	e->gen = put.gen;
-	e->value_len = vlen;
-	e->value_crc = crc;
-	e->sync = sync;
-	if (!rawkv_publish(kd, e)) {
-		/* A PUT that started later has already replaced the value. */
-		rawkv_slot_release(kd, slot);
-		kfree(e);
-	}
-	spin_unlock(&kd->lock);
-	atomic64_inc(&kd->stats.puts);
-	return 0;
-
-out_free_entry:
-	kfree(e);
-	return ret;
+	rawkv_put_begin(kd, &rq, key, klen, val, vlen, sync, false);
+	return rawkv_put_end(kd, &rq);
 }
 
 /* Drop @e after its slot proved not to hold its value. */
@@ -516,156 +736,223 @@ static void rawkv_drop_stale(struct rawkv_dev *kd, struct rawkv_entry *e,
 	bool dropped = false;
 
 	spin_lock(&kd->lock);
-	if (!e->dead) {
+	if (e->state == RAWKV_E_LIVE) {
 		rawkv_remove(kd, e);
 		dropped = true;
 	}
 	spin_unlock(&kd->lock);
 	if (dropped) {
 		atomic64_inc(&kd->stats.stale_dropped);
-		pr_warn_ratelimited("slot %u: %s; key dropped\n", e->slot, why);
+		pr_warn_ratelimited("slot %u: %s; key dropped\n",
+				    rawkv_slot_of(kd, e), why);
 	}
 }
 
 /*
- * Check that the header read from @e's slot describes @e's value. Returns
- * 0, -ENOENT when the slot holds another (valid) value, -EIO when the
- * header is damaged. *why says what is wrong.
+ * Start a GET: find the next entry with the key's fingerprint and submit
+ * the read of its slot header and value together. On return, rq->busy says
+ * whether rawkv_get_end() has I/O to wait for; otherwise rq->ret is the
+ * result (0 for a length query, -ENOENT, -ERANGE) and rq->vlen the value
+ * length when the key exists. A length query trusts the fingerprint.
  */
-static int rawkv_check_slot_hdr(struct rawkv_dev *kd,
-				const struct rawkv_entry *e,
-				const struct rawkv_slot_hdr *h, const char **why)
+void rawkv_get_begin(struct rawkv_dev *kd, struct rawkv_req *rq,
+		     const u8 *key, unsigned int klen, void __user *buf,
+		     u64 buflen)
 {
-	struct rawkv_rec r;
-
-	*why = rawkv_decode_slot_hdr(&kd->geo, h, e->slot, &r);
-	if (*why)
-		return -EIO;
-	*why = "slot holds another value";
-	if (r.gen != e->gen || r.key_len != e->key_len ||
-	    memcmp(r.key, e->key, e->key_len) ||
-	    r.value_len != e->value_len || r.value_crc != e->value_crc)
-		return -ENOENT;
-	return 0;
-}
-
-/*
- * Read @e's slot into @buf. The first round trip reads the header and the
- * start of the value together; no byte reaches the caller before the
- * header proved the slot holds this key's value.
- */
-static int rawkv_read_slot(struct rawkv_dev *kd, struct rawkv_entry *e,
-			   void __user *buf)
-{
-	u64 blocks = DIV_ROUND_UP(e->value_len, RAWKV_BLOCK_SIZE);
-	unsigned int chunk = min_t(u64, blocks, RAWKV_CHUNK_BLOCKS);
-	u64 pos = rawkv_slot_pos(kd, e->slot);
-	struct page **pages;
-	const char *why;
-	u64 done = 0;
-	u32 crc = ~0U;
+	u64 fp = rawkv_fp(kd, key, klen);
+	struct rawkv_entry *e;
+	unsigned int tried = rq->cand.n;
+	u32 slot;
 	int ret;
 
-	pages = rawkv_pages_alloc(chunk + 1);
-	if (!pages)
-		return -ENOMEM;
-
-	do {
-		unsigned int n = min_t(u64, blocks - done, chunk);
-		u64 off = done << RAWKV_BLOCK_SHIFT;
-		struct rawkv_io io;
-
-		rawkv_io_init(&io, kd);
-		if (!done)
-			rawkv_io_submit(&io, pages, n + 1, pos, REQ_OP_READ);
-		else
-			rawkv_io_submit(&io, pages + 1, n,
-					pos + RAWKV_BLOCK_SIZE + off,
-					REQ_OP_READ);
-		ret = rawkv_io_wait(&io);
-		if (ret)
-			goto out_free_pages;
-		if (!done) {
-			ret = rawkv_check_slot_hdr(kd, e,
-						   page_address(pages[0]),
-						   &why);
-			if (ret)
-				goto out_stale;
-		}
-		ret = rawkv_copy_out(buf + off, pages + 1,
-				     min_t(u64, e->value_len - off,
-					   (u64)n << RAWKV_BLOCK_SHIFT), &crc);
-		if (ret)
-			goto out_free_pages;
-		done += n;
-	} while (done < blocks);
-
-	if (crc != e->value_crc) {
-		why = "value checksum mismatch";
-		ret = -EIO;
-		goto out_stale;
+	if (!tried) {
+		memset(rq, 0, sizeof(*rq));
+		atomic64_inc(&kd->stats.gets);
 	}
-	goto out_free_pages;
+	rq->key = key;
+	rq->klen = klen;
+	rq->ubuf = buf;
+	rq->buflen = buflen;
+	spin_lock(&kd->lock);
+	if (tried == RAWKV_MAX_SAME_FP ||
+	    !rawkv_find(kd, fp, &slot, 1, rq->cand.slots, tried)) {
+		spin_unlock(&kd->lock);
+		atomic64_inc(&kd->stats.misses);
+		rq->ret = -ENOENT;
+		return;
+	}
+	e = rawkv_ent(kd, slot);
+	rq->cand.slots[rq->cand.n++] = slot;
+	rawkv_touch(kd, e);
+	rq->vlen = e->value_len;
+	if (!buflen || buflen < e->value_len) {
+		spin_unlock(&kd->lock);
+		atomic64_inc(&kd->stats.hits);
+		rq->ret = buflen ? -ERANGE : 0;
+		return;
+	}
+	rawkv_pin(kd, e);
+	spin_unlock(&kd->lock);
+	rq->e = e;
 
-out_stale:
-	rawkv_drop_stale(kd, e, why);
-out_free_pages:
-	rawkv_pages_free(pages, chunk + 1);
+	ret = -ENOMEM;
+	if (!rq->hdr)
+		rq->hdr = alloc_page(GFP_KERNEL);
+	if (!rq->hdr)
+		goto out_fail;
+	ret = rawkv_vbuf_init(kd, &rq->vb, buf, e->value_len, false);
+	if (ret)
+		goto out_fail;
+	rawkv_io_init(&rq->io, kd);
+	rawkv_io_start(&rq->io, rawkv_slot_pos(kd, slot), REQ_OP_READ,
+		       rq->vb.nr_bv + 1);
+	rawkv_io_add(&rq->io, rq->hdr, RAWKV_BLOCK_SIZE, 0);
+	rawkv_vbuf_io(&rq->vb, &rq->io);
+	rawkv_io_send(&rq->io);
+	rq->busy = true;
+	return;
+
+out_fail:
+	rq->ret = ret;
+}
+
+/*
+ * Finish a GET. The value counts only if the header proves the slot holds
+ * this key's value and its crc32c matches; otherwise no byte read reaches
+ * the caller, and the entry is dropped. An entry of another key with the
+ * same fingerprint sends the GET on to the next one.
+ */
+int rawkv_get_end(struct rawkv_dev *kd, struct rawkv_req *rq)
+{
+	struct rawkv_entry *e;
+	const char *why;
+	int ret;
+	u32 crc;
+
+again:
+	e = rq->e;
+	ret = rq->ret;
+	if (rq->busy) {
+		ret = rawkv_io_wait(&rq->io);
+		if (!ret) {
+			ret = rawkv_check_slot_hdr(kd, e,
+						   page_address(rq->hdr),
+						   rq->key, rq->klen, &crc,
+						   &why);
+			if (!ret && rawkv_vbuf_crc(&rq->vb) != crc) {
+				why = "value checksum mismatch";
+				ret = -EIO;
+			}
+			if (ret && ret != -EXDEV)
+				rawkv_drop_stale(kd, e, why);
+		}
+		ret = rawkv_vbuf_copy_out(&rq->vb, !ret) ?: ret;
+		if (!ret)
+			rawkv_vbuf_account(kd, &rq->vb);
+		rawkv_vbuf_release(&rq->vb, true);
+		rq->busy = false;
+	}
+	if (e) {
+		rawkv_unpin(kd, e);
+		rq->e = NULL;
+		if (ret == -EXDEV) {
+			/* Another key's value: try the next candidate. */
+			rawkv_get_begin(kd, rq, rq->key, rq->klen, rq->ubuf,
+					rq->buflen);
+			goto again;
+		}
+		atomic64_inc(ret == -ENOENT ? &kd->stats.misses :
+					      &kd->stats.hits);
+	}
+	if (rq->hdr)
+		__free_page(rq->hdr);
+	rq->hdr = NULL;
 	return ret;
 }
 
 int rawkv_get(struct rawkv_dev *kd, const u8 *key, unsigned int klen,
 	      void __user *buf, u64 buflen, u64 *vlen)
 {
-	u32 hash = rawkv_hash(key, klen);
-	struct rawkv_entry *e;
+	struct rawkv_req rq;
 	int ret;
 
-	atomic64_inc(&kd->stats.gets);
-	spin_lock(&kd->lock);
-	e = rawkv_lookup(kd, key, klen, hash);
-	if (!e) {
-		spin_unlock(&kd->lock);
-		atomic64_inc(&kd->stats.misses);
-		return -ENOENT;
-	}
-	list_move_tail(&e->lru, &kd->lru);
-	*vlen = e->value_len;
-	if (!buflen || buflen < e->value_len) {
-		spin_unlock(&kd->lock);
-		atomic64_inc(&kd->stats.hits);
-		return buflen ? -ERANGE : 0;
-	}
-	e->pins++;
+	rq.cand.n = 0;
+	rawkv_get_begin(kd, &rq, key, klen, buf, buflen);
+	ret = rawkv_get_end(kd, &rq);
+	*vlen = rq.vlen;
+	return ret;
+}
+
+/*
+ * Find the live entry that holds @key among those with its fingerprint, by
+ * reading their headers, and remove it. Returns 0, -ENOENT or an I/O
+ * error; *sync tells whether the key was written with RAWKV_PUT_SYNC since
+ * the committed checkpoint.
+ */
+static int rawkv_remove_key(struct rawkv_dev *kd, const u8 *key,
+			    unsigned int klen, u64 *sync_gen)
+{
+	struct rawkv_fp_lock fpl;
+	struct rawkv_cand c = {};
+	struct rawkv_entry *e;
+	struct rawkv_io io;
+	int ret;
+
+	ret = rawkv_fp_claim(kd, &fpl, rawkv_fp(kd, key, klen), false);
+	if (ret)
+		return ret;
+	rawkv_cand_get(kd, &c, fpl.fp);
 	spin_unlock(&kd->lock);
 
-	ret = rawkv_read_slot(kd, e, buf);
-	rawkv_unpin(kd, e);
-	if (ret == -ENOENT)
-		atomic64_inc(&kd->stats.misses);
-	else
-		atomic64_inc(&kd->stats.hits);
-	return ret;
+	ret = rawkv_cand_pages(&c);
+	if (!ret && c.n) {
+		rawkv_io_init(&io, kd);
+		rawkv_read_hdrs(kd, &io, c.slots, c.n, c.pages);
+		ret = rawkv_io_wait(&io);
+	}
+
+	spin_lock(&kd->lock);
+	e = rawkv_match_key(kd, &c, key, klen, !ret);
+	if (e) {
+		*sync_gen = e->sync ? e->gen : 0;
+		rawkv_remove(kd, e);
+	}
+	rawkv_fp_release(kd, &fpl);
+	spin_unlock(&kd->lock);
+	rawkv_cand_free_pages(&c);
+	return ret ?: e ? 0 : -ENOENT;
+}
+
+static bool rawkv_scan_gen_above(struct rawkv_dev *kd, u64 gen)
+{
+	bool above;
+
+	spin_lock(&kd->lock);
+	above = rawkv_scan_gen(kd) > gen;
+	spin_unlock(&kd->lock);
+	return above;
 }
 
 int rawkv_delete(struct rawkv_dev *kd, const u8 *key, unsigned int klen)
 {
-	u32 hash = rawkv_hash(key, klen);
-	struct rawkv_entry *e;
-	bool sync = false;
+	u64 sync_gen = 0;
+	int ret;
 
-	spin_lock(&kd->lock);
-	e = rawkv_lookup(kd, key, klen, hash);
-	if (e) {
-		sync = e->sync;
-		rawkv_remove(kd, e);
-	}
-	spin_unlock(&kd->lock);
-	if (!e)
-		return -ENOENT;
+	ret = rawkv_remove_key(kd, key, klen, &sync_gen);
+	if (ret)
+		return ret;
 	atomic64_inc(&kd->stats.deletes);
-	/* Recovery would adopt the sync value again: commit the deletion. */
-	return sync ? rawkv_checkpoint(kd) : 0;
+	if (!sync_gen)
+		return 0;
+	/*
+	 * Recovery would adopt the sync value again from any checkpoint whose
+	 * scan_gen is not above it: wait for the older PUTs in flight (their
+	 * I/O only), then commit the deletion.
+	 */
+	if (wait_event_interruptible(kd->slot_wait,
+				     rawkv_scan_gen_above(kd, sync_gen)))
+		return -EINTR;
+	return rawkv_checkpoint(kd);
 }
 
 /*
@@ -684,59 +971,73 @@ u64 rawkv_scan_gen(struct rawkv_dev *kd)
 
 /*
  * Add a value recovery found in a RAWKV_SLOT_SYNC slot after the
- * checkpoint. The newest generation of a key wins.
+ * checkpoint: it replaces the entry of the same key if that one is older.
+ * Returns -EEXIST, with nothing changed, when a newer one is there.
  */
 int rawkv_table_adopt(struct rawkv_dev *kd, const u8 *key, unsigned int klen,
-		      u32 slot, u64 gen, u64 value_len, u32 value_crc)
+		      u32 slot, u64 gen, u64 value_len)
 {
-	struct rawkv_entry *e;
-	bool published;
-
-	e = rawkv_entry_alloc(key, klen);
-	if (!e)
-		return -ENOMEM;
-	e->slot = slot;
-	e->gen = gen;
-	e->value_len = value_len;
-	e->value_crc = value_crc;
-	e->sync = 1;
+	struct rawkv_entry *e = rawkv_ent(kd, slot), *old;
+	u64 fp = rawkv_fp(kd, key, klen);
+	struct rawkv_cand c = {};
+	struct rawkv_io io;
+	int ret;
 
 	spin_lock(&kd->lock);
-	published = rawkv_publish(kd, e);
-	if (published)
-		kd->next_gen = max(kd->next_gen, gen + 1);
+	rawkv_cand_get(kd, &c, fp);
 	spin_unlock(&kd->lock);
-	if (!published)
-		kfree(e);
-	return published ? 0 : -EEXIST;
+	ret = rawkv_cand_pages(&c);
+	if (!ret && c.n) {
+		rawkv_io_init(&io, kd);
+		rawkv_read_hdrs(kd, &io, c.slots, c.n, c.pages);
+		ret = rawkv_io_wait(&io);
+	}
+	spin_lock(&kd->lock);
+	old = rawkv_match_key(kd, &c, key, klen, !ret);
+	if (old && old->gen > gen) {
+		ret = -EEXIST;
+	} else if (!ret) {
+		if (old)
+			rawkv_remove(kd, old);
+		e->fp = fp;
+		e->gen = gen;
+		e->value_len = value_len;
+		e->sync = 1;
+		rawkv_insert(kd, e);
+		kd->next_gen = max(kd->next_gen, gen + 1);
+	}
+	spin_unlock(&kd->lock);
+	rawkv_cand_free_pages(&c);
+	return ret;
+}
+
+/* Payload bytes a checkpoint of the table needs. */
+size_t rawkv_table_ckpt_bytes(struct rawkv_dev *kd)
+{
+	lockdep_assert_held(&kd->lock);
+	return (size_t)kd->nr_used * sizeof(struct rawkv_ckpt_entry);
 }
 
 /*
- * Write the table into @buf, which has room for kd->ckpt_bytes, as
- * checkpoint entries, least recently used first. Returns the length.
+ * Write the table into @buf, which has room for rawkv_table_ckpt_bytes(),
+ * as checkpoint entries, least recently used first. Returns the length.
  */
 size_t rawkv_table_serialize(struct rawkv_dev *kd, void *buf)
 {
-	struct rawkv_entry *e;
-	size_t len = 0;
+	struct rawkv_ckpt_entry *ce = buf;
+	u32 slot;
 
 	lockdep_assert_held(&kd->lock);
-	list_for_each_entry(e, &kd->lru, lru) {
-		struct rawkv_ckpt_entry *ce = buf + len;
+	for (slot = kd->lru_head; slot != RAWKV_NIL;
+	     slot = kd->ents[slot].next, ce++) {
+		struct rawkv_entry *e = rawkv_ent(kd, slot);
 
-		ce->value_len = cpu_to_le64(e->value_len);
+		ce->fp = cpu_to_le64(e->fp);
 		ce->gen = cpu_to_le64(e->gen);
-		ce->slot = cpu_to_le32(e->slot);
-		ce->value_crc = cpu_to_le32(e->value_crc);
-		ce->key_len = cpu_to_le16(e->key_len);
-		memset(ce->pad, 0, sizeof(ce->pad));
-		memcpy(ce->key, e->key, e->key_len);
-		memset(ce->key + e->key_len, 0,
-		       RAWKV_CKPT_ENTRY_BYTES(e->key_len) - sizeof(*ce) -
-		       e->key_len);
-		len += RAWKV_CKPT_ENTRY_BYTES(e->key_len);
+		ce->slot = cpu_to_le32(slot);
+		ce->value_len = cpu_to_le32(e->value_len);
 	}
-	return len;
+	return (void *)ce - buf;
 }
 
 void rawkv_fill_stat(struct rawkv_dev *kd, struct rawkv_ioc_stat *st)
@@ -750,12 +1051,11 @@ void rawkv_fill_stat(struct rawkv_dev *kd, struct rawkv_ioc_stat *st)
 	st->slots_total = kd->geo.slot_count;
 	st->device_bytes = kd->geo.device_bytes;
 	st->logical_block_size = kd->lbs;
-	st->table_mem_bytes = ((size_t)sizeof(*kd->buckets) << kd->hash_bits) +
-			      (size_t)kd->geo.slot_count * sizeof(*kd->slot_next);
+	st->entry_mem_bytes = kd->ents_bytes;
+	st->table_mem_bytes = kd->buckets_bytes;
 
 	spin_lock(&kd->lock);
 	st->slots_used = kd->nr_used;
-	st->entry_mem_bytes = kd->entry_mem;
 	st->checkpoint_seq = kd->ckpt_seq;
 	spin_unlock(&kd->lock);
 
@@ -771,4 +1071,6 @@ void rawkv_fill_stat(struct rawkv_dev *kd, struct rawkv_ioc_stat *st)
 	st->io_errors = atomic64_read(&s->io_errors);
 	st->load_dropped = atomic64_read(&s->load_dropped);
 	st->stale_dropped = atomic64_read(&s->stale_dropped);
+	st->bytes_zero_copy = atomic64_read(&s->bytes_zero_copy);
+	st->bytes_bounced = atomic64_read(&s->bytes_bounced);
 }

@@ -220,10 +220,10 @@ TEST_F(corrupt, damaged_newest_checkpoint_payload_loads_the_older)
 
 	read_ckpts(_metadata, &sb, hdr, &newest);
 	ASSERT_LT(0U, le64toh(hdr[newest].payload_len));
-	/* a key byte of the first entry */
+	/* a fingerprint byte of the first entry */
 	ASSERT_EQ(0, kv_dev_flip_byte(DEV, le64toh(sb.ckpt_off[newest]) +
 				      RAWKV_BLOCK_SIZE +
-				      offsetof(struct rawkv_ckpt_entry, key)));
+				      offsetof(struct rawkv_ckpt_entry, fp)));
 
 	load(_metadata, self);
 	ASSERT_EQ(s2, get_stat(_metadata, self->kv).checkpoint_seq);
@@ -353,7 +353,7 @@ FIXTURE_VARIANT(superblock) {
 	enum sb_damage damage;
 };
 
-FIXTURE_VARIANT_ADD(superblock, version_2) { .damage = SB_VERSION_2 };
+FIXTURE_VARIANT_ADD(superblock, next_version) { .damage = SB_VERSION_2 };
 FIXTURE_VARIANT_ADD(superblock, block_size_8192) { .damage = SB_BLOCK_SIZE };
 FIXTURE_VARIANT_ADD(superblock, wrong_magic) { .damage = SB_MAGIC };
 FIXTURE_VARIANT_ADD(superblock, nonzero_flags) { .damage = SB_FLAGS };
@@ -409,7 +409,7 @@ static void damage_sb(struct __test_metadata *_metadata,
 
 	switch (damage) {
 	case SB_VERSION_2:
-		sb.version = htole32(2);
+		sb.version = htole32(RAWKV_FORMAT_VERSION + 1);
 		break;
 	case SB_BLOCK_SIZE:
 		sb.block_size = htole32(8192);

@@ -337,18 +337,20 @@ int kv_find_slot(const char *dev, const void *key, size_t klen,
 	ret = -EBADMSG;
 	if (kv_crc32c(~0U, payload, len) != le32toh(cur->payload_crc))
 		goto out;
+	/* Entries hold only a fingerprint: the key is in the slot header. */
 	ret = -ENOENT;
-	for (pos = 0; pos + sizeof(*e) <= len;
-	     pos += RAWKV_CKPT_ENTRY_BYTES(le16toh(e->key_len))) {
+	for (pos = 0; pos + sizeof(*e) <= len; pos += sizeof(*e)) {
+		struct rawkv_slot_hdr sh;
+
 		e = (const void *)(payload + pos);
-		if (le16toh(e->key_len) == klen &&
-		    pos + sizeof(*e) + klen <= len &&
-		    !memcmp(e->key, key, klen)) {
-			*slot = le32toh(e->slot);
-			*value_len = le64toh(e->value_len);
-			ret = 0;
-			break;
-		}
+		if (kv_read_slot_hdr(dev, &sb, le32toh(e->slot), &sh) ||
+		    le64toh(sh.gen) != le64toh(e->gen) ||
+		    le16toh(sh.key_len) != klen || memcmp(sh.key, key, klen))
+			continue;
+		*slot = le32toh(e->slot);
+		*value_len = le32toh(e->value_len);
+		ret = 0;
+		break;
 	}
 out:
 	free(payload);

@@ -52,6 +52,44 @@ struct rawkv_kv {
 };
 
 /**
+ * struct rawkv_batch_op - one operation of RAWKV_IOC_PUT_BATCH or GET_BATCH
+ * @key_ptr:	user address of the key
+ * @val_ptr:	user address of the value (PUT) or buffer (GET)
+ * @key_len:	key length in bytes, 1..RAWKV_KEY_MAX
+ * @flags:	PUT: zero or RAWKV_PUT_SYNC; GET: must be zero
+ * @val_len:	PUT: value length; GET: in, buffer length, out, value length
+ * @result:	out: 0 (PUT), the value length (GET), or a negative errno as
+ *		the single command would return it
+ * @reserved:	must be zero
+ */
+struct rawkv_batch_op {
+	__u64 key_ptr;
+	__u64 val_ptr;
+	__u32 key_len;
+	__u32 flags;
+	__u64 val_len;
+	__s64 result;
+	__u64 reserved;
+};
+
+/* Most operations in one batch. */
+#define RAWKV_BATCH_MAX		256
+
+/**
+ * struct rawkv_batch - argument of RAWKV_IOC_PUT_BATCH and GET_BATCH
+ * @ops_ptr:	user address of an array of struct rawkv_batch_op
+ * @count:	number of operations, 1..RAWKV_BATCH_MAX
+ * @flags:	must be zero
+ * @reserved:	must be zero
+ */
+struct rawkv_batch {
+	__u64 ops_ptr;
+	__u32 count;
+	__u32 flags;
+	__u64 reserved[2];
+};
+
+/**
  * struct rawkv_flush - argument of RAWKV_IOC_FLUSH
  * @flags:		must be zero
  * @reserved0:		must be zero
@@ -94,6 +132,9 @@ struct rawkv_flush {
  * @stale_dropped: entries dropped by GET because the slot did not hold
  *		their value (bad magic, key, length or checksum)
  * @logical_block_size: logical block size of the device
+ * @bytes_zero_copy: value bytes moved straight between the caller's pages
+ *		and the device
+ * @bytes_bounced: value bytes copied through kernel bounce pages
  * @reserved:	zero
  */
 struct rawkv_ioc_stat {
@@ -121,7 +162,9 @@ struct rawkv_ioc_stat {
 	__u64 load_dropped;
 	__u64 stale_dropped;
 	__u64 logical_block_size;
-	__u64 reserved[8];
+	__u64 bytes_zero_copy;
+	__u64 bytes_bounced;
+	__u64 reserved[6];
 };
 
 /*
@@ -201,5 +244,22 @@ struct rawkv_ioc_stat {
  *	-EFAULT	struct not writable
  */
 #define RAWKV_IOC_STAT		_IOWR(RAWKV_IOC_MAGIC, 5, struct rawkv_ioc_stat)
+
+/*
+ * RAWKV_IOC_PUT_BATCH, RAWKV_IOC_GET_BATCH - many PUTs or GETs at once
+ *
+ * Every operation's I/O is submitted before any is waited for. Each
+ * operation succeeds or fails on its own, with the result the single
+ * command would give, in its @result (and, for GET, @val_len); operations
+ * on the same key take effect in array order. The call itself fails only
+ * when the batch cannot be read or its results cannot be written.
+ *
+ * Return: 0 when every operation has its result, or
+ *	-EINVAL	nonzero flags or reserved, count 0 or > RAWKV_BATCH_MAX
+ *	-EFAULT	the array cannot be read or the results written
+ *	-ENOMEM	out of kernel memory
+ */
+#define RAWKV_IOC_PUT_BATCH	_IOWR(RAWKV_IOC_MAGIC, 6, struct rawkv_batch)
+#define RAWKV_IOC_GET_BATCH	_IOWR(RAWKV_IOC_MAGIC, 7, struct rawkv_batch)
 
 #endif /* _UAPI_LINUX_RAWKV_H */

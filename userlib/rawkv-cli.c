@@ -226,6 +226,8 @@ static const struct {
 	FIELD(io_errors, 0),
 	FIELD(load_dropped, 0),
 	FIELD(stale_dropped, 0),
+	FIELD(bytes_zero_copy, 1),
+	FIELD(bytes_bounced, 1),
 };
 
 static int cmd_stat(struct rawkv *kv)

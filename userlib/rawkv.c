@@ -96,6 +96,51 @@ int rawkv_put_sync(struct rawkv *kv, const void *key, size_t klen,
 	return kv_put(kv, key, klen, val, vlen, RAWKV_PUT_SYNC);
 }
 
+static int kv_batch(struct rawkv *kv, unsigned long cmd,
+		    struct rawkv_op *ops, size_t n)
+{
+	struct rawkv_batch_op bops[RAWKV_BATCH_MAX];
+	size_t done, i;
+
+	if (!kv || (!ops && n))
+		return -EINVAL;
+	for (done = 0; done < n; done += i) {
+		struct rawkv_batch b = { .ops_ptr = (uintptr_t)bops };
+		size_t count = n - done < RAWKV_BATCH_MAX ? n - done :
+							    RAWKV_BATCH_MAX;
+		int ret;
+
+		for (i = 0; i < count; i++) {
+			struct rawkv_op *op = &ops[done + i];
+
+			/* Lengths the ABI cannot carry fail like rawkv_put(). */
+			bops[i] = (struct rawkv_batch_op) {
+				.key_ptr = (uintptr_t)op->key,
+				.val_ptr = (uintptr_t)op->val,
+				.key_len = op->klen > UINT32_MAX ? 0 : op->klen,
+				.val_len = op->vlen,
+			};
+		}
+		b.count = count;
+		ret = kv_ioctl(kv, cmd, &b);
+		if (ret)
+			return ret;
+		for (i = 0; i < count; i++)
+			ops[done + i].result = bops[i].result;
+	}
+	return 0;
+}
+
+int rawkv_put_batch(struct rawkv *kv, struct rawkv_op *ops, size_t n)
+{
+	return kv_batch(kv, RAWKV_IOC_PUT_BATCH, ops, n);
+}
+
+int rawkv_get_batch(struct rawkv *kv, struct rawkv_op *ops, size_t n)
+{
+	return kv_batch(kv, RAWKV_IOC_GET_BATCH, ops, n);
+}
+
 ssize_t rawkv_get(struct rawkv *kv, const void *key, size_t klen,
 		  void *buf, size_t buflen)
 {
@@ -165,6 +210,8 @@ int rawkv_stat(struct rawkv *kv, struct rawkv_stat *st)
 	st->load_dropped = s.load_dropped;
 	st->stale_dropped = s.stale_dropped;
 	st->logical_block_size = s.logical_block_size;
+	st->bytes_zero_copy = s.bytes_zero_copy;
+	st->bytes_bounced = s.bytes_bounced;
 	return 0;
 }
 

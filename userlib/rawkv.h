@@ -73,6 +73,10 @@ struct rawkv;
  * @stale_dropped:	entries dropped by GET because their slot did not
  *			hold their value
  * @logical_block_size:	logical block size of the device
+ * @bytes_zero_copy:	value bytes moved between the caller's buffer and the
+ *			device without a copy (buffer aligned to the
+ *			logical block size)
+ * @bytes_bounced:	value bytes copied through kernel bounce pages
  * @reserved:		zero; room for later fields
  */
 struct rawkv_stat {
@@ -98,7 +102,9 @@ struct rawkv_stat {
 	uint64_t load_dropped;
 	uint64_t stale_dropped;
 	uint64_t logical_block_size;
-	uint64_t reserved[8];
+	uint64_t bytes_zero_copy;
+	uint64_t bytes_bounced;
+	uint64_t reserved[6];
 };
 
 /**
@@ -166,6 +172,48 @@ int rawkv_put(struct rawkv *kv, const void *key, size_t klen,
  */
 int rawkv_put_sync(struct rawkv *kv, const void *key, size_t klen,
 		   const void *val, size_t vlen);
+
+/**
+ * struct rawkv_op - one operation of rawkv_put_batch() or rawkv_get_batch()
+ * @key:	key bytes
+ * @klen:	key length, 1..RAWKV_KEY_MAX
+ * @val:	PUT: the value; GET: the buffer
+ * @vlen:	PUT: value length; GET: buffer length (0 queries the length)
+ * @result:	out: PUT: 0 or a negative errno as rawkv_put() returns it;
+ *		GET: the value length or a negative errno as rawkv_get()
+ */
+struct rawkv_op {
+	const void *key;
+	size_t klen;
+	void *val;
+	size_t vlen;
+	ssize_t result;
+};
+
+/**
+ * rawkv_put_batch() - store many values with one system call per 256
+ * @kv:		handle
+ * @ops:	the operations; each gets its own @result
+ * @n:		number of operations
+ *
+ * The module submits the I/O of every operation before it waits for any,
+ * so a batch keeps the device as busy as @n threads would. Operations on
+ * the same key take effect in array order.
+ *
+ * Return: 0 when every operation has its result, or -EINVAL (@kv or @ops
+ * NULL), -EFAULT (@ops not readable or writable), -ENOMEM, -ENOTTY.
+ */
+int rawkv_put_batch(struct rawkv *kv, struct rawkv_op *ops, size_t n);
+
+/**
+ * rawkv_get_batch() - read many values with one system call per 256
+ * @kv:		handle
+ * @ops:	the operations; @val and @vlen are each one's buffer
+ * @n:		number of operations
+ *
+ * Return: as rawkv_put_batch().
+ */
+int rawkv_get_batch(struct rawkv *kv, struct rawkv_op *ops, size_t n);
 
 /**
  * rawkv_get() - read the value of a key

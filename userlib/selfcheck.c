@@ -168,7 +168,8 @@ static void check_fake(struct rawkv *kv)
 	CHECK(rawkv_stat(kv, &st) == 0);
 	for (p = &st.slot_size; p < st.reserved; p++)
 		CHECK(*p == 100 + (uint64_t)(p - &st.slot_size));
-	for (p = st.reserved; p < st.reserved + 8; p++)
+	for (p = st.reserved; p < st.reserved + sizeof(st.reserved) / sizeof(st.reserved[0]);
+	     p++)
 		CHECK(*p == 0);
 	fake = 0;
 }
