@@ -75,13 +75,20 @@ void rawkv_io_start(struct rawkv_io *io, u64 pos, blk_opf_t opf,
 	io->nr_hint = nr_hint;
 }
 
-/* Add @len bytes at @off of @page to the run; @len is a multiple of lbs. */
+/*
+ * Add @len bytes at @off of @page to the run; @len is a multiple of lbs.
+ * Every segment takes one bio_vec, never merged with its neighbour, so how
+ * a run is cut into bios does not depend on where its pages happen to be
+ * in memory: the same request always makes the same bios.
+ */
 void rawkv_io_add(struct rawkv_io *io, struct page *page, unsigned int len,
 		  unsigned int off)
 {
 	struct bio *bio = io->bio;
 
-	if (!bio || bio_add_page(bio, page, len, off) != len) {
+	if (bio && bio->bi_vcnt < bio->bi_max_vecs) {
+		__bio_add_page(bio, page, len, off);
+	} else {
 		rawkv_io_send(io);
 		/* With a reclaiming gfp, bio_alloc() never fails. */
 		bio = bio_alloc(io->kd->bdev,

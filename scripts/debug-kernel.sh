@@ -64,6 +64,8 @@ done
 echo "debug-kernel: building in $TREE (about 10-15 minutes on 2 cores)" >&2
 start=$SECONDS
 make -s -j"$(($(nproc) + 1))" bzImage modules >&2
+# modules.dep and modules.builtin for scripts/vm.sh (RAWKV_VM_MODDIR).
+make -s INSTALL_MOD_PATH="$TREE/mod-install" modules_install >&2
 echo "debug-kernel: built in $((SECONDS - start)) s" >&2
 echo "$want" >"$STAMP"
 echo "$TREE"

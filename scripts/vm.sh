@@ -45,8 +45,10 @@ case $NAME in '' | */* | .*) die "bad --name: $NAME" ;; esac
 
 KVER=${KVER:-$("$TOP/scripts/kver.sh")}
 [ -n "$KVER" ] || die "no kernel found (run scripts/setup.sh)"
-KERNEL=/boot/vmlinuz-$KVER
-MODDIR=/lib/modules/$KVER
+# A kernel built elsewhere (scripts/debug-kernel.sh): RAWKV_VM_KERNEL is its image,
+# RAWKV_VM_MODDIR the directory holding its modules.dep and modules.builtin.
+KERNEL=${RAWKV_VM_KERNEL:-/boot/vmlinuz-$KVER}
+MODDIR=${RAWKV_VM_MODDIR:-/lib/modules/$KVER}
 [ -r "$KERNEL" ] || die "cannot read $KERNEL"
 [ -r "$MODDIR/modules.dep" ] || die "missing $MODDIR/modules.dep"
 
