@@ -21,9 +21,11 @@
  *     decoders may meet, so slot_count up to U32_MAX).
  *  2. rawkv_decode_ckpt_hdr(), then, for a valid header, the entry loop of
  *     rawkv_load_ckpt(): payload checksum, rawkv_decode_ckpt_entry() until
- *     it stops, a slot taken twice or a key seen twice dropped.
+ *     it stops, a slot taken twice dropped (entries may share a key
+ *     fingerprint: distinct keys can collide).
  *  3. rawkv_decode_slot_hdr(), then what rawkv_check_slot_hdr() does for a
- *     slot in use and rawkv_scan_sync() for a free one.
+ *     slot in use and rawkv_scan_sync() for a free one, with the key
+ *     fingerprints computed as rawkv_fp() does (siphash keyed by the uuid).
  *
  * The fz_ctl flags fix fields of the copies before decoding (the
  * checksums, the region offsets, the layout a checkpoint was written for,
@@ -31,13 +33,15 @@
  * checks behind them.
  *
  * Every result is checked: a decoder must accept exactly what the format
- * (kmod/rawkv_format.h) allows, as re-derived here; *off only grows, by
- * exactly one entry, never beyond the payload; an accepted entry has a key
- * of 1..255 bytes inside the payload, a slot below slot_count and a length
- * within value_max. A violation abort()s, which the fuzzer reports. Each
- * structure is decoded from a heap buffer of exactly its size (the payload
- * of exactly payload_len bytes), so AddressSanitizer catches any read past
- * it; the kernel hands the decoders whole 4 KiB blocks.
+ * (kmod/rawkv_format.h, version 2) allows, as re-derived here; *off only
+ * grows, by exactly one 24-byte entry, never beyond the payload; a decoded
+ * entry's fields are the bytes it was decoded from (a fingerprint, no key),
+ * and it is -ERANGE exactly when its slot is not below slot_count or its
+ * length exceeds value_max. A violation abort()s, which the fuzzer
+ * reports. Each structure is decoded from a heap buffer of exactly its
+ * size (the payload of exactly payload_len bytes), so AddressSanitizer
+ * catches any read past it; the kernel hands the decoders whole 4 KiB
+ * blocks.
  *
  * Built with -DRAWKV_FUZZ_GEN instead of -fsanitize=fuzzer, this file is
  * the seed corpus generator: gen-corpus DIR writes the seeds and runs each
@@ -76,6 +80,16 @@ struct fz_ctl {
 _Static_assert(sizeof(struct fz_ctl) == 16, "fz_ctl layout");
 _Static_assert(FZ_PL_OFF == 512, "input layout");
 
+/* A checkpoint entry as rawkv_format.h documents it: fp, gen, slot, len. */
+#define FZ_ENTRY_BYTES		24
+_Static_assert(sizeof(struct rawkv_ckpt_entry) == FZ_ENTRY_BYTES &&
+	       RAWKV_CKPT_ENTRY_MAX == FZ_ENTRY_BYTES &&
+	       offsetof(struct rawkv_ckpt_entry, fp) == 0 &&
+	       offsetof(struct rawkv_ckpt_entry, gen) == 8 &&
+	       offsetof(struct rawkv_ckpt_entry, slot) == 16 &&
+	       offsetof(struct rawkv_ckpt_entry, value_len) == 20,
+	       "checkpoint entry layout");
+
 /* A payload_len beyond the input reads zeros up to this, as on a device. */
 #define FZ_PAYLOAD_MAX		(64U << 10)
 /* Slots in use as a bitmap, as the kernel keeps them, up to this count. */
@@ -89,10 +103,11 @@ struct fz_result {
 	bool ck_loaded;		/* payload checksum verified, entries walked */
 	u64 entries;		/* entries counted, as rawkv_load_ckpt() does */
 	u64 loaded;		/* of which loaded */
-	u64 dropped;		/* of which dropped (range, slot or key twice) */
+	u64 dropped;		/* of which dropped (range, slot twice) */
 	int end;		/* last rawkv_decode_ckpt_entry() result */
 	bool sl_ok;		/* slot header valid */
-	int sl_use;		/* 1: matched its entry, -1: did not, 2: adopted */
+	int sl_use;		/* 1: matched its entry, -1: did not, 2: adopted,
+				 * 3: adopted unless a newer entry holds its key */
 };
 
 static struct fz_result fz_last;
@@ -158,7 +173,7 @@ struct fz_layout {
 static void fz_layout(struct fz_layout *l, u64 slot_size, u64 slot_count)
 {
 	u64 align = slot_size < RAWKV_DATA_ALIGN ? slot_size : RAWKV_DATA_ALIGN;
-	u64 entries = slot_count * RAWKV_CKPT_ENTRY_MAX;
+	u64 entries = slot_count * FZ_ENTRY_BYTES;
 
 	l->ckpt_size = RAWKV_BLOCK_SIZE +
 		       (entries + RAWKV_BLOCK_SIZE - 1) / RAWKV_BLOCK_SIZE *
@@ -181,7 +196,7 @@ static void fz_check_geo(const struct rawkv_geo *g)
 	FZ_CHECK(g->ckpt_off[0] >= RAWKV_BLOCK_SIZE);
 	FZ_CHECK(g->ckpt_size % RAWKV_BLOCK_SIZE == 0);
 	FZ_CHECK(g->ckpt_size - RAWKV_BLOCK_SIZE >=
-		 (u64)g->slot_count * RAWKV_CKPT_ENTRY_MAX);
+		 (u64)g->slot_count * FZ_ENTRY_BYTES);
 	FZ_CHECK(g->ckpt_off[0] % RAWKV_BLOCK_SIZE == 0);
 	FZ_CHECK(g->ckpt_off[1] >= g->ckpt_off[0] + g->ckpt_size);
 	FZ_CHECK(g->ckpt_off[1] % RAWKV_BLOCK_SIZE == 0);
@@ -282,6 +297,7 @@ static void fz_check_slot_hdr(const struct rawkv_geo *g,
 	FZ_CHECK(r->key == h->key);
 	FZ_CHECK(r->key_len >= 1 && r->key_len <= RAWKV_KEY_LEN_MAX);
 	FZ_CHECK(r->key_len == le16_to_cpu(h->key_len));
+	FZ_CHECK(r->fp == 0);
 	FZ_CHECK(r->slot == slot && r->slot == le32_to_cpu(h->slot));
 	FZ_CHECK(r->flags == le16_to_cpu(h->flags));
 	FZ_CHECK(!(r->flags & ~RAWKV_SLOT_SYNC));
@@ -299,19 +315,14 @@ static int fz_entry_want(const struct rawkv_geo *g, const u8 *p, u64 len,
 			 u64 off)
 {
 	const struct rawkv_ckpt_entry *ce;
-	unsigned int key_len;
 
 	if (off >= len)
 		return 0;
-	if (len - off < sizeof(*ce))
+	if (len - off < FZ_ENTRY_BYTES)
 		return -EINVAL;
 	ce = (const void *)(p + off);
-	key_len = le16_to_cpu(ce->key_len);
-	if (key_len < 1 || key_len > RAWKV_KEY_LEN_MAX ||
-	    RAWKV_CKPT_ENTRY_BYTES(key_len) > len - off)
-		return -EINVAL;
 	if (le32_to_cpu(ce->slot) >= g->slot_count ||
-	    le64_to_cpu(ce->value_len) > g->value_max)
+	    le32_to_cpu(ce->value_len) > g->value_max)
 		return -ERANGE;
 	return 1;
 }
@@ -330,17 +341,15 @@ static void fz_check_entry(const struct rawkv_geo *g, const u8 *p, u64 len,
 		return;
 	}
 	ce = (const void *)(p + prev);
-	FZ_CHECK(r->key_len >= 1 && r->key_len <= RAWKV_KEY_LEN_MAX);
-	FZ_CHECK(off - prev == RAWKV_CKPT_ENTRY_BYTES(r->key_len));
-	FZ_CHECK(off % 8 == 0);
-	FZ_CHECK(r->key == ce->key);
-	FZ_CHECK(r->key + r->key_len <= p + len);
-	FZ_CHECK(r->key_len == le16_to_cpu(ce->key_len));
+	FZ_CHECK(off - prev == FZ_ENTRY_BYTES);
+	FZ_CHECK(off % FZ_ENTRY_BYTES == 0);
+	FZ_CHECK(!r->key && !r->key_len);
+	FZ_CHECK(r->fp == le64_to_cpu(ce->fp));
 	FZ_CHECK(r->slot == le32_to_cpu(ce->slot));
 	FZ_CHECK(r->flags == 0);
 	FZ_CHECK(r->gen == le64_to_cpu(ce->gen));
-	FZ_CHECK(r->value_len == le64_to_cpu(ce->value_len));
-	FZ_CHECK(r->value_crc == le32_to_cpu(ce->value_crc));
+	FZ_CHECK(r->value_len == le32_to_cpu(ce->value_len));
+	FZ_CHECK(r->value_crc == 0);
 	if (ret == 1)
 		FZ_CHECK(r->slot < g->slot_count &&
 			 r->value_len <= g->value_max);
@@ -349,23 +358,76 @@ static void fz_check_entry(const struct rawkv_geo *g, const u8 *p, u64 len,
 }
 
 /*
- * The table recovery builds: entries by key (the kernel's hash table) and
- * the slots in use (a bitmap, as in rawkv_recover(), for geometries small
- * enough; a hash of slot numbers beyond).
+ * A key's fingerprint as rawkv_fp() computes it: SipHash-2-4 of the key
+ * bytes (the kernel's siphash()), keyed by the uuid as two little-endian
+ * u64. The generator checks it against the reference test vectors.
+ */
+#define FZ_ROTL(x, b)	(((x) << (b)) | ((x) >> (64 - (b))))
+#define FZ_SIPROUND(v0, v1, v2, v3) do {			\
+	v0 += v1; v1 = FZ_ROTL(v1, 13); v1 ^= v0; v0 = FZ_ROTL(v0, 32); \
+	v2 += v3; v3 = FZ_ROTL(v3, 16); v3 ^= v2;		\
+	v0 += v3; v3 = FZ_ROTL(v3, 21); v3 ^= v0;		\
+	v2 += v1; v1 = FZ_ROTL(v1, 17); v1 ^= v2; v2 = FZ_ROTL(v2, 32); \
+} while (0)
+
+static u64 fz_le64_at(const u8 *p)
+{
+	u64 v;
+
+	memcpy(&v, p, sizeof(v));
+	return le64_to_cpu(v);
+}
+
+static u64 fz_siphash(const u8 *p, size_t len, const u8 key[16])
+{
+	u64 k0 = fz_le64_at(key), k1 = fz_le64_at(key + 8);
+	u64 v0 = 0x736f6d6570736575ULL ^ k0;
+	u64 v1 = 0x646f72616e646f6dULL ^ k1;
+	u64 v2 = 0x6c7967656e657261ULL ^ k0;
+	u64 v3 = 0x7465646279746573ULL ^ k1;
+	u64 b = (u64)len << 56, m;
+	size_t i;
+
+	for (; len >= 8; p += 8, len -= 8) {
+		m = fz_le64_at(p);
+		v3 ^= m;
+		FZ_SIPROUND(v0, v1, v2, v3);
+		FZ_SIPROUND(v0, v1, v2, v3);
+		v0 ^= m;
+	}
+	for (i = 0; i < len; i++)
+		b |= (u64)p[i] << (8 * i);
+	v3 ^= b;
+	FZ_SIPROUND(v0, v1, v2, v3);
+	FZ_SIPROUND(v0, v1, v2, v3);
+	v0 ^= b;
+	v2 ^= 0xff;
+	for (i = 0; i < 4; i++)
+		FZ_SIPROUND(v0, v1, v2, v3);
+	return v0 ^ v1 ^ v2 ^ v3;
+}
+
+static u64 fz_fp(const struct rawkv_geo *g, const u8 *key, unsigned int len)
+{
+	return fz_siphash(key, len, g->uuid);
+}
+
+/*
+ * The table recovery builds: the entries of the slots in use, found by
+ * slot through a hash (the kernel indexes its per-slot array), and a
+ * bitmap of those slots, as in rawkv_recover(), for geometries small
+ * enough.
  */
 struct fz_ent {
-	const u8 *key;
-	unsigned int key_len;
+	u64 fp;
 	u32 slot;
 	u64 gen, value_len;
-	u32 value_crc;
 };
 
 struct fz_table {
 	struct fz_ent *ents;
 	u32 nr, cap, mask;
-	u32 *by_key;		/* index + 1 into ents, 0: empty */
-	u32 *by_slot;		/* slot + 1, 0: empty */
+	u32 *by_slot;		/* index + 1 into ents, 0: empty */
 	unsigned long *used;	/* when slot_count <= FZ_BITMAP_SLOTS */
 };
 
@@ -388,7 +450,6 @@ static void fz_table_init(struct fz_table *t, u32 slot_count, u64 max_entries)
 	t->nr = 0;
 	t->mask = size - 1;
 	t->ents = fz_alloc(t->cap * sizeof(*t->ents));
-	t->by_key = fz_alloc(size * sizeof(*t->by_key));
 	t->by_slot = fz_alloc(size * sizeof(*t->by_slot));
 	t->used = NULL;
 	if (slot_count <= FZ_BITMAP_SLOTS)
@@ -399,82 +460,47 @@ static void fz_table_init(struct fz_table *t, u32 slot_count, u64 max_entries)
 static void fz_table_free(struct fz_table *t)
 {
 	free(t->ents);
-	free(t->by_key);
 	free(t->by_slot);
 	free(t->used);
-}
-
-static u32 *fz_key_pos(struct fz_table *t, const u8 *key, unsigned int len)
-{
-	u32 i = fz_hash(key, len) & t->mask;
-
-	for (;; i = (i + 1) & t->mask) {
-		const struct fz_ent *e;
-
-		if (!t->by_key[i])
-			return &t->by_key[i];
-		e = &t->ents[t->by_key[i] - 1];
-		if (e->key_len == len && !memcmp(e->key, key, len))
-			return &t->by_key[i];
-	}
 }
 
 static u32 *fz_slot_pos(struct fz_table *t, u32 slot)
 {
 	u32 i = fz_hash((const u8 *)&slot, sizeof(slot)) & t->mask;
 
-	while (t->by_slot[i] && t->by_slot[i] - 1 != slot)
+	while (t->by_slot[i] && t->ents[t->by_slot[i] - 1].slot != slot)
 		i = (i + 1) & t->mask;
 	return &t->by_slot[i];
 }
 
-static bool fz_slot_used(struct fz_table *t, u32 slot)
-{
-	bool used = *fz_slot_pos(t, slot);
-
-	if (t->used)
-		FZ_CHECK(used == !!(t->used[slot / FZ_LONG_BITS] &
-				    (1UL << (slot % FZ_LONG_BITS))));
-	return used;
-}
-
-static void fz_slot_set(struct fz_table *t, u32 slot)
-{
-	*fz_slot_pos(t, slot) = slot + 1;
-	if (t->used)
-		t->used[slot / FZ_LONG_BITS] |= 1UL << (slot % FZ_LONG_BITS);
-}
-
+/* The entry of @slot, or NULL when the slot is not in use. */
 static struct fz_ent *fz_ent_of_slot(struct fz_table *t, u32 slot)
 {
-	u32 i;
+	u32 pos = *fz_slot_pos(t, slot);
 
-	for (i = 0; i < t->nr; i++)
-		if (t->ents[i].slot == slot)
-			return &t->ents[i];
-	return NULL;
+	if (t->used)
+		FZ_CHECK(!!pos == !!(t->used[slot / FZ_LONG_BITS] &
+				     (1UL << (slot % FZ_LONG_BITS))));
+	return pos ? &t->ents[pos - 1] : NULL;
 }
 
-/* rawkv_table_load() / rawkv_table_adopt() of @r, @u32 slot marked used. */
-static void fz_table_add(struct fz_table *t, u32 *pos,
-			 const struct rawkv_rec *r)
+/* rawkv_table_load() of @r, its slot marked used. */
+static void fz_table_load(struct fz_table *t, const struct rawkv_rec *r)
 {
+	u32 *pos = fz_slot_pos(t, r->slot);
 	struct fz_ent *e;
 
-	if (*pos) {
-		e = &t->ents[*pos - 1];
-	} else {
-		FZ_CHECK(t->nr < t->cap && t->nr + 1 < t->mask);
-		e = &t->ents[t->nr++];
-		*pos = t->nr;
-	}
-	e->key = r->key;
-	e->key_len = r->key_len;
+	FZ_CHECK(!*pos);
+	FZ_CHECK(t->nr < t->cap && t->nr + 1 < t->mask);
+	e = &t->ents[t->nr++];
+	*pos = t->nr;
+	e->fp = r->fp;
 	e->slot = r->slot;
 	e->gen = r->gen;
 	e->value_len = r->value_len;
-	e->value_crc = r->value_crc;
-	fz_slot_set(t, r->slot);
+	if (t->used)
+		t->used[r->slot / FZ_LONG_BITS] |=
+			1UL << (r->slot % FZ_LONG_BITS);
 }
 
 /* The entry loop of rawkv_load_ckpt(), on a payload that verified. */
@@ -496,16 +522,12 @@ static void fz_load_entries(const struct rawkv_geo *g, const u8 *buf, u64 len,
 		if (ret < 0 && ret != -ERANGE)
 			break;
 		count++;
-		FZ_CHECK(count <= len / sizeof(struct rawkv_ckpt_entry));
-		if (ret < 0 || fz_slot_used(t, r.slot)) {
+		FZ_CHECK(count <= len / FZ_ENTRY_BYTES);
+		if (ret < 0 || fz_ent_of_slot(t, r.slot)) {
 			dropped++;
 			continue;
 		}
-		if (*fz_key_pos(t, r.key, r.key_len)) {
-			dropped++;	/* rawkv_table_load(): -EEXIST */
-			continue;
-		}
-		fz_table_add(t, fz_key_pos(t, r.key, r.key_len), &r);
+		fz_table_load(t, &r);
 	}
 	FZ_CHECK(off <= len);
 	FZ_CHECK(t->nr + dropped == count);
@@ -516,31 +538,33 @@ static void fz_load_entries(const struct rawkv_geo *g, const u8 *buf, u64 len,
 }
 
 /*
- * rawkv_check_slot_hdr() for a slot in use; rawkv_scan_sync() for a free
- * one when recovery scans.
+ * rawkv_check_slot_hdr() for a slot in use (does the slot hold its entry's
+ * value?); rawkv_scan_sync() for a free one when recovery scans.
  */
-static void fz_use_slot_hdr(struct fz_table *t, const struct rawkv_rec *r,
-			    bool scan, u64 scan_gen)
+static void fz_use_slot_hdr(const struct rawkv_geo *g, struct fz_table *t,
+			    const struct rawkv_rec *r, bool scan, u64 scan_gen)
 {
-	struct fz_ent *e;
-	u32 *pos;
+	struct fz_ent *e = fz_ent_of_slot(t, r->slot);
+	u64 fp = fz_fp(g, r->key, r->key_len);
+	u32 i;
 
-	if (fz_slot_used(t, r->slot)) {
-		e = fz_ent_of_slot(t, r->slot);
-		FZ_CHECK(e);
-		fz_last.sl_use = r->gen == e->gen && r->key_len == e->key_len &&
-				 !memcmp(r->key, e->key, e->key_len) &&
+	if (e) {
+		fz_last.sl_use = r->gen == e->gen &&
 				 r->value_len == e->value_len &&
-				 r->value_crc == e->value_crc ? 1 : -1;
+				 fp == e->fp ? 1 : -1;
 		return;
 	}
 	if (!scan || !(r->flags & RAWKV_SLOT_SYNC) || r->gen < scan_gen)
 		return;
-	pos = fz_key_pos(t, r->key, r->key_len);
-	if (*pos && t->ents[*pos - 1].gen > r->gen)
-		return;		/* rawkv_table_adopt(): -EEXIST */
-	fz_table_add(t, pos, r);
+	/*
+	 * rawkv_table_adopt() refuses the value (-EEXIST) only when a newer
+	 * entry with its fingerprint holds its key, which only that entry's
+	 * slot header, not in the input, tells.
+	 */
 	fz_last.sl_use = 2;
+	for (i = 0; i < t->nr; i++)
+		if (t->ents[i].fp == fp && t->ents[i].gen > r->gen)
+			fz_last.sl_use = 3;
 }
 
 int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
@@ -616,8 +640,7 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 	err = rawkv_decode_ckpt_hdr(&g, ck, area, &ci);
 	FZ_CHECK(ok == !err);
 	fz_table_init(&t, g.slot_count,
-		      (plen <= FZ_PAYLOAD_MAX ? plen : 0) /
-		      sizeof(struct rawkv_ckpt_entry) + 1);
+		      (plen <= FZ_PAYLOAD_MAX ? plen : 0) / FZ_ENTRY_BYTES + 1);
 	if (!err) {
 		fz_check_ckpt_hdr(&g, ck, &ci);
 		fz_last.ck_ok = true;
@@ -653,7 +676,8 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 		 * damaged one).
 		 */
 		if (slot < g.slot_count)
-			fz_use_slot_hdr(&t, &r, fz_last.ck_loaded || !ck->magic,
+			fz_use_slot_hdr(&g, &t, &r,
+					fz_last.ck_loaded || !ck->magic,
 					scan_gen);
 	}
 
@@ -689,7 +713,7 @@ static const u8 fz_uuid[16] = "rawkv-fuzz-seed";
 /* A device of @dev bytes formatted as rawkv_format() does. */
 static void fz_seed_init(struct fz_seed *s, u64 slot_size, u64 dev)
 {
-	u64 n = dev / (slot_size + 2 * RAWKV_CKPT_ENTRY_MAX);
+	u64 n = dev / (slot_size + 2 * FZ_ENTRY_BYTES);
 
 	memset(s, 0, sizeof(*s));
 	s->ctl = (void *)s->buf;
@@ -725,21 +749,19 @@ static void fz_seed_init(struct fz_seed *s, u64 slot_size, u64 dev)
 	s->sb->crc = cpu_to_le32(rawkv_crc(s->sb, sizeof(*s->sb)));
 }
 
-/* Append an entry as rawkv_table_serialize() does. */
+/* Append the entry of @key as rawkv_table_serialize() does. */
 static void fz_seed_entry(struct fz_seed *s, const char *key,
-			  unsigned int key_len, u32 slot, u64 gen, u64 vlen)
+			  unsigned int key_len, u32 slot, u64 gen, u32 vlen)
 {
 	struct rawkv_ckpt_entry *ce = (void *)(s->buf + s->len);
 
-	if (s->len + RAWKV_CKPT_ENTRY_BYTES(key_len) > sizeof(s->buf))
+	if (s->len + sizeof(*ce) > sizeof(s->buf))
 		abort();
-	ce->value_len = cpu_to_le64(vlen);
+	ce->fp = cpu_to_le64(fz_fp(&s->g, (const u8 *)key, key_len));
 	ce->gen = cpu_to_le64(gen);
 	ce->slot = cpu_to_le32(slot);
-	ce->value_crc = cpu_to_le32(0x1000 + slot);
-	ce->key_len = cpu_to_le16(key_len);
-	memcpy(ce->key, key, key_len);
-	s->len += RAWKV_CKPT_ENTRY_BYTES(key_len);
+	ce->value_len = cpu_to_le32(vlen);
+	s->len += sizeof(*ce);
 }
 
 /* The header committing the payload, as rawkv_checkpoint() writes it. */
@@ -824,6 +846,40 @@ static void fz_seed_write(const char *dir, const char *name,
 
 #define FZ_WANT(...) (&(struct fz_result){ __VA_ARGS__ })
 
+/*
+ * fz_siphash() against the SipHash-2-4 reference vectors (key 00..0f, the
+ * message 00..n-1), as the kernel's lib/test_siphash.c checks siphash().
+ */
+static void fz_check_siphash(void)
+{
+	static const u64 want[] = {
+		0x726fdb47dd0e0e31ULL, 0x74f839c593dc67fdULL,
+		0x0d6c8009d9a94f5aULL, 0x85676696d7fb7e2dULL,
+		0xcf2794e0277187b7ULL, 0x18765564cd99a68dULL,
+		0xcbc9466e58fee3ceULL, 0xab0200f58b01d137ULL,
+		0x93f5f5799a932462ULL, 0x9e0082df0ba9e4b0ULL,
+		0x7a5dbbc594ddb9f3ULL, 0xf4b32f46226bada7ULL,
+		0x751e8fbc860ee5fbULL, 0x14ea5627c0843d90ULL,
+		0xf723ca908e7af2eeULL, 0xa129ca6149be45e5ULL,
+		0x3f2acc7f57c29bdbULL,
+	};
+	u8 key[16], msg[sizeof(want) / sizeof(want[0])];
+	unsigned int i;
+
+	for (i = 0; i < sizeof(key); i++)
+		key[i] = i;
+	for (i = 0; i < sizeof(msg); i++)
+		msg[i] = i;
+	for (i = 0; i < sizeof(msg); i++) {
+		if (fz_siphash(msg, i, key) == want[i])
+			continue;
+		fprintf(stderr, "siphash of %u bytes: %016llx, not %016llx\n",
+			i, (unsigned long long)fz_siphash(msg, i, key),
+			(unsigned long long)want[i]);
+		fz_failed = 1;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static const char key255[RAWKV_KEY_LEN_MAX] = "k255";
@@ -836,6 +892,7 @@ int main(int argc, char **argv)
 	}
 	dir = argv[2];
 	mkdir(dir, 0755);
+	fz_check_siphash();
 
 	/* Freshly formatted 1 GiB, 1 MiB slots: no checkpoint, a sync PUT. */
 	fz_seed_init(&s, 1 << 20, 1ULL << 30);
@@ -863,9 +920,30 @@ int main(int argc, char **argv)
 			      .entries = 4, .loaded = 4, .sl_ok = true,
 			      .sl_use = 2));
 
+	/* A slot in use whose header holds another key, same gen and length. */
+	fz_seed_slot(&s, 5, "key-8byX", 8, 2, 4096, false);
+	fz_seed_write(dir, "slot-holds-other-key", &s,
+		      FZ_WANT(.sb_ok = true, .ck_ok = true, .ck_loaded = true,
+			      .entries = 4, .loaded = 4, .sl_ok = true,
+			      .sl_use = -1));
+
 	/*
-	 * Entries to drop: a slot out of range, a value too long, a slot and
-	 * a key twice, then a truncated entry that ends the walk.
+	 * A sync PUT in a free slot older than an entry with its fingerprint:
+	 * adopted unless that entry's slot header holds the same key.
+	 */
+	fz_seed_init(&s, 8 << 10, 64 << 20);
+	fz_seed_entry(&s, "k", 1, 4, 6, 10);
+	fz_seed_ckpt(&s, 9, 1, 7, 5);
+	fz_seed_slot(&s, 9, "k", 1, 5, 20, true);
+	fz_seed_write(dir, "ckpt-newer-same-fp", &s,
+		      FZ_WANT(.sb_ok = true, .ck_ok = true, .ck_loaded = true,
+			      .entries = 1, .loaded = 1, .sl_ok = true,
+			      .sl_use = 3));
+
+	/*
+	 * Entries to drop: a slot out of range, a value too long, a slot
+	 * twice; a fingerprint twice loads. Then a truncated entry (16 of its
+	 * 24 bytes) that ends the walk.
 	 */
 	fz_seed_init(&s, 16 << 10, 4 << 20);
 	fz_seed_entry(&s, "good", 4, 1, 1, 12288);
@@ -873,12 +951,13 @@ int main(int argc, char **argv)
 	fz_seed_entry(&s, "long", 4, 2, 3, 12289);
 	fz_seed_entry(&s, "slot-twice", 10, 1, 4, 1);
 	fz_seed_entry(&s, "good", 4, 3, 5, 1);
-	fz_seed_entry(&s, "", 0, 4, 6, 1);
+	fz_seed_entry(&s, "cut", 3, 4, 6, 1);
+	s.len -= 8;
 	fz_seed_ckpt(&s, 2, 5, 7, 7);
 	fz_seed_slot(&s, 1, "good", 4, 9, 12288, false);
 	fz_seed_write(dir, "ckpt-bad-entries", &s,
 		      FZ_WANT(.sb_ok = true, .ck_ok = true, .ck_loaded = true,
-			      .entries = 5, .loaded = 1, .dropped = 4,
+			      .entries = 5, .loaded = 2, .dropped = 3,
 			      .end = -EINVAL, .sl_ok = true, .sl_use = -1));
 
 	/* The smallest layout: one 8 KiB slot, the device just large enough. */
