@@ -7,6 +7,8 @@
  *   6.5, 6.6	blkdev_get_by_path(path, BLK_OPEN_*, holder, NULL)
  *   6.7, 6.8	bdev_open_by_path() returns a struct bdev_handle
  *   >= 6.9	bdev_file_open_by_path() returns a struct file, bdev_fput()
+ *
+ * <asm/unaligned.h> moved to <linux/unaligned.h> in 6.12.
  */
 #ifndef _RAWKV_COMPAT_H
 #define _RAWKV_COMPAT_H
@@ -15,6 +17,12 @@
 #include <linux/err.h>
 #include <linux/fs.h>
 #include <linux/version.h>
+
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 12, 0)
+#include <linux/unaligned.h>
+#else
+#include <asm/unaligned.h>
+#endif
 
 struct rawkv_bdev {
 	struct block_device *bdev;

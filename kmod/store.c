@@ -278,8 +278,12 @@ int rawkv_table_init(struct rawkv_dev *kd)
 	/* What vmalloc really took: whole pages. */
 	kd->ents_bytes = PAGE_ALIGN((size_t)n * sizeof(*kd->ents));
 	kd->buckets_bytes = PAGE_ALIGN(sizeof(*kd->buckets) << kd->hash_bits);
-	/* Fingerprints must stay the same across loads: key them by uuid. */
-	memcpy(&kd->fp_key, kd->geo.uuid, sizeof(kd->fp_key));
+	/*
+	 * Fingerprints must stay the same across loads and machines: key
+	 * them by the uuid, read as two little-endian u64.
+	 */
+	kd->fp_key.key[0] = get_unaligned_le64(kd->geo.uuid);
+	kd->fp_key.key[1] = get_unaligned_le64(kd->geo.uuid + 8);
 	kd->fp_mask = U64_MAX;
 	kd->lru_head = RAWKV_NIL;
 	kd->lru_tail = RAWKV_NIL;
