@@ -5,6 +5,8 @@
 #   make            build everything (installs build dependencies on first use)
 #   make demo       store values in a VM, reboot it, read them back
 #   make check      run every selftest in a VM; prints "N passed, N failed"
+#   make bench      benchmark rawkv against raw and file-per-key I/O in a VM
+#                   (BENCHMARKS.md)
 #   make KDIR=...   build the module against another kernel tree
 #
 # KVER picks an installed Debian kernel (headers under /lib/modules/KVER/build,
@@ -19,7 +21,7 @@ KVER ?= $(shell $(TOP)/scripts/kver.sh)
 KDIR ?= /lib/modules/$(KVER)/build
 export KVER KDIR
 
-.PHONY: all setup modules userlib selftests check demo clean
+.PHONY: all setup modules userlib selftests bench-build check demo bench clean
 
 all: modules userlib selftests
 
@@ -35,14 +37,21 @@ userlib: setup
 selftests: setup userlib
 	$(MAKE) -C selftests
 
+bench-build: userlib
+	$(MAKE) -C bench
+
 check: all
 	$(TOP)/scripts/check.sh
 
 demo: all
 	$(TOP)/scripts/demo.sh
 
+bench: all bench-build
+	$(TOP)/scripts/bench.sh
+
 clean:
 	-$(MAKE) -C $(KDIR) M=$(TOP) clean
 	$(MAKE) -C userlib clean
 	$(MAKE) -C selftests clean
+	$(MAKE) -C bench clean
 	rm -rf $(BUILD)
