@@ -8,6 +8,8 @@
 #   make crashtest  power cuts at every write bio of the crash workloads (the
 #                   full mode of rawkv_crash_test) in a VM; "N passed, N failed"
 #   make fuzz       fuzz the on-device decoders for 10 minutes (FUZZ_SECONDS)
+#   make bench      benchmark rawkv against raw and file-per-key I/O in a VM
+#                   (BENCHMARKS.md)
 #   make KDIR=...   build the module against another kernel tree
 #
 # KVER picks an installed Debian kernel (headers under /lib/modules/KVER/build,
@@ -22,7 +24,8 @@ KVER ?= $(shell $(TOP)/scripts/kver.sh)
 KDIR ?= /lib/modules/$(KVER)/build
 export KVER KDIR
 
-.PHONY: all setup modules userlib selftests check crashtest fuzz demo clean
+.PHONY: all setup modules userlib selftests bench-build check crashtest fuzz \
+	demo bench clean
 
 all: modules userlib selftests
 
@@ -37,6 +40,9 @@ userlib: setup
 
 selftests: setup userlib
 	$(MAKE) -C selftests
+
+bench-build: userlib
+	$(MAKE) -C bench
 
 check: all
 	$(TOP)/scripts/check.sh
@@ -67,8 +73,12 @@ fuzz:
 demo: all
 	$(TOP)/scripts/demo.sh
 
+bench: all bench-build
+	$(TOP)/scripts/bench.sh
+
 clean:
 	-$(MAKE) -C $(KDIR) M=$(TOP) clean
 	$(MAKE) -C userlib clean
 	$(MAKE) -C selftests clean
+	$(MAKE) -C bench clean
 	rm -rf $(BUILD)

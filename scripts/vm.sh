@@ -2,13 +2,18 @@
 # Run one command in a throw-away QEMU (TCG) guest booted from the Debian kernel $KVER
 # with a busybox initramfs, the repo's built artifacts under /rawkv, and raw disk images.
 #
-#   scripts/vm.sh [--name NAME] [--timeout SECS] [--disk FILE[:LBS]]... --run 'COMMAND'
+#   scripts/vm.sh [--name NAME] [--timeout SECS] [--mem MIB] [--virtfs]
+#                 [--disk FILE[:LBS]]... --run 'COMMAND'
 #
 # --disk     raw image, attached in order as /dev/vda, vdb, ...; ":4096" sets logical and
 #            physical block size. Images are used in place, so they persist across runs.
 # --run      shell command run by /bin/sh in the guest, cwd /rawkv, PATH starting with /rawkv.
 # --timeout  seconds before QEMU is killed (default 300); the guest dumps blocked tasks
 #            to the console a little before that.
+# --mem      guest memory in MiB (default 1024).
+# --virtfs   share the host's root read-only over 9p, mounted at /host in the guest
+#            before COMMAND runs (the 9p modules are loaded at boot); host tools then
+#            run with /host/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 --library-path.
 # RAWKV_VM_PAYLOAD=DIR  extra files copied into /rawkv last (for trying out stand-ins).
 #
 # Prints the command's output (guest ttyS1, ending with "RAWKV-GUEST-EXIT <status>").
@@ -24,6 +29,8 @@ set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 NAME=vm
 TIMEOUT=300
+MEM=1024
+VIRTFS=
 RUN=
 DISKS=()
 
@@ -33,6 +40,8 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--name) NAME=$2; shift 2 ;;
 	--timeout) TIMEOUT=$2; shift 2 ;;
+	--mem) MEM=$2; shift 2 ;;
+	--virtfs) VIRTFS=1; shift ;;
 	--run) RUN=$2; shift 2 ;;
 	--disk) DISKS+=("$2"); shift 2 ;;
 	-h | --help) sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -41,6 +50,7 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$RUN" ] || die "--run is required"
 case $TIMEOUT in '' | *[!0-9]*) die "bad --timeout: $TIMEOUT" ;; esac
+case $MEM in '' | *[!0-9]*) die "bad --mem: $MEM" ;; esac
 case $NAME in '' | */* | .*) die "bad --name: $NAME" ;; esac
 
 KVER=${KVER:-$("$TOP/scripts/kver.sh")}
@@ -100,6 +110,7 @@ add_mod() { # add_mod NAME|PATH
 }
 modfile() { echo "${1%.ko*}.ko"; }
 for m in virtio_pci virtio_blk crc32c_generic libcrc32c; do add_mod "$m"; done
+[ -n "$VIRTFS" ] && for m in 9pnet_virtio 9p; do add_mod "$m"; done
 for p in "${MODS[@]}"; do modfile "$p"; done >"$ROOT/etc/vm/boot-modules"
 add_mod brd
 mkdir -p "$ROOT/lib/modules/$KVER"
@@ -175,19 +186,28 @@ KVER=$KVER
 DISKS="${DEVS# }"
 GUEST_TIMEOUT=$GUEST_TIMEOUT
 EOF
-printf '%s\n' "$RUN" >"$ROOT/etc/vm/run.sh"
+{
+	[ -n "$VIRTFS" ] && cat <<'EOF'
+mkdir -p /host && mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144 host /host ||
+	echo "vm.sh: cannot mount the host's root at /host" >&2
+EOF
+	printf '%s\n' "$RUN"
+} >"$ROOT/etc/vm/run.sh"
+QEXTRA=()
+[ -n "$VIRTFS" ] &&
+	QEXTRA+=(-virtfs "local,path=/,mount_tag=host,security_model=none,readonly=on")
 
 (cd "$ROOT" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) >"$INITRD" ||
 	die "cannot build $INITRD"
 
 # Boot
 rm -f "$OUT" "$CONSOLE" "$QLOG"
-timeout -k 5 "$TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -m 1024 -smp 2 \
+timeout -k 5 "$TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -m "$MEM" -smp 2 \
 	-nodefaults -nographic -no-reboot -monitor none \
 	-kernel "$KERNEL" -initrd "$INITRD" \
 	-append "console=ttyS0 loglevel=7 panic=-1 oops=panic" \
 	-serial "file:$CONSOLE" -serial "file:$OUT" \
-	"${QDISKS[@]}" </dev/null >"$QLOG" 2>&1
+	"${QDISKS[@]}" "${QEXTRA[@]}" </dev/null >"$QLOG" 2>&1
 qrc=$?
 touch "$OUT" "$CONSOLE"
 

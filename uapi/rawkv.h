@@ -124,9 +124,9 @@ struct rawkv_flush {
  * @checkpoints: checkpoints committed since load
  * @bytes_written: bytes written to the device (values, headers, metadata)
  * @bytes_read:	bytes read from the device
- * @entry_mem_bytes: kernel memory held by the table entries, as allocated
- * @table_mem_bytes: kernel memory of the fixed tables (hash buckets, free
- *		list), independent of the number of entries
+ * @entry_mem_bytes: kernel memory of the table entries (one per slot, the
+ *		same whatever the keys), as allocated
+ * @table_mem_bytes: kernel memory of the hash buckets, as allocated
  * @io_errors:	device reads and writes that failed
  * @load_dropped: checkpoint entries dropped as invalid at load
  * @stale_dropped: entries dropped by GET because the slot did not hold
