@@ -8,6 +8,9 @@
 #   make crashtest  power cuts at every write bio of the crash workloads (the
 #                   full mode of rawkv_crash_test) in a VM; "N passed, N failed"
 #   make fuzz       fuzz the on-device decoders for 10 minutes (FUZZ_SECONDS)
+#   make lint       W=1, sparse and checkpatch --strict on the module
+#   make check-debug  every selftest on a KASAN/lockdep/kmemleak/UBSAN kernel
+#   make check KVER=$(scripts/setup-612.sh)  the same on Debian's 6.12 kernel
 #   make bench      benchmark rawkv against raw and file-per-key I/O in a VM
 #                   (BENCHMARKS.md)
 #   make KDIR=...   build the module against another kernel tree
@@ -25,7 +28,7 @@ KDIR ?= /lib/modules/$(KVER)/build
 export KVER KDIR
 
 .PHONY: all setup modules userlib selftests bench-build check crashtest fuzz \
-	demo bench clean
+	lint check-debug demo bench clean
 
 all: modules userlib selftests
 
@@ -69,6 +72,12 @@ crashtest: all
 
 fuzz:
 	$(TOP)/scripts/fuzz.sh $(or $(FUZZ_SECONDS),600)
+
+lint:
+	$(TOP)/scripts/lint.sh
+
+check-debug:
+	$(TOP)/scripts/check-debug.sh
 
 demo: all
 	$(TOP)/scripts/demo.sh

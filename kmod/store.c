@@ -381,8 +381,8 @@ static bool rawkv_fp_is_busy(struct rawkv_dev *kd, u64 fp)
 
 /*
  * Wait until no other PUT or DELETE of fingerprint @fp is in flight, then
- * claim it, with kd->lock held on return. With @nowait, -EAGAIN instead of
- * waiting: the caller holds requests in flight it must complete first.
+ * claim it. With @nowait, -EAGAIN instead of waiting: the caller holds
+ * requests in flight it must complete first.
  */
 static int rawkv_fp_claim(struct rawkv_dev *kd, struct rawkv_fp_lock *l,
 			  u64 fp, bool nowait)
@@ -402,6 +402,7 @@ static int rawkv_fp_claim(struct rawkv_dev *kd, struct rawkv_fp_lock *l,
 	}
 	l->fp = fp;
 	list_add(&l->node, &kd->fp_busy);
+	spin_unlock(&kd->lock);
 	return 0;
 }
 
@@ -413,12 +414,11 @@ static void rawkv_fp_release(struct rawkv_dev *kd, struct rawkv_fp_lock *l)
 }
 
 /*
- * Take a free slot for a PUT, with kd->lock held. When there is none:
+ * Take a free slot for a PUT. When there is none:
  * commit a checkpoint if that frees slots from limbo, else evict the least
  * recently used entries that no GET is reading (evict=1), else wait for a
  * request in flight to give a slot back (or, with @nowait, return -EAGAIN).
- * Without eviction, -ENOSPC means every slot holds a live value. Returns
- * with kd->lock held on success, released on error.
+ * Without eviction, -ENOSPC means every slot holds a live value.
  */
 static int rawkv_slot_get(struct rawkv_dev *kd, u32 *slot,
 			  struct rawkv_inflight *put, bool nowait)
@@ -427,12 +427,13 @@ static int rawkv_slot_get(struct rawkv_dev *kd, u32 *slot,
 	u64 seen;
 	int ret;
 
-	lockdep_assert_held(&kd->lock);
+	spin_lock(&kd->lock);
 	for (;;) {
 		if (kd->free.count) {
 			*slot = rawkv_slot_pop(kd, &kd->free);
 			put->gen = kd->next_gen++;
 			list_add_tail(&put->node, &kd->inflight);
+			spin_unlock(&kd->lock);
 			return 0;
 		}
 		if (!committed && (kd->limbo.count || kd->committing.count)) {
@@ -637,6 +638,7 @@ void rawkv_put_begin(struct rawkv_dev *kd, struct rawkv_req *rq,
 	ret = rawkv_slot_get(kd, &slot, &rq->put, nowait);
 	if (ret)
 		goto out_release_fp;
+	spin_lock(&kd->lock);
 	rawkv_cand_get(kd, &rq->cand, fp);
 	spin_unlock(&kd->lock);
 	rq->claimed = true;
@@ -905,6 +907,7 @@ static int rawkv_remove_key(struct rawkv_dev *kd, const u8 *key,
 	ret = rawkv_fp_claim(kd, &fpl, rawkv_fp(kd, key, klen), false);
 	if (ret)
 		return ret;
+	spin_lock(&kd->lock);
 	rawkv_cand_get(kd, &c, fpl.fp);
 	spin_unlock(&kd->lock);
 

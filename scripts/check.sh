@@ -8,6 +8,7 @@
 # for scripts/crash-blackbox.sh (QEMU killed mid-workload, recovery checked on a third boot)
 # and one for a 30 s run of the decoder fuzzer (scripts/fuzz.sh).
 # RAWKV_CHECK_BUDGET: seconds for both boots together (default 900).
+# RAWKV_CHECK_GUEST_ENV: variables for the guest's tests, e.g. RAWKV_FUZZ_CALLS=200000.
 set -u
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,7 +29,7 @@ boot() { # boot NAME TIMEOUT
 	echo "# ==== $name: /rawkv/guest-check.sh $name (timeout ${secs}s)"
 	"$TOP/scripts/vm.sh" --name "check-$name" --timeout "$secs" \
 		--disk "$VM/vda.img" --disk "$VM/vdb.img:4096" --disk "$VM/vdc.img" \
-		--run "/rawkv/guest-check.sh $name" 2>&1 | tee "$log"
+		--run "${RAWKV_CHECK_GUEST_ENV:-} /rawkv/guest-check.sh $name" 2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
 
 	totals=$(tr -d '\r' <"$log" | sed -n 's/^# Totals: \(pass:.*\)$/\1/p')
