@@ -41,7 +41,8 @@ $s --enable VIRTIO --enable VIRTIO_PCI --enable VIRTIO_BLK \
 	--enable CRYPTO_CRC32C --enable LIBCRC32C --enable DEBUG_FS \
 	--enable MODULES --enable MODULE_UNLOAD --enable DEVTMPFS \
 	--enable BLK_DEV_INITRD --enable SERIAL_8250_CONSOLE \
-	--enable DETECT_HUNG_TASK --set-val DEFAULT_HUNG_TASK_TIMEOUT 60
+	--enable DETECT_HUNG_TASK --set-val DEFAULT_HUNG_TASK_TIMEOUT 60 \
+	--enable USERFAULTFD
 # The checkers.
 $s --enable KASAN --enable KASAN_GENERIC --enable KASAN_INLINE \
 	--enable PROVE_LOCKING --enable DEBUG_LOCKDEP --enable DEBUG_ATOMIC_SLEEP \
@@ -57,7 +58,7 @@ $s --disable DEBUG_INFO --enable DEBUG_INFO_NONE --disable DEBUG_INFO_BTF \
 	--disable WATCHDOG --disable IPV6 --disable HAMRADIO --disable BT \
 	--disable MODULE_SIG --disable SECURITY_SELINUX
 make -s olddefconfig >&2
-for opt in KASAN PROVE_LOCKING DEBUG_ATOMIC_SLEEP DEBUG_KMEMLEAK UBSAN VIRTIO_BLK BLK_DEV_RAM LIBCRC32C; do
+for opt in KASAN PROVE_LOCKING DEBUG_ATOMIC_SLEEP DEBUG_KMEMLEAK UBSAN VIRTIO_BLK BLK_DEV_RAM LIBCRC32C USERFAULTFD; do
 	grep -q "^CONFIG_$opt=y" .config || { echo "debug-kernel: CONFIG_$opt did not stick" >&2; exit 1; }
 done
 

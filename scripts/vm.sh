@@ -230,7 +230,7 @@ elif [ "$status" -ne 0 ]; then
 	rc=$((rc | 1))
 	echo "vm.sh: $NAME: guest command exited with status $status" >&2
 fi
-BAD='BUG:|WARNING:|Oops|general protection fault|Kernel panic|blocked for more than|INFO: task|possible circular locking|lockdep|inconsistent lock state|UBSAN|KASAN|kmemleak: [0-9]+ new suspected|unreferenced object|Call Trace'
+BAD='BUG:|WARNING:|Oops|general protection fault|Kernel panic|blocked for more than|INFO: task|possible circular locking|DEBUG_LOCKS_WARN_ON|turning off the locking correctness validator|possible recursive locking|irq lock inversion|lock held when returning|inconsistent lock state|UBSAN|KASAN|kmemleak: [0-9]+ new suspected|unreferenced object|Call Trace'
 if bad=$(tr -d '\r' <"$CONSOLE" | grep -n -E "$BAD"); then
 	rc=$((rc | 8))
 	echo "vm.sh: $NAME: kernel log problems ($CONSOLE):" >&2
