@@ -13,6 +13,8 @@ export KVER=$(make -s -C "$TREE" kernelrelease)
 export KDIR=$TREE
 export RAWKV_VM_KERNEL=$TREE/arch/x86/boot/bzImage
 export RAWKV_VM_MODDIR=$TREE/mod-install/lib/modules/$KVER
+# KASAN's shadow and kmemleak's pool need room.
+export RAWKV_VM_MEM=${RAWKV_VM_MEM:-2048}
 # KASAN makes everything slower: more time, and a shorter ioctl fuzz.
 export RAWKV_CHECK_BUDGET=${RAWKV_CHECK_BUDGET:-3600}
 export RAWKV_CHECK_GUEST_ENV=${RAWKV_CHECK_GUEST_ENV:-RAWKV_FUZZ_CALLS=200000}

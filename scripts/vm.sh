@@ -29,7 +29,7 @@ set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 NAME=vm
 TIMEOUT=300
-MEM=1024
+MEM=${RAWKV_VM_MEM:-1024}
 VIRTFS=
 RUN=
 DISKS=()
