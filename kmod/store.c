@@ -554,8 +554,8 @@ static struct rawkv_entry *rawkv_match_key(struct rawkv_dev *kd,
 	return found;
 }
 
-/* Pin the live entries with fingerprint @fp and get pages for headers. */
-static int rawkv_cand_get(struct rawkv_dev *kd, struct rawkv_cand *c, u64 fp)
+/* Pin the live entries with fingerprint @fp. */
+static void rawkv_cand_get(struct rawkv_dev *kd, struct rawkv_cand *c, u64 fp)
 {
 	unsigned int i;
 
@@ -567,7 +567,6 @@ static int rawkv_cand_get(struct rawkv_dev *kd, struct rawkv_cand *c, u64 fp)
 		rawkv_pin(kd, e);
 		c->gens[i] = e->gen;
 	}
-	return 0;
 }
 
 static int rawkv_cand_pages(struct rawkv_cand *c)
@@ -590,6 +589,33 @@ static void rawkv_cand_free_pages(struct rawkv_cand *c)
 		if (c->pages[i])
 			__free_page(c->pages[i]);
 	memset(c->pages, 0, sizeof(c->pages));
+}
+
+/*
+ * The live entry holding @key among those with fingerprint @fp, found by
+ * reading their slot headers, or NULL (*err says if the reads failed).
+ * Returns with kd->lock held; free @c's pages after unlocking.
+ */
+static struct rawkv_entry *rawkv_find_key(struct rawkv_dev *kd, u64 fp,
+					  const u8 *key, unsigned int klen,
+					  struct rawkv_cand *c, int *err)
+	__acquires(&kd->lock)
+{
+	struct rawkv_io io;
+	int ret;
+
+	spin_lock(&kd->lock);
+	rawkv_cand_get(kd, c, fp);
+	spin_unlock(&kd->lock);
+	ret = rawkv_cand_pages(c);
+	if (!ret && c->n) {
+		rawkv_io_init(&io, kd);
+		rawkv_read_hdrs(kd, &io, c->slots, c->n, c->pages);
+		ret = rawkv_io_wait(&io);
+	}
+	spin_lock(&kd->lock);
+	*err = ret;
+	return rawkv_match_key(kd, c, key, klen, !ret);
 }
 
 /*
@@ -901,25 +927,12 @@ static int rawkv_remove_key(struct rawkv_dev *kd, const u8 *key,
 	struct rawkv_fp_lock fpl;
 	struct rawkv_cand c = {};
 	struct rawkv_entry *e;
-	struct rawkv_io io;
 	int ret;
 
 	ret = rawkv_fp_claim(kd, &fpl, rawkv_fp(kd, key, klen), false);
 	if (ret)
 		return ret;
-	spin_lock(&kd->lock);
-	rawkv_cand_get(kd, &c, fpl.fp);
-	spin_unlock(&kd->lock);
-
-	ret = rawkv_cand_pages(&c);
-	if (!ret && c.n) {
-		rawkv_io_init(&io, kd);
-		rawkv_read_hdrs(kd, &io, c.slots, c.n, c.pages);
-		ret = rawkv_io_wait(&io);
-	}
-
-	spin_lock(&kd->lock);
-	e = rawkv_match_key(kd, &c, key, klen, !ret);
+	e = rawkv_find_key(kd, fpl.fp, key, klen, &c, &ret);
 	if (e) {
 		*sync_gen = e->sync ? e->gen : 0;
 		rawkv_remove(kd, e);
@@ -987,20 +1000,9 @@ int rawkv_table_adopt(struct rawkv_dev *kd, const u8 *key, unsigned int klen,
 	struct rawkv_entry *e = rawkv_ent(kd, slot), *old;
 	u64 fp = rawkv_fp(kd, key, klen);
 	struct rawkv_cand c = {};
-	struct rawkv_io io;
 	int ret;
 
-	spin_lock(&kd->lock);
-	rawkv_cand_get(kd, &c, fp);
-	spin_unlock(&kd->lock);
-	ret = rawkv_cand_pages(&c);
-	if (!ret && c.n) {
-		rawkv_io_init(&io, kd);
-		rawkv_read_hdrs(kd, &io, c.slots, c.n, c.pages);
-		ret = rawkv_io_wait(&io);
-	}
-	spin_lock(&kd->lock);
-	old = rawkv_match_key(kd, &c, key, klen, !ret);
+	old = rawkv_find_key(kd, fp, key, klen, &c, &ret);
 	if (old && old->gen > gen) {
 		ret = -EEXIST;
 	} else if (!ret) {
