@@ -619,6 +619,26 @@ static struct rawkv_entry *rawkv_find_key(struct rawkv_dev *kd, u64 fp,
 }
 
 /*
+ * Submit the value of @rq to or from its slot at byte @pos, all its bios in
+ * flight together; with @hdr, the header block too, in the same bio as the
+ * value's first blocks.
+ */
+static void rawkv_submit_slot(struct rawkv_req *rq, u64 pos, blk_opf_t opf,
+			      bool hdr)
+{
+	if (hdr) {
+		rawkv_io_start(&rq->io, pos, opf, rq->vb.nr_bv + 1);
+		rawkv_io_add(&rq->io, rq->hdr, RAWKV_BLOCK_SIZE, 0);
+	} else {
+		rawkv_io_start(&rq->io, pos + RAWKV_BLOCK_SIZE, opf,
+			       rq->vb.nr_bv);
+	}
+	rawkv_vbuf_io(&rq->vb, &rq->io);
+	rawkv_io_send(&rq->io);
+	rq->busy = true;
+}
+
+/*
  * Start a PUT: take a slot and submit the value and its header, every bio
  * in flight together (the header in the same bio as the value's first
  * blocks), and the reads of the headers of the entries that share the
@@ -685,16 +705,7 @@ void rawkv_put_begin(struct rawkv_dev *kd, struct rawkv_req *rq,
 	rawkv_io_init(&rq->io, kd);
 	rawkv_read_hdrs(kd, &rq->io, rq->cand.slots, rq->cand.n,
 			rq->cand.pages);
-	if (sync) {
-		rawkv_io_start(&rq->io, pos + RAWKV_BLOCK_SIZE, opf,
-			       rq->vb.nr_bv);
-	} else {
-		rawkv_io_start(&rq->io, pos, opf, rq->vb.nr_bv + 1);
-		rawkv_io_add(&rq->io, rq->hdr, RAWKV_BLOCK_SIZE, 0);
-	}
-	rawkv_vbuf_io(&rq->vb, &rq->io);
-	rawkv_io_send(&rq->io);
-	rq->busy = true;
+	rawkv_submit_slot(rq, pos, opf, !sync);
 	return;
 
 out_release_fp:
@@ -836,12 +847,7 @@ void rawkv_get_begin(struct rawkv_dev *kd, struct rawkv_req *rq,
 	if (ret)
 		goto out_fail;
 	rawkv_io_init(&rq->io, kd);
-	rawkv_io_start(&rq->io, rawkv_slot_pos(kd, slot), REQ_OP_READ,
-		       rq->vb.nr_bv + 1);
-	rawkv_io_add(&rq->io, rq->hdr, RAWKV_BLOCK_SIZE, 0);
-	rawkv_vbuf_io(&rq->vb, &rq->io);
-	rawkv_io_send(&rq->io);
-	rq->busy = true;
+	rawkv_submit_slot(rq, rawkv_slot_pos(kd, slot), REQ_OP_READ, true);
 	return;
 
 out_fail:

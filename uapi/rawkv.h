@@ -209,15 +209,21 @@ struct rawkv_ioc_stat {
  * RAWKV_IOC_DELETE - remove a key
  *
  * The deletion survives a crash once a later FLUSH returns, except for a
- * key written with RAWKV_PUT_SYNC since the last checkpoint: then DELETE
- * commits a checkpoint itself before it returns.
+ * key written with RAWKV_PUT_SYNC: then DELETE commits a checkpoint itself
+ * (after any older PUT in flight has finished its I/O) before it returns.
+ * The table holds only key fingerprints, so DELETE reads the slot headers
+ * of the entries sharing the key's fingerprint to find the key.
  *
  * Return: 0 on success, or
  *	-EINVAL	nonzero flags, reserved, val_ptr or val_len; bad key_len
  *	-ENOENT	no such key
  *	-EFAULT	key not readable
- *	-EIO	the key is deleted, but the checkpoint that makes the
- *		deletion of a RAWKV_PUT_SYNC key durable failed
+ *	-EIO	a slot header could not be read (nothing is deleted), or the
+ *		key is deleted but the checkpoint that makes the deletion of
+ *		a RAWKV_PUT_SYNC key durable failed
+ *	-EINTR	interrupted while waiting; the key may be deleted, but not
+ *		durably
+ *	-ENOMEM	out of kernel memory
  */
 #define RAWKV_IOC_DELETE	_IOWR(RAWKV_IOC_MAGIC, 3, struct rawkv_kv)
 

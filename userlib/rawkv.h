@@ -252,9 +252,12 @@ ssize_t rawkv_get(struct rawkv *kv, const void *key, size_t klen,
  *	-EINVAL	@kv NULL, @klen 0 or > RAWKV_KEY_MAX
  *	-ENOENT	no such key
  *	-EFAULT	@key not readable
- *	-EIO	the key is deleted, but the checkpoint that makes deleting a
+ *	-EIO	a slot header could not be read (nothing is deleted), or the
+ *		key is deleted but the checkpoint that makes deleting a
  *		rawkv_put_sync() key durable failed; a later rawkv_flush()
  *		retries it
+ *	-EINTR	interrupted while waiting; the key may be deleted, not durably
+ *	-ENOMEM	out of kernel memory
  *	-ENOTTY	not a rawkv device
  */
 int rawkv_delete(struct rawkv *kv, const void *key, size_t klen);
