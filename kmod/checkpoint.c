@@ -121,29 +121,31 @@ out_free_page:
 	return ret;
 }
 
-/* Read the blocks of a vmalloc'ed buffer from, or write them to, @pos. */
+/*
+ * Read the blocks of a vmalloc'ed buffer from, or write them to, @pos. A
+ * block is RAWKV_BLOCK_SIZE bytes at its own offset in its page, so this
+ * holds for pages of any size.
+ */
 static int rawkv_rw_vmalloc(struct rawkv_dev *kd, void *buf, size_t len,
 			    u64 pos, blk_opf_t opf)
 {
 	unsigned int i, nr = len >> RAWKV_BLOCK_SHIFT;
-	struct page **pages;
 	struct rawkv_io io;
 	int ret;
-
-	pages = kvmalloc_array(nr, sizeof(*pages), GFP_KERNEL);
-	if (!pages)
-		return -ENOMEM;
-	for (i = 0; i < nr; i++)
-		pages[i] = vmalloc_to_page(buf + ((size_t)i << RAWKV_BLOCK_SHIFT));
 
 	if (op_is_write(opf))
 		flush_kernel_vmap_range(buf, len);
 	rawkv_io_init(&io, kd);
-	rawkv_io_submit(&io, pages, nr, pos, opf);
+	rawkv_io_start(&io, pos, opf, nr);
+	for (i = 0; i < nr; i++) {
+		void *p = buf + ((size_t)i << RAWKV_BLOCK_SHIFT);
+
+		rawkv_io_add(&io, vmalloc_to_page(p), RAWKV_BLOCK_SIZE,
+			     offset_in_page(p));
+	}
 	ret = rawkv_io_wait(&io);
 	if (!op_is_write(opf))
 		invalidate_kernel_vmap_range(buf, len);
-	kvfree(pages);
 	return ret;
 }
 
@@ -163,10 +165,10 @@ static int rawkv_load_ckpt(struct rawkv_dev *kd, int area,
 	int ret = 0;
 
 	if (size) {
-		/* A payload too big to hold is treated like an unreadable one. */
+		/* A payload too big to hold is treated like a damaged one. */
 		buf = __vmalloc(size, GFP_KERNEL | __GFP_NOWARN);
 		if (!buf)
-			return -EIO;
+			return -EFBIG;
 		ret = rawkv_rw_vmalloc(kd, buf, size, kd->geo.ckpt_off[area] +
 				       RAWKV_BLOCK_SIZE, REQ_OP_READ);
 		if (ret)
@@ -243,9 +245,14 @@ static int rawkv_scan_sync(struct rawkv_dev *kd, u64 scan_gen,
 			n++;
 		}
 		if (rawkv_io_wait(&io)) {
-			pr_warn("read error scanning slots %u..%u for durable PUTs; their values are not recovered\n",
-				n ? slots[0] : slot, slot - 1);
-			continue;
+			/*
+			 * The next checkpoint would lose the durable PUTs
+			 * these headers hold: refuse to load instead.
+			 */
+			pr_err("read error scanning slots %u..%u for durable PUTs; refusing to load (retry, or format=1 to start over)\n",
+			       n ? slots[0] : slot, slot - 1);
+			ret = -EIO;
+			goto out_free;
 		}
 		for (i = 0; i < n; i++) {
 			struct rawkv_rec r;
@@ -257,10 +264,17 @@ static int rawkv_scan_sync(struct rawkv_dev *kd, u64 scan_gen,
 			*max_gen = max(*max_gen, r.gen);
 			if (!(r.flags & RAWKV_SLOT_SYNC) || r.gen < scan_gen)
 				continue;
+			/* Adopted or not, the next recovery could adopt it. */
+			spin_lock(&kd->lock);
+			kd->last_sync_gen = max(kd->last_sync_gen, r.gen);
+			spin_unlock(&kd->lock);
 			ret = rawkv_table_adopt(kd, r.key, r.key_len, r.slot,
 						r.gen, r.value_len);
-			if (ret == -EEXIST || ret == -EIO)
+			if (ret == -EEXIST)
 				continue;
+			if (ret == -EIO)
+				pr_err("slot %u: read error comparing keys with a durable PUT; refusing to load (retry, or format=1 to start over)\n",
+				       slots[i]);
 			if (ret)
 				goto out_free;
 			__set_bit(r.slot, used);
@@ -278,8 +292,10 @@ out_free:
 /*
  * Rebuild the table from the newest valid checkpoint and the durable PUTs
  * written after it. A damaged area falls back to the other one; with
- * neither, the store starts empty and keeps its superblock. Only
- * out-of-memory fails the load.
+ * neither, the store starts empty and keeps its superblock. A read error
+ * fails the load (-EIO): what could not be read may be the newest
+ * checkpoint or a durable PUT, which the next commit would destroy. Out of
+ * memory fails it too.
  */
 int rawkv_recover(struct rawkv_dev *kd)
 {
@@ -304,9 +320,14 @@ int rawkv_recover(struct rawkv_dev *kd)
 		const char *err;
 
 		if (rawkv_rw_block(kd, page, kd->geo.ckpt_off[i], REQ_OP_READ)) {
-			pr_warn("checkpoint area %c: read error; ignoring it\n",
-				area_name[i]);
-			continue;
+			/*
+			 * It may hold the newest checkpoint, which the next
+			 * commit would overwrite: refuse to load instead.
+			 */
+			pr_err("checkpoint area %c: read error; refusing to load (retry, or format=1 to start over)\n",
+			       area_name[i]);
+			ret = -EIO;
+			goto out_free;
 		}
 		if (h->magic)
 			seen_magic = 1;
@@ -331,12 +352,16 @@ int rawkv_recover(struct rawkv_dev *kd)
 			loaded = i;
 			break;
 		}
-		if (ret == -ENOMEM)
+		if (ret != -EBADMSG && ret != -EFBIG) {
+			if (ret == -EIO)
+				pr_err("checkpoint area %c (seq %llu): payload read error; refusing to load (retry, or format=1 to start over)\n",
+				       area_name[i], ci[i].seq);
 			goto out_free;
+		}
 		pr_warn("checkpoint area %c (seq %llu): %s; trying the other area\n",
 			area_name[i], ci[i].seq,
 			ret == -EBADMSG ? "payload checksum mismatch" :
-					  "payload read error");
+					  "payload too large to hold");
 		valid[i] = 0;
 		ret = 0;
 	}
@@ -406,7 +431,9 @@ int rawkv_checkpoint(struct rawkv_dev *kd)
 	size_t len, size = 0;
 	u64 seq, snap, next_gen, scan_gen, count;
 	struct page *page;
+	blk_opf_t hdr_opf;
 	void *buf = NULL;
+	bool hdr_first;
 	int area, ret;
 
 	page = alloc_page(GFP_KERNEL | __GFP_ZERO);
@@ -418,8 +445,13 @@ int rawkv_checkpoint(struct rawkv_dev *kd)
 		size_t need;
 
 		spin_lock(&kd->lock);
-		if (kd->mutations == kd->ckpt_mutations) {
-			/* Nothing in limbo is referenced by the committed one. */
+		if (kd->mutations == kd->ckpt_mutations &&
+		    !rawkv_sync_adoptable(kd)) {
+			/*
+			 * The committed one holds the table, and recovery
+			 * adopts no sync value from it; nothing in limbo is
+			 * referenced by it.
+			 */
 			rawkv_slots_committed(kd, &kd->limbo, kd->ckpt_scan_gen);
 			spin_unlock(&kd->lock);
 			ret = 0;
@@ -448,8 +480,11 @@ int rawkv_checkpoint(struct rawkv_dev *kd)
 
 	seq = kd->next_seq;
 	area = seq & 1;
-	if (len) {
+	if (len)
 		memset(buf + len, 0, round_up(len, RAWKV_BLOCK_SIZE) - len);
+	/* A mutant for the crash tests: the header before its payload. */
+	hdr_first = rawkv_fault_strip(kd, RAWKV_STRIP_CKPT_PAYLOAD_WAIT);
+	if (len && !hdr_first) {
 		ret = rawkv_rw_vmalloc(kd, buf, round_up(len, RAWKV_BLOCK_SIZE),
 				       kd->geo.ckpt_off[area] + RAWKV_BLOCK_SIZE,
 				       REQ_OP_WRITE);
@@ -469,8 +504,16 @@ int rawkv_checkpoint(struct rawkv_dev *kd)
 	h->scan_gen = cpu_to_le64(scan_gen);
 	h->payload_crc = cpu_to_le32(len ? rawkv_crc(buf, len) : ~0U);
 	h->crc = cpu_to_le32(rawkv_crc(h, sizeof(*h)));
-	ret = rawkv_rw_block(kd, page, kd->geo.ckpt_off[area],
-			     REQ_OP_WRITE | REQ_PREFLUSH | REQ_FUA);
+	hdr_opf = REQ_OP_WRITE;
+	if (!rawkv_fault_strip(kd, RAWKV_STRIP_CKPT_PREFLUSH))
+		hdr_opf |= REQ_PREFLUSH;
+	if (!rawkv_fault_strip(kd, RAWKV_STRIP_CKPT_FUA))
+		hdr_opf |= REQ_FUA;
+	ret = rawkv_rw_block(kd, page, kd->geo.ckpt_off[area], hdr_opf);
+	if (!ret && len && hdr_first)
+		ret = rawkv_rw_vmalloc(kd, buf, round_up(len, RAWKV_BLOCK_SIZE),
+				       kd->geo.ckpt_off[area] + RAWKV_BLOCK_SIZE,
+				       REQ_OP_WRITE);
 	if (ret)
 		goto out_uncommit;
 

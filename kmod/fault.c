@@ -18,6 +18,17 @@
  *   powercut_fired		1 once bio N was reached
  *   fail_read_at, fail_write_at  that bio fails with an I/O error; 0: off
  *   fail_sticky		1: every later bio of that direction fails too
+ *   strip			a mask of RAWKV_STRIP_* (rawkv.h): durability
+ *				measures left out, to prove the crash tests
+ *				see them ("mutants")
+ *   hold_write_at		write bio N is parked instead of submitted
+ *   hold_reads			1: every read bio is parked
+ *   held_bios			bios parked now
+ *   hold_release		write 1: submit the parked bios, disarm both
+ *   events, event_count	the order in which write bios were submitted
+ *				to the device and completed: one line per
+ *				event, "s N" or "c N" (the last
+ *				RAWKV_EV_SIZE; events_lost counts the rest)
  *
  * Numbers read and write as decimal text.
  *   kick_checkpoint		write 1: run the periodic checkpoint now and
@@ -26,13 +37,20 @@
  *				bits force collisions (set it before any key
  *				is stored or read, after every load)
  *
+ * The module parameters fault_strip, fault_powercut_at,
+ * fault_torn_sectors, fault_fail_read_at, fault_fail_write_at and
+ * fault_sticky arm the same controls before the device is even read, so
+ * that loading and recovery can be cut or fail too.
+ *
  * Without fault_inject=1 none of this exists and the bio path pays one
  * static branch.
  */
 #define pr_fmt(fmt) "rawkv: " fmt
 
 #include <linux/bio.h>
+#include <linux/blkdev.h>
 #include <linux/debugfs.h>
+#include <linux/moduleparam.h>
 #include <linux/jump_label.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
@@ -42,7 +60,35 @@
 
 DEFINE_STATIC_KEY_FALSE(rawkv_faults_on);
 
-#define RAWKV_WLOG_SIZE		8192
+#define RAWKV_WLOG_SIZE		65536
+#define RAWKV_EV_SIZE		(1U << 18)
+#define RAWKV_EV_INFLIGHT	1024
+
+static unsigned int fault_strip;
+module_param(fault_strip, uint, 0444);
+MODULE_PARM_DESC(fault_strip, "Testing only (fault_inject=1): durability measures to leave out, a mask of RAWKV_STRIP_*");
+static unsigned long long fault_powercut_at;
+module_param(fault_powercut_at, ullong, 0444);
+MODULE_PARM_DESC(fault_powercut_at, "Testing only (fault_inject=1): power cut at write bio N from load on");
+static unsigned int fault_torn_sectors;
+module_param(fault_torn_sectors, uint, 0444);
+MODULE_PARM_DESC(fault_torn_sectors, "Testing only (fault_inject=1): the cut bio keeps its first K sectors");
+static unsigned long long fault_fail_read_at;
+module_param(fault_fail_read_at, ullong, 0444);
+MODULE_PARM_DESC(fault_fail_read_at, "Testing only (fault_inject=1): read bio N from load on fails");
+static unsigned long long fault_fail_write_at;
+module_param(fault_fail_write_at, ullong, 0444);
+MODULE_PARM_DESC(fault_fail_write_at, "Testing only (fault_inject=1): write bio N from load on fails");
+static bool fault_sticky;
+module_param(fault_sticky, bool, 0444);
+MODULE_PARM_DESC(fault_sticky, "Testing only (fault_inject=1): every bio after the failing one fails too");
+
+/* Whether a fault_* parameter is set (they need fault_inject=1). */
+bool rawkv_fault_params_set(void)
+{
+	return fault_strip || fault_powercut_at || fault_torn_sectors ||
+	       fault_fail_read_at || fault_fail_write_at || fault_sticky;
+}
 
 enum { WK_SB, WK_CKPT_HDR, WK_CKPT_PAYLOAD, WK_SLOT, WK_VALUE, WK_OTHER };
 static const char * const rawkv_wk_name[] = {
@@ -58,11 +104,19 @@ struct rawkv_wlog {
 	u8 fua;
 };
 
+/* A write bio submitted to the device and not completed yet. */
+struct rawkv_ev_bio {
+	struct bio *bio;
+	u64 n;
+};
+
 /*
  * struct rawkv_faults - fault injection state of one device
  *
  * The armed values are set from debugfs and read locklessly by the bio
- * path; @lock guards @log and orders @powercut_fired with the bio numbers.
+ * path; @lock guards @log, @held and @hold_*, and orders @powercut_fired
+ * with the bio numbers. @ev_lock (taken in bio completion, so irq-safe)
+ * guards @ev, @ev_count, @ev_lost and @ev_bios.
  */
 struct rawkv_faults {
 	struct rawkv_dev *kd;
@@ -75,9 +129,113 @@ struct rawkv_faults {
 	u64 fail_read_at;
 	u64 fail_write_at;
 	u8 fail_sticky;
-	spinlock_t lock;		/* @log */
+	u32 strip;
+	u64 hold_write_at;
+	u8 hold_reads;
+	spinlock_t lock;		/* @log, @held */
 	struct rawkv_wlog *log;
+	struct bio_list held;
+	u64 nr_held;
+	u64 held_write;			/* number of the parked write */
+	spinlock_t ev_lock;		/* @ev, @ev_bios */
+	u64 *ev;			/* (bio number << 1) | completed */
+	u64 ev_count;
+	u64 ev_lost;
+	struct rawkv_ev_bio ev_bios[RAWKV_EV_INFLIGHT];
 };
+
+bool rawkv_fault_strip(struct rawkv_dev *kd, unsigned int what)
+{
+	return static_branch_unlikely(&rawkv_faults_on) && kd->faults &&
+	       (READ_ONCE(kd->faults->strip) & what);
+}
+
+static void rawkv_ev_add(struct rawkv_faults *f, u64 n, bool completed)
+{
+	lockdep_assert_held(&f->ev_lock);
+	if (f->ev_count >= RAWKV_EV_SIZE) {
+		f->ev_lost++;
+		return;
+	}
+	f->ev[f->ev_count++] = n << 1 | completed;
+}
+
+/* Write bio number @n goes to the device now. */
+static void rawkv_ev_submit(struct rawkv_faults *f, struct bio *bio, u64 n)
+{
+	unsigned long flags;
+	int i;
+
+	spin_lock_irqsave(&f->ev_lock, flags);
+	rawkv_ev_add(f, n, false);
+	for (i = 0; i < RAWKV_EV_INFLIGHT && f->ev_bios[i].bio; i++)
+		;
+	if (i < RAWKV_EV_INFLIGHT)
+		f->ev_bios[i] = (struct rawkv_ev_bio) { .bio = bio, .n = n };
+	else
+		f->ev_lost++;
+	spin_unlock_irqrestore(&f->ev_lock, flags);
+}
+
+/* A write bio completed (called from its end_io, before bio_put()). */
+void rawkv_fault_bio_done(struct rawkv_dev *kd, struct bio *bio)
+{
+	struct rawkv_faults *f = kd->faults;
+	unsigned long flags;
+	int i;
+
+	if (!f || !op_is_write(bio_op(bio)))
+		return;
+	spin_lock_irqsave(&f->ev_lock, flags);
+	for (i = 0; i < RAWKV_EV_INFLIGHT; i++) {
+		if (f->ev_bios[i].bio == bio) {
+			rawkv_ev_add(f, f->ev_bios[i].n, true);
+			f->ev_bios[i].bio = NULL;
+			break;
+		}
+	}
+	spin_unlock_irqrestore(&f->ev_lock, flags);
+}
+
+/* Park @bio until hold_release; true if it was parked. */
+static bool rawkv_fault_hold(struct rawkv_faults *f, struct bio *bio, u64 n)
+{
+	bool hold;
+
+	spin_lock(&f->lock);
+	hold = op_is_write(bio_op(bio)) ?
+	       READ_ONCE(f->hold_write_at) == n : READ_ONCE(f->hold_reads);
+	if (hold) {
+		bio_list_add(&f->held, bio);
+		f->nr_held++;
+		if (op_is_write(bio_op(bio)))
+			f->held_write = n;
+	}
+	spin_unlock(&f->lock);
+	return hold;
+}
+
+/* Submit every parked bio and disarm the holds. */
+static void rawkv_fault_release(struct rawkv_faults *f)
+{
+	struct bio_list held;
+	struct bio *bio;
+	u64 n;
+
+	spin_lock(&f->lock);
+	WRITE_ONCE(f->hold_write_at, 0);
+	WRITE_ONCE(f->hold_reads, 0);
+	held = f->held;
+	n = f->held_write;
+	bio_list_init(&f->held);
+	f->nr_held = 0;
+	spin_unlock(&f->lock);
+	while ((bio = bio_list_pop(&held))) {
+		if (op_is_write(bio_op(bio)))
+			rawkv_ev_submit(f, bio, n);
+		submit_bio(bio);
+	}
+}
 
 static u8 rawkv_write_kind(struct rawkv_dev *kd, u64 pos)
 {
@@ -113,7 +271,7 @@ bool rawkv_fault_bio(struct rawkv_dev *kd, struct bio *bio)
 	if (!op_is_write(bio_op(bio))) {
 		n = atomic64_inc_return(&f->read_bios);
 		if (!rawkv_fault_hits(n, READ_ONCE(f->fail_read_at), sticky))
-			return false;
+			return rawkv_fault_hold(f, bio, n);
 		bio->bi_status = BLK_STS_IOERR;
 		bio_endio(bio);
 		return true;
@@ -140,6 +298,7 @@ bool rawkv_fault_bio(struct rawkv_dev *kd, struct bio *bio)
 
 		if (n == at && torn && bio_sectors(bio) > torn) {
 			bio_trim(bio, 0, torn);
+			rawkv_ev_submit(f, bio, n);
 			return false;
 		}
 		bio_endio(bio);
@@ -150,6 +309,9 @@ bool rawkv_fault_bio(struct rawkv_dev *kd, struct bio *bio)
 		bio_endio(bio);
 		return true;
 	}
+	if (rawkv_fault_hold(f, bio, n))
+		return true;
+	rawkv_ev_submit(f, bio, n);
 	return false;
 }
 
@@ -196,6 +358,55 @@ static int rawkv_kick_set(void *data, u64 val)
 }
 DEFINE_DEBUGFS_ATTRIBUTE(rawkv_kick_fops, NULL, rawkv_kick_set, "%llu\n");
 
+static int rawkv_release_set(void *data, u64 val)
+{
+	if (val != 1)
+		return -EINVAL;
+	rawkv_fault_release(data);
+	return 0;
+}
+DEFINE_DEBUGFS_ATTRIBUTE(rawkv_release_fops, NULL, rawkv_release_set,
+			 "%llu\n");
+
+static int rawkv_held_get(void *data, u64 *val)
+{
+	struct rawkv_faults *f = data;
+
+	spin_lock(&f->lock);
+	*val = f->nr_held;
+	spin_unlock(&f->lock);
+	return 0;
+}
+DEFINE_DEBUGFS_ATTRIBUTE(rawkv_held_fops, rawkv_held_get, NULL, "%llu\n");
+
+static int rawkv_ev_count_get(void *data, u64 *val)
+{
+	struct rawkv_faults *f = data;
+
+	spin_lock_irq(&f->ev_lock);
+	*val = f->ev_count;
+	spin_unlock_irq(&f->ev_lock);
+	return 0;
+}
+DEFINE_DEBUGFS_ATTRIBUTE(rawkv_ev_count_fops, rawkv_ev_count_get, NULL,
+			 "%llu\n");
+
+static int rawkv_events_show(struct seq_file *m, void *v)
+{
+	struct rawkv_faults *f = m->private;
+	u64 i, count;
+
+	spin_lock_irq(&f->ev_lock);
+	count = f->ev_count;
+	spin_unlock_irq(&f->ev_lock);
+	/* Events below ev_count are never rewritten. */
+	for (i = 0; i < count; i++)
+		seq_printf(m, "%c %llu\n", f->ev[i] & 1 ? 'c' : 's',
+			   f->ev[i] >> 1);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(rawkv_events);
+
 int rawkv_faults_init(struct rawkv_dev *kd)
 {
 	struct rawkv_faults *f;
@@ -205,12 +416,23 @@ int rawkv_faults_init(struct rawkv_dev *kd)
 	if (!f)
 		return -ENOMEM;
 	f->log = vzalloc(array_size(RAWKV_WLOG_SIZE, sizeof(*f->log)));
-	if (!f->log) {
+	f->ev = vmalloc_array(RAWKV_EV_SIZE, sizeof(*f->ev));
+	if (!f->log || !f->ev) {
+		vfree(f->log);
+		vfree(f->ev);
 		kfree(f);
 		return -ENOMEM;
 	}
 	f->kd = kd;
 	spin_lock_init(&f->lock);
+	spin_lock_init(&f->ev_lock);
+	bio_list_init(&f->held);
+	f->strip = fault_strip;
+	f->powercut_at = fault_powercut_at;
+	f->torn_sectors = fault_torn_sectors;
+	f->fail_read_at = fault_fail_read_at;
+	f->fail_write_at = fault_fail_write_at;
+	f->fail_sticky = fault_sticky;
 
 	d = debugfs_create_dir("rawkv", NULL);
 	f->dir = d;
@@ -229,6 +451,16 @@ int rawkv_faults_init(struct rawkv_dev *kd)
 	debugfs_create_file_unsafe("kick_checkpoint", 0200, d, kd,
 				   &rawkv_kick_fops);
 	debugfs_create_x64("fp_mask", 0600, d, &kd->fp_mask);
+	debugfs_create_u32("strip", 0600, d, &f->strip);
+	debugfs_create_u64("hold_write_at", 0600, d, &f->hold_write_at);
+	debugfs_create_u8("hold_reads", 0600, d, &f->hold_reads);
+	debugfs_create_file_unsafe("held_bios", 0400, d, f, &rawkv_held_fops);
+	debugfs_create_file_unsafe("hold_release", 0200, d, f,
+				   &rawkv_release_fops);
+	debugfs_create_file_unsafe("event_count", 0400, d, f,
+				   &rawkv_ev_count_fops);
+	debugfs_create_u64("events_lost", 0400, d, &f->ev_lost);
+	debugfs_create_file("events", 0400, d, f, &rawkv_events_fops);
 
 	kd->faults = f;
 	static_branch_inc(&rawkv_faults_on);
@@ -236,15 +468,32 @@ int rawkv_faults_init(struct rawkv_dev *kd)
 	return 0;
 }
 
-/* Called once no bio of @kd can be submitted any more. */
+/*
+ * Remove the debugfs files, waiting for any write to them in progress (a
+ * kick_checkpoint queues work): nothing can reach @kd through them after
+ * this. Submits whatever is parked, so teardown can wait for it.
+ */
+void rawkv_faults_remove_files(struct rawkv_dev *kd)
+{
+	struct rawkv_faults *f = kd->faults;
+
+	if (!f)
+		return;
+	debugfs_remove_recursive(f->dir);
+	f->dir = NULL;
+	rawkv_fault_release(f);
+}
+
+/* Called once no bio of @kd can be submitted or complete any more. */
 void rawkv_faults_exit(struct rawkv_dev *kd)
 {
 	struct rawkv_faults *f = kd->faults;
 
 	if (!f)
 		return;
+	rawkv_faults_remove_files(kd);
 	static_branch_dec(&rawkv_faults_on);
-	debugfs_remove_recursive(f->dir);
+	vfree(f->ev);
 	vfree(f->log);
 	kfree(f);
 	kd->faults = NULL;

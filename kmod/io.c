@@ -32,6 +32,8 @@ static void rawkv_io_end(struct bio *bio)
 		cmpxchg(&io->status, BLK_STS_OK, bio->bi_status);
 		atomic64_inc(&io->kd->stats.io_errors);
 	}
+	if (static_branch_unlikely(&rawkv_faults_on))
+		rawkv_fault_bio_done(io->kd, bio);
 	bio_put(bio);
 	rawkv_io_put(io);
 }

@@ -147,13 +147,74 @@ static void rawkv_batch_end(struct rawkv_dev *kd, unsigned int cmd,
 	}
 }
 
+/*
+ * Most bounce bytes a PUT batch prepares before it submits: every buffer is
+ * pinned or copied before any operation takes a generation (see
+ * rawkv_put_prepare()), so a batch of unaligned values is run in parts of
+ * this many bytes. Zero-copy values cost no bounce memory.
+ */
+#define RAWKV_BATCH_BOUNCE_MAX	(64ULL << 20)
+
+/* PUT_BATCH ops [from, *to): prepare up to the bounce budget; sets *to. */
+static void rawkv_batch_put_prepare(struct rawkv_dev *kd,
+				    struct rawkv_batch_ctx *ctx,
+				    unsigned int from, unsigned int count,
+				    unsigned int *to)
+{
+	u64 bounce = 0;
+	unsigned int i;
+
+	for (i = from; i < count && (i == from ||
+				     bounce < RAWKV_BATCH_BOUNCE_MAX); i++) {
+		struct rawkv_batch_ctx *c = &ctx[i];
+		struct rawkv_batch_op *op = &c->op;
+
+		op->result = rawkv_batch_op_check(RAWKV_IOC_PUT_BATCH, op,
+						  c->key);
+		if (op->result)
+			continue;
+		rawkv_put_prepare(kd, &c->rq, c->key, op->key_len,
+				  u64_to_user_ptr(op->val_ptr), op->val_len,
+				  op->flags & RAWKV_PUT_SYNC);
+		bounce += rawkv_put_bounce_bytes(&c->rq);
+		c->begun = true;
+	}
+	*to = i;
+}
+
+/*
+ * PUT_BATCH ops [from, to), prepared: submit each, then complete them all.
+ * When one cannot get a slot or its fingerprint without waiting for the
+ * batch's own PUTs in flight, those are completed first.
+ */
+static void rawkv_batch_put_run(struct rawkv_dev *kd,
+				struct rawkv_batch_ctx *ctx,
+				unsigned int from, unsigned int to)
+{
+	unsigned int i, done = from;
+
+	for (i = from; i < to; i++) {
+		struct rawkv_batch_ctx *c = &ctx[i];
+
+		if (!c->begun)
+			continue;
+		rawkv_put_submit(kd, &c->rq, done < i);
+		if (c->rq.ret == -EAGAIN) {
+			rawkv_batch_end(kd, RAWKV_IOC_PUT_BATCH, ctx, done, i);
+			done = i;
+			rawkv_put_submit(kd, &c->rq, false);
+		}
+	}
+	rawkv_batch_end(kd, RAWKV_IOC_PUT_BATCH, ctx, done, to);
+}
+
 static long rawkv_ioctl_batch(struct rawkv_dev *kd, unsigned int cmd,
 			      void __user *argp)
 {
 	struct rawkv_batch_op __user *uops;
 	struct rawkv_batch_ctx *ctx;
 	struct rawkv_batch b;
-	unsigned int i, done = 0;
+	unsigned int i, to;
 	long ret = 0;
 
 	if (copy_from_user(&b, argp, sizeof(b)))
@@ -171,36 +232,26 @@ static long rawkv_ioctl_batch(struct rawkv_dev *kd, unsigned int cmd,
 			goto out_free_ctx;
 		}
 
-	for (i = 0; i < b.count; i++) {
-		struct rawkv_batch_ctx *c = &ctx[i];
-		struct rawkv_batch_op *op = &c->op;
+	if (cmd == RAWKV_IOC_PUT_BATCH) {
+		for (i = 0; i < b.count; i = to) {
+			rawkv_batch_put_prepare(kd, ctx, i, b.count, &to);
+			rawkv_batch_put_run(kd, ctx, i, to);
+		}
+	} else {
+		for (i = 0; i < b.count; i++) {
+			struct rawkv_batch_ctx *c = &ctx[i];
+			struct rawkv_batch_op *op = &c->op;
 
-		op->result = rawkv_batch_op_check(cmd, op, c->key);
-		if (op->result)
-			continue;
-		if (cmd == RAWKV_IOC_GET_BATCH) {
+			op->result = rawkv_batch_op_check(cmd, op, c->key);
+			if (op->result)
+				continue;
 			rawkv_get_begin(kd, &c->rq, c->key, op->key_len,
 					u64_to_user_ptr(op->val_ptr),
 					op->val_len);
 			c->begun = true;
-			continue;
 		}
-		rawkv_put_begin(kd, &c->rq, c->key, op->key_len,
-				u64_to_user_ptr(op->val_ptr), op->val_len,
-				op->flags & RAWKV_PUT_SYNC, done < i);
-		if (c->rq.ret == -EAGAIN) {
-			/* Out of slots: our own PUTs in flight hold them. */
-			rawkv_batch_end(kd, cmd, ctx, done, i);
-			done = i;
-			rawkv_put_end(kd, &c->rq);
-			rawkv_put_begin(kd, &c->rq, c->key, op->key_len,
-					u64_to_user_ptr(op->val_ptr),
-					op->val_len,
-					op->flags & RAWKV_PUT_SYNC, false);
-		}
-		c->begun = true;
+		rawkv_batch_end(kd, cmd, ctx, 0, b.count);
 	}
-	rawkv_batch_end(kd, cmd, ctx, done, b.count);
 
 	for (i = 0; i < b.count; i++)
 		if (put_user(ctx[i].op.result, &uops[i].result) ||
@@ -220,7 +271,7 @@ static long rawkv_ioctl_flush(struct rawkv_dev *kd, void __user *argp)
 		return -EFAULT;
 	if (fl.flags || fl.reserved0 || fl.reserved[0] || fl.reserved[1])
 		return -EINVAL;
-	ret = rawkv_checkpoint(kd);
+	ret = rawkv_flush(kd);
 	if (ret)
 		return ret;
 	fl.checkpoint_seq = READ_ONCE(kd->ckpt_seq);
@@ -254,6 +305,17 @@ static long rawkv_ioctl(struct file *file, unsigned int cmd,
 
 	switch (cmd) {
 	case RAWKV_IOC_PUT:
+	case RAWKV_IOC_DELETE:
+	case RAWKV_IOC_PUT_BATCH:
+	case RAWKV_IOC_FLUSH:
+		/* Changing the store takes a descriptor open for writing. */
+		if (!(file->f_mode & FMODE_WRITE))
+			return -EBADF;
+		break;
+	}
+
+	switch (cmd) {
+	case RAWKV_IOC_PUT:
 	case RAWKV_IOC_GET:
 	case RAWKV_IOC_DELETE:
 		return rawkv_ioctl_kv(kd, cmd, argp);
@@ -282,6 +344,13 @@ static int rawkv_check_params(void)
 		pr_err("no device given: load with dev=/dev/<block device>\n");
 		return -EINVAL;
 	}
+	if (!fault_inject && rawkv_fault_params_set()) {
+		pr_err("the fault_* parameters are for testing and need fault_inject=1\n");
+		return -EINVAL;
+	}
+	if (PAGE_SIZE > RAWKV_BLOCK_SIZE)
+		pr_info("page size %lu: each %u-byte block of metadata and bounced values takes a page\n",
+			PAGE_SIZE, RAWKV_BLOCK_SIZE);
 	if (!is_power_of_2(slot_size) || slot_size < RAWKV_SLOT_SIZE_MIN ||
 	    slot_size > RAWKV_SLOT_SIZE_MAX) {
 		pr_err("slot_size=%u: must be a power of two from %u to %u\n",
@@ -393,6 +462,11 @@ static void rawkv_dev_destroy(struct rawkv_dev *kd)
 	int ret;
 
 	misc_deregister(&kd->misc);
+	/*
+	 * No debugfs write (kick_checkpoint) may queue the work once it is
+	 * cancelled: remove the files first, which waits for writers.
+	 */
+	rawkv_faults_remove_files(kd);
 	cancel_delayed_work_sync(&kd->ckpt_work);
 	ret = rawkv_checkpoint(kd);
 	if (ret)

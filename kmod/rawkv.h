@@ -52,8 +52,8 @@ enum { RAWKV_E_IDLE, RAWKV_E_LIVE, RAWKV_E_DEAD };
  *		right now; the slot is not reused before the last one is done
  * @state:	RAWKV_E_LIVE: in the table; RAWKV_E_DEAD: removed, freed at
  *		the last unpin; RAWKV_E_IDLE: neither
- * @sync:	this key was written with RAWKV_PUT_SYNC since the committed
- *		checkpoint: deleting it must commit a checkpoint
+ * @sync:	the slot's header carries RAWKV_SLOT_SYNC: recovery may adopt
+ *		it from a checkpoint whose scan_gen is not above @gen
  *
  * One per slot, indexed by slot, 40 bytes whatever the key length. Guarded
  * by rawkv_dev.lock, except a slot's fields while a PUT in flight owns it.
@@ -65,7 +65,7 @@ struct rawkv_entry {
 	u32 hnext;
 	u32 prev;
 	u32 next;
-	u16 pins;
+	u32 pins;
 	u8 state;
 	u8 sync;
 };
@@ -114,8 +114,8 @@ struct rawkv_slot_list {
  * so they are read without a lock.
  *
  * @lock guards the table: @ents, @buckets, the LRU list, the slot lists,
- * @inflight, @fp_busy, @nr_used, @next_gen, @mutations, @slot_events. No
- * I/O is ever done under it.
+ * @inflight, @fp_busy, @nr_used, @next_gen, @last_sync_gen, @mutations,
+ * @slot_events. No I/O is ever done under it.
  *
  * Every slot is in exactly one place: @free; @limbo (left the table since
  * the last checkpoint snapshot: the committed checkpoint may still map its
@@ -126,8 +126,9 @@ struct rawkv_slot_list {
  * never rewritten.
  *
  * @ckpt_mutex makes checkpoint writers one at a time and guards
- * @next_seq. @ckpt_seq and @ckpt_mutations are written under both
- * @ckpt_mutex and @lock, so holding either is enough to read them.
+ * @next_seq. @ckpt_seq, @ckpt_mutations and @ckpt_scan_gen are written
+ * under both @ckpt_mutex and @lock, so holding either is enough to read
+ * them.
  */
 struct rawkv_dev {
 	struct rawkv_bdev bd;
@@ -156,6 +157,7 @@ struct rawkv_dev {
 	struct list_head inflight;	/* PUTs in flight, oldest first */
 	struct list_head fp_busy;	/* fingerprints owned by requests */
 	u64 next_gen;
+	u64 last_sync_gen;		/* highest RAWKV_PUT_SYNC generation */
 	u64 mutations;			/* bumped by every table change */
 	u64 slot_events;		/* bumped when a slot may be free */
 	wait_queue_head_t slot_wait;
@@ -203,6 +205,7 @@ struct rawkv_vbuf {
 	void __user *ubuf;
 	u64 len;
 	bool pinned;			/* the caller's pages are in @bv */
+	bool user_written;		/* a read went to the caller's pages */
 	struct page **upages;		/* pinned pages */
 	unsigned int nr_upages;
 	struct page **bounce;		/* RAWKV_BLOCK_SIZE bounce pages */
@@ -214,7 +217,7 @@ struct rawkv_vbuf {
 
 void rawkv_vbuf_account(struct rawkv_dev *kd, struct rawkv_vbuf *vb);
 int rawkv_vbuf_init(struct rawkv_dev *kd, struct rawkv_vbuf *vb,
-		    void __user *ubuf, u64 len, bool to_device);
+		    void __user *ubuf, u64 len, bool to_device, bool bounce);
 void rawkv_vbuf_io(struct rawkv_vbuf *vb, struct rawkv_io *io);
 u32 rawkv_vbuf_crc(struct rawkv_vbuf *vb);
 int rawkv_vbuf_copy_out(struct rawkv_vbuf *vb, bool verified);
@@ -245,17 +248,32 @@ struct rawkv_req {
 	struct rawkv_inflight put;
 	struct rawkv_fp_lock fpl;	/* PUT */
 	struct rawkv_cand cand;		/* PUT: same fingerprint; GET: tried */
-	u64 vlen;			/* GET: value length */
+	u64 vlen;			/* value length */
 	bool sync;
+	bool hdr_done;			/* PUT: header already written */
 	bool claimed;			/* PUT: owns a slot and the fingerprint */
 	bool busy;			/* bios submitted */
 	int ret;
 };
 
-/* fault.c */
+/*
+ * fault.c. Durability measures fault_inject's "strip" can leave out, one
+ * bit each, so that the crash tests can show they would notice.
+ */
+#define RAWKV_STRIP_CKPT_PREFLUSH	BIT(0)	/* checkpoint header's flush */
+#define RAWKV_STRIP_CKPT_FUA		BIT(1)	/* checkpoint header's FUA */
+#define RAWKV_STRIP_SYNC_VALUE_FUA	BIT(2)	/* sync PUT: value's FUA */
+#define RAWKV_STRIP_SYNC_HDR_FUA	BIT(3)	/* sync PUT: header's FUA */
+#define RAWKV_STRIP_SYNC_VALUE_WAIT	BIT(4)	/* sync PUT: header first */
+#define RAWKV_STRIP_CKPT_PAYLOAD_WAIT	BIT(5)	/* checkpoint: header first */
+
 DECLARE_STATIC_KEY_FALSE(rawkv_faults_on);
 bool rawkv_fault_bio(struct rawkv_dev *kd, struct bio *bio);
+void rawkv_fault_bio_done(struct rawkv_dev *kd, struct bio *bio);
+bool rawkv_fault_strip(struct rawkv_dev *kd, unsigned int what);
+bool rawkv_fault_params_set(void);
 int rawkv_faults_init(struct rawkv_dev *kd);
+void rawkv_faults_remove_files(struct rawkv_dev *kd);
 void rawkv_faults_exit(struct rawkv_dev *kd);
 
 /* store.c */
@@ -271,9 +289,11 @@ void rawkv_slots_committed(struct rawkv_dev *kd, struct rawkv_slot_list *src,
 			   u64 scan_gen);
 int rawkv_put(struct rawkv_dev *kd, const u8 *key, unsigned int klen,
 	      const void __user *val, u64 vlen, bool sync);
-void rawkv_put_begin(struct rawkv_dev *kd, struct rawkv_req *rq,
-		     const u8 *key, unsigned int klen,
-		     const void __user *val, u64 vlen, bool sync, bool nowait);
+void rawkv_put_prepare(struct rawkv_dev *kd, struct rawkv_req *rq,
+		       const u8 *key, unsigned int klen,
+		       const void __user *val, u64 vlen, bool sync);
+u64 rawkv_put_bounce_bytes(struct rawkv_req *rq);
+void rawkv_put_submit(struct rawkv_dev *kd, struct rawkv_req *rq, bool nowait);
 int rawkv_put_end(struct rawkv_dev *kd, struct rawkv_req *rq);
 void rawkv_get_begin(struct rawkv_dev *kd, struct rawkv_req *rq,
 		     const u8 *key, unsigned int klen, void __user *buf,
@@ -282,6 +302,8 @@ int rawkv_get_end(struct rawkv_dev *kd, struct rawkv_req *rq);
 int rawkv_get(struct rawkv_dev *kd, const u8 *key, unsigned int klen,
 	      void __user *buf, u64 buflen, u64 *vlen);
 int rawkv_delete(struct rawkv_dev *kd, const u8 *key, unsigned int klen);
+int rawkv_flush(struct rawkv_dev *kd);
+bool rawkv_sync_adoptable(struct rawkv_dev *kd);
 void rawkv_fill_stat(struct rawkv_dev *kd, struct rawkv_ioc_stat *st);
 size_t rawkv_table_ckpt_bytes(struct rawkv_dev *kd);
 size_t rawkv_table_serialize(struct rawkv_dev *kd, void *buf);

@@ -237,10 +237,14 @@ static void rawkv_remove(struct rawkv_dev *kd, struct rawkv_entry *e)
 		rawkv_entry_free(kd, e);
 }
 
-static void rawkv_pin(struct rawkv_dev *kd, struct rawkv_entry *e)
+/* Returns false, pinning nothing, if @e cannot take another pin. */
+static bool rawkv_pin(struct rawkv_dev *kd, struct rawkv_entry *e)
 {
 	lockdep_assert_held(&kd->lock);
+	if (WARN_ON_ONCE(e->pins == U32_MAX))
+		return false;
 	e->pins++;
+	return true;
 }
 
 static void rawkv_unpin_locked(struct rawkv_dev *kd, struct rawkv_entry *e)
@@ -554,8 +558,8 @@ static struct rawkv_entry *rawkv_match_key(struct rawkv_dev *kd,
 	return found;
 }
 
-/* Pin the live entries with fingerprint @fp. */
-static void rawkv_cand_get(struct rawkv_dev *kd, struct rawkv_cand *c, u64 fp)
+/* Pin the live entries with fingerprint @fp: 0, or -EBUSY pinning none. */
+static int rawkv_cand_get(struct rawkv_dev *kd, struct rawkv_cand *c, u64 fp)
 {
 	unsigned int i;
 
@@ -564,9 +568,15 @@ static void rawkv_cand_get(struct rawkv_dev *kd, struct rawkv_cand *c, u64 fp)
 	for (i = 0; i < c->n; i++) {
 		struct rawkv_entry *e = rawkv_ent(kd, c->slots[i]);
 
-		rawkv_pin(kd, e);
+		if (!rawkv_pin(kd, e)) {
+			while (i--)
+				rawkv_unpin_locked(kd, rawkv_ent(kd, c->slots[i]));
+			c->n = 0;
+			return -EBUSY;
+		}
 		c->gens[i] = e->gen;
 	}
+	return 0;
 }
 
 static int rawkv_cand_pages(struct rawkv_cand *c)
@@ -605,9 +615,10 @@ static struct rawkv_entry *rawkv_find_key(struct rawkv_dev *kd, u64 fp,
 	int ret;
 
 	spin_lock(&kd->lock);
-	rawkv_cand_get(kd, c, fp);
+	ret = rawkv_cand_get(kd, c, fp);
 	spin_unlock(&kd->lock);
-	ret = rawkv_cand_pages(c);
+	if (!ret)
+		ret = rawkv_cand_pages(c);
 	if (!ret && c->n) {
 		rawkv_io_init(&io, kd);
 		rawkv_read_hdrs(kd, &io, c->slots, c->n, c->pages);
@@ -639,24 +650,17 @@ static void rawkv_submit_slot(struct rawkv_req *rq, u64 pos, blk_opf_t opf,
 }
 
 /*
- * Start a PUT: take a slot and submit the value and its header, every bio
- * in flight together (the header in the same bio as the value's first
- * blocks), and the reads of the headers of the entries that share the
- * key's fingerprint, to tell which one holds the key. With @sync, only the
- * value is submitted, with FUA; the header follows in rawkv_put_end(),
- * with FUA too, so a durable sync header implies a durable value. On
- * return, rq->busy says whether rawkv_put_end() has I/O to wait for;
- * rq->ret holds any error so far (-EAGAIN with @nowait: complete the
- * caller's other requests first).
+ * Prepare a PUT: check it, and pin or copy the caller's memory. This comes
+ * before the PUT takes a generation (rawkv_put_submit()): a PUT in flight
+ * holds back the checkpoints' scan_gen, and FLUSH and DELETE wait for the
+ * older ones, so none may wait on a page fault the caller controls. A
+ * batch prepares every operation before submitting any. On failure rq->ret
+ * holds the error; rawkv_put_end() still cleans up.
  */
-void rawkv_put_begin(struct rawkv_dev *kd, struct rawkv_req *rq,
-		     const u8 *key, unsigned int klen,
-		     const void __user *val, u64 vlen, bool sync, bool nowait)
+void rawkv_put_prepare(struct rawkv_dev *kd, struct rawkv_req *rq,
+		       const u8 *key, unsigned int klen,
+		       const void __user *val, u64 vlen, bool sync)
 {
-	blk_opf_t opf = REQ_OP_WRITE | (sync ? REQ_FUA : 0);
-	u64 fp = rawkv_fp(kd, key, klen), pos;
-	struct rawkv_entry *e;
-	u32 slot;
 	int ret;
 
 	memset(rq, 0, sizeof(*rq));
@@ -667,17 +671,51 @@ void rawkv_put_begin(struct rawkv_dev *kd, struct rawkv_req *rq,
 	if (vlen > kd->geo.value_max)
 		goto out_fail;
 	ret = -ENOMEM;
-	rq->hdr = alloc_page(GFP_KERNEL);
+	rq->hdr = alloc_page(GFP_KERNEL_ACCOUNT);
 	if (!rq->hdr)
 		goto out_fail;
-	/*
-	 * Pin or copy the caller's memory before taking a generation: a PUT
-	 * in flight holds back the checkpoints' scan_gen, so it must not wait
-	 * on a page fault the caller controls.
-	 */
-	ret = rawkv_vbuf_init(kd, &rq->vb, (void __user *)val, vlen, true);
+	ret = rawkv_vbuf_init(kd, &rq->vb, (void __user *)val, vlen, true,
+			      false);
 	if (ret)
 		goto out_fail;
+	rq->vlen = vlen;
+	return;
+
+out_fail:
+	rq->ret = ret;
+}
+
+/* Bounce bytes a prepared PUT holds. */
+u64 rawkv_put_bounce_bytes(struct rawkv_req *rq)
+{
+	return (u64)rq->vb.nr_bounce << RAWKV_BLOCK_SHIFT;
+}
+
+/*
+ * Submit a prepared PUT: claim the key's fingerprint and a slot (taking a
+ * generation), then send the value and its header, every bio in flight
+ * together (the header in the same bio as the value's first blocks), and
+ * the reads of the headers of the entries that share the fingerprint, to
+ * tell which one holds the key. With sync, only the value is submitted,
+ * with FUA; the header follows in rawkv_put_end(), with FUA too, so a
+ * durable sync header implies a durable value.
+ *
+ * On return rq->busy says whether rawkv_put_end() has I/O to wait for, and
+ * rq->ret holds any error so far: with @nowait, -EAGAIN means "complete
+ * the caller's other requests first, then call this again".
+ */
+void rawkv_put_submit(struct rawkv_dev *kd, struct rawkv_req *rq, bool nowait)
+{
+	bool sync = rq->sync, hdr_first;
+	u64 fp = rawkv_fp(kd, rq->key, rq->klen), pos;
+	blk_opf_t opf = REQ_OP_WRITE;
+	struct rawkv_entry *e;
+	u32 slot;
+	int ret;
+
+	if (rq->ret && rq->ret != -EAGAIN)
+		return;
+	rq->ret = 0;
 	ret = rawkv_fp_claim(kd, &rq->fpl, fp, nowait);
 	if (ret)
 		goto out_fail;
@@ -685,7 +723,15 @@ void rawkv_put_begin(struct rawkv_dev *kd, struct rawkv_req *rq,
 	if (ret)
 		goto out_release_fp;
 	spin_lock(&kd->lock);
-	rawkv_cand_get(kd, &rq->cand, fp);
+	ret = rawkv_cand_get(kd, &rq->cand, fp);
+	if (ret) {
+		/* The slot never held anything: straight back. */
+		list_del(&rq->put.node);
+		rawkv_slot_release(kd, slot);
+		kd->mutations++;
+		spin_unlock(&kd->lock);
+		goto out_release_fp;
+	}
 	spin_unlock(&kd->lock);
 	rq->claimed = true;
 
@@ -693,18 +739,32 @@ void rawkv_put_begin(struct rawkv_dev *kd, struct rawkv_req *rq,
 	rq->e = e;
 	e->fp = fp;
 	e->gen = rq->put.gen;
-	e->value_len = vlen;
+	e->value_len = rq->vlen;
 	e->sync = sync;
 	ret = rawkv_cand_pages(&rq->cand);
 	if (ret)
 		goto out_fail;
-	rawkv_fill_slot_hdr(kd, rq->hdr, slot, e->gen, key, klen, vlen,
-			    rawkv_vbuf_crc(&rq->vb), sync);
+	rawkv_fill_slot_hdr(kd, rq->hdr, slot, e->gen, rq->key, rq->klen,
+			    rq->vlen, rawkv_vbuf_crc(&rq->vb), sync);
 
 	pos = rawkv_slot_pos(kd, slot);
 	rawkv_io_init(&rq->io, kd);
 	rawkv_read_hdrs(kd, &rq->io, rq->cand.slots, rq->cand.n,
 			rq->cand.pages);
+	if (sync && !rawkv_fault_strip(kd, RAWKV_STRIP_SYNC_VALUE_FUA))
+		opf |= REQ_FUA;
+	/* A mutant for the crash tests: the sync header before its value. */
+	hdr_first = sync && rawkv_fault_strip(kd, RAWKV_STRIP_SYNC_VALUE_WAIT);
+	if (hdr_first) {
+		rq->hdr_done = true;
+		ret = rawkv_rw_block(kd, rq->hdr, pos, opf | REQ_FUA);
+		if (ret) {
+			rq->ret = ret;
+			rq->busy = true;
+			rawkv_io_send(&rq->io);
+			return;
+		}
+	}
 	rawkv_submit_slot(rq, pos, opf, !sync);
 	return;
 
@@ -717,8 +777,10 @@ out_fail:
 }
 
 /*
- * Finish a PUT: wait for its bios, then publish the value in place of the
- * entry that held the key, if any.
+ * Finish a PUT: wait for its bios (with sync, then write the header with
+ * FUA), then publish the value in place of the entry that held the key, if
+ * any. A PUT that fails still counts as a change of the table, so the next
+ * FLUSH commits a checkpoint whatever the failed PUT left on the device.
  */
 int rawkv_put_end(struct rawkv_dev *kd, struct rawkv_req *rq)
 {
@@ -726,27 +788,32 @@ int rawkv_put_end(struct rawkv_dev *kd, struct rawkv_req *rq)
 	int ret = rq->ret;
 
 	if (rq->busy) {
-		ret = rawkv_io_wait(&rq->io);
-		if (!ret && rq->sync)
+		ret = rawkv_io_wait(&rq->io) ?: ret;
+		if (!ret && rq->sync && !rq->hdr_done)
 			ret = rawkv_rw_block(kd, rq->hdr,
 					     rawkv_slot_pos(kd, rawkv_slot_of(kd, e)),
-					     REQ_OP_WRITE | REQ_FUA);
+					     REQ_OP_WRITE |
+					     (rawkv_fault_strip(kd, RAWKV_STRIP_SYNC_HDR_FUA) ?
+					      0 : REQ_FUA));
 	}
 	if (rq->claimed) {
 		spin_lock(&kd->lock);
 		old = rawkv_match_key(kd, &rq->cand, rq->key, rq->klen, !ret);
 		list_del(&rq->put.node);
+		if (rq->sync)
+			kd->last_sync_gen = max(kd->last_sync_gen, e->gen);
 		if (ret && !rq->sync) {
 			/* No checkpoint ever referenced the slot: free it. */
 			rawkv_slot_release(kd, rawkv_slot_of(kd, e));
+			kd->mutations++;
 		} else if (ret) {
 			/* Its header may be a sync one: as if deleted. */
 			rawkv_slot_push(kd, &kd->limbo, rawkv_slot_of(kd, e));
+			kd->mutations++;
+			rawkv_slot_event(kd);
 		} else {
-			if (old) {
-				e->sync |= old->sync;
+			if (old)
 				rawkv_remove(kd, old);
-			}
 			rawkv_insert(kd, e);
 		}
 		rawkv_fp_release(kd, &rq->fpl);
@@ -760,6 +827,7 @@ int rawkv_put_end(struct rawkv_dev *kd, struct rawkv_req *rq)
 	rawkv_cand_free_pages(&rq->cand);
 	if (rq->hdr)
 		__free_page(rq->hdr);
+	rq->hdr = NULL;
 	return ret;
 }
 
@@ -768,7 +836,8 @@ int rawkv_put(struct rawkv_dev *kd, const u8 *key, unsigned int klen,
 {
 	struct rawkv_req rq;
 
-	rawkv_put_begin(kd, &rq, key, klen, val, vlen, sync, false);
+	rawkv_put_prepare(kd, &rq, key, klen, val, vlen, sync);
+	rawkv_put_submit(kd, &rq, false);
 	return rawkv_put_end(kd, &rq);
 }
 
@@ -834,16 +903,20 @@ void rawkv_get_begin(struct rawkv_dev *kd, struct rawkv_req *rq,
 		rq->ret = buflen ? -ERANGE : 0;
 		return;
 	}
-	rawkv_pin(kd, e);
+	if (!rawkv_pin(kd, e)) {
+		spin_unlock(&kd->lock);
+		rq->ret = -EBUSY;
+		return;
+	}
 	spin_unlock(&kd->lock);
 	rq->e = e;
 
 	ret = -ENOMEM;
 	if (!rq->hdr)
-		rq->hdr = alloc_page(GFP_KERNEL);
+		rq->hdr = alloc_page(GFP_KERNEL_ACCOUNT);
 	if (!rq->hdr)
 		goto out_fail;
-	ret = rawkv_vbuf_init(kd, &rq->vb, buf, e->value_len, false);
+	ret = rawkv_vbuf_init(kd, &rq->vb, buf, e->value_len, false, false);
 	if (ret)
 		goto out_fail;
 	rawkv_io_init(&rq->io, kd);
@@ -855,6 +928,59 @@ out_fail:
 }
 
 /*
+ * Check what a GET read: 0 when the header proves the slot holds this
+ * key's value and the value's crc32c matches; -EXDEV for another key's
+ * value (same fingerprint); -ENOENT or -EIO with *why otherwise.
+ * *value_bad tells a value checksum mismatch.
+ */
+static int rawkv_get_verify(struct rawkv_dev *kd, struct rawkv_req *rq,
+			    const char **why, bool *value_bad)
+{
+	u32 crc;
+	int ret;
+
+	*value_bad = false;
+	ret = rawkv_check_slot_hdr(kd, rq->e, page_address(rq->hdr), rq->key,
+				   rq->klen, &crc, why);
+	if (!ret && rawkv_vbuf_crc(&rq->vb) != crc) {
+		*why = "value checksum mismatch";
+		*value_bad = true;
+		ret = -EIO;
+	}
+	return ret;
+}
+
+/*
+ * The value read straight into the caller's pages did not verify. The
+ * caller (or a device copying into its buffer) may have written those
+ * pages during the read: read the slot again into kernel pages and verify
+ * it there before calling the value damaged.
+ */
+static int rawkv_get_reread(struct rawkv_dev *kd, struct rawkv_req *rq,
+			    const char **why)
+{
+	bool value_bad;
+	int ret;
+
+	rawkv_vbuf_release(&rq->vb, false);
+	ret = rawkv_vbuf_init(kd, &rq->vb, rq->ubuf, rq->vlen, false, true);
+	/* The first read left device bytes in the caller's pages. */
+	rq->vb.user_written = true;
+	if (!ret) {
+		rawkv_io_init(&rq->io, kd);
+		rawkv_submit_slot(rq, rawkv_slot_pos(kd, rawkv_slot_of(kd, rq->e)),
+				  REQ_OP_READ, true);
+		ret = rawkv_io_wait(&rq->io);
+	}
+	if (ret) {
+		/* Not a verdict on the value: keep the key. */
+		*why = NULL;
+		return ret;
+	}
+	return rawkv_get_verify(kd, rq, why, &value_bad);
+}
+
+/*
  * Finish a GET. The value counts only if the header proves the slot holds
  * this key's value and its crc32c matches; otherwise no byte read reaches
  * the caller, and the entry is dropped. An entry of another key with the
@@ -863,9 +989,9 @@ out_fail:
 int rawkv_get_end(struct rawkv_dev *kd, struct rawkv_req *rq)
 {
 	struct rawkv_entry *e;
+	bool value_bad;
 	const char *why;
 	int ret;
-	u32 crc;
 
 again:
 	e = rq->e;
@@ -873,15 +999,10 @@ again:
 	if (rq->busy) {
 		ret = rawkv_io_wait(&rq->io);
 		if (!ret) {
-			ret = rawkv_check_slot_hdr(kd, e,
-						   page_address(rq->hdr),
-						   rq->key, rq->klen, &crc,
-						   &why);
-			if (!ret && rawkv_vbuf_crc(&rq->vb) != crc) {
-				why = "value checksum mismatch";
-				ret = -EIO;
-			}
-			if (ret && ret != -EXDEV)
+			ret = rawkv_get_verify(kd, rq, &why, &value_bad);
+			if (value_bad && rq->vb.pinned)
+				ret = rawkv_get_reread(kd, rq, &why);
+			if ((ret == -EIO || ret == -ENOENT) && why)
 				rawkv_drop_stale(kd, e, why);
 		}
 		ret = rawkv_vbuf_copy_out(&rq->vb, !ret) ?: ret;
@@ -924,11 +1045,14 @@ int rawkv_get(struct rawkv_dev *kd, const u8 *key, unsigned int klen,
 /*
  * Find the live entry that holds @key among those with its fingerprint, by
  * reading their headers, and remove it. Returns 0, -ENOENT or an I/O
- * error; *sync tells whether the key was written with RAWKV_PUT_SYNC since
- * the committed checkpoint.
+ * error. *adoptable tells whether a value written with RAWKV_PUT_SYNC may
+ * still be adopted by recovery from the committed checkpoint (its
+ * generation is not below that checkpoint's scan_gen): this key's, or any
+ * key's, for an evicted or overwritten key keeps no record of how it was
+ * written. *gen is the generation the next PUT will take.
  */
 static int rawkv_remove_key(struct rawkv_dev *kd, const u8 *key,
-			    unsigned int klen, u64 *sync_gen)
+			    unsigned int klen, bool *adoptable, u64 *gen)
 {
 	struct rawkv_fp_lock fpl;
 	struct rawkv_cand c = {};
@@ -940,7 +1064,8 @@ static int rawkv_remove_key(struct rawkv_dev *kd, const u8 *key,
 		return ret;
 	e = rawkv_find_key(kd, fpl.fp, key, klen, &c, &ret);
 	if (e) {
-		*sync_gen = e->sync ? e->gen : 0;
+		*adoptable = rawkv_sync_adoptable(kd);
+		*gen = kd->next_gen;
 		rawkv_remove(kd, e);
 	}
 	rawkv_fp_release(kd, &fpl);
@@ -949,36 +1074,73 @@ static int rawkv_remove_key(struct rawkv_dev *kd, const u8 *key,
 	return ret ?: e ? 0 : -ENOENT;
 }
 
-static bool rawkv_scan_gen_above(struct rawkv_dev *kd, u64 gen)
+/*
+ * Whether recovery could adopt a value written with RAWKV_PUT_SYNC from the
+ * committed checkpoint: one has a generation at or above its scan_gen.
+ */
+bool rawkv_sync_adoptable(struct rawkv_dev *kd)
 {
-	bool above;
-
-	spin_lock(&kd->lock);
-	above = rawkv_scan_gen(kd) > gen;
-	spin_unlock(&kd->lock);
-	return above;
+	lockdep_assert_held(&kd->lock);
+	return kd->last_sync_gen && kd->last_sync_gen >= kd->ckpt_scan_gen;
 }
 
+static bool rawkv_puts_done_below(struct rawkv_dev *kd, u64 gen)
+{
+	bool done;
+
+	spin_lock(&kd->lock);
+	done = rawkv_scan_gen(kd) >= gen;
+	spin_unlock(&kd->lock);
+	return done;
+}
+
+/*
+ * Commit a checkpoint that covers every change made before the next PUT
+ * would take generation @gen: wait until the PUTs that took a lower one
+ * have finished (their I/O only: nothing a caller controls), so that the
+ * checkpoint's scan_gen is at least @gen and recovery adopts no older sync
+ * value, then commit.
+ */
+static int rawkv_commit_upto(struct rawkv_dev *kd, u64 gen)
+{
+	if (wait_event_interruptible(kd->slot_wait,
+				     rawkv_puts_done_below(kd, gen)))
+		return -EINTR;
+	return rawkv_checkpoint(kd);
+}
+
+/*
+ * DELETE: remove the key. When recovery could adopt a sync value from the
+ * committed checkpoint (a rawkv_put_sync() not yet covered by one), the
+ * deletion is committed before returning, so the key cannot come back.
+ */
 int rawkv_delete(struct rawkv_dev *kd, const u8 *key, unsigned int klen)
 {
-	u64 sync_gen = 0;
+	bool adoptable = false;
+	u64 gen = 0;
 	int ret;
 
-	ret = rawkv_remove_key(kd, key, klen, &sync_gen);
+	ret = rawkv_remove_key(kd, key, klen, &adoptable, &gen);
 	if (ret)
 		return ret;
 	atomic64_inc(&kd->stats.deletes);
-	if (!sync_gen)
+	if (!adoptable)
 		return 0;
-	/*
-	 * Recovery would adopt the sync value again from any checkpoint whose
-	 * scan_gen is not above it: wait for the older PUTs in flight (their
-	 * I/O only), then commit the deletion.
-	 */
-	if (wait_event_interruptible(kd->slot_wait,
-				     rawkv_scan_gen_above(kd, sync_gen)))
-		return -EINTR;
-	return rawkv_checkpoint(kd);
+	return rawkv_commit_upto(kd, gen);
+}
+
+/*
+ * FLUSH: every PUT and DELETE acknowledged before it survives a power cut
+ * once it returns 0.
+ */
+int rawkv_flush(struct rawkv_dev *kd)
+{
+	u64 gen;
+
+	spin_lock(&kd->lock);
+	gen = kd->next_gen;
+	spin_unlock(&kd->lock);
+	return rawkv_commit_upto(kd, gen);
 }
 
 /*

@@ -25,12 +25,14 @@ static int rawkv_vbuf_alloc(struct rawkv_vbuf *vb, unsigned int nr_bv,
 {
 	unsigned int i;
 
-	vb->bv = kvcalloc(nr_bv, sizeof(*vb->bv), GFP_KERNEL);
-	vb->bounce = kvcalloc(nr_bounce, sizeof(*vb->bounce), GFP_KERNEL);
+	vb->bv = kvcalloc(nr_bv, sizeof(*vb->bv), GFP_KERNEL_ACCOUNT);
+	vb->bounce = kvcalloc(nr_bounce, sizeof(*vb->bounce),
+			      GFP_KERNEL_ACCOUNT);
 	if (!vb->bv || !vb->bounce)
 		return -ENOMEM;
 	for (i = 0; i < nr_bounce; i++) {
-		vb->bounce[i] = alloc_page(GFP_KERNEL);
+		/* Charged to the caller's memory cgroup. */
+		vb->bounce[i] = alloc_page(GFP_KERNEL_ACCOUNT);
 		if (!vb->bounce[i])
 			return -ENOMEM;
 		vb->nr_bounce++;
@@ -61,7 +63,7 @@ static bool rawkv_vbuf_pin(struct rawkv_dev *kd, struct rawkv_vbuf *vb,
 		return false;
 	vb->nr_upages = DIV_ROUND_UP(off + head, PAGE_SIZE);
 	vb->upages = kvmalloc_array(vb->nr_upages, sizeof(*vb->upages),
-				    GFP_KERNEL);
+				    GFP_KERNEL_ACCOUNT);
 	if (!vb->upages || rawkv_vbuf_alloc(vb, vb->nr_upages + tail, tail))
 		goto out_bounce;
 	n = pin_user_pages_fast(start & PAGE_MASK, vb->nr_upages,
@@ -92,11 +94,12 @@ out_bounce:
 /*
  * Prepare the pages of a @len byte value at user address @ubuf, to be
  * written to the device (@to_device: the bytes are copied in now when a
- * bounce is needed) or read from it. The segments cover the value rounded
- * up to the logical block size, zero padded.
+ * bounce is needed) or read from it; with @bounce, through kernel pages
+ * even when the caller's could be used. The segments cover the value
+ * rounded up to the logical block size, zero padded.
  */
 int rawkv_vbuf_init(struct rawkv_dev *kd, struct rawkv_vbuf *vb,
-		    void __user *ubuf, u64 len, bool to_device)
+		    void __user *ubuf, u64 len, bool to_device, bool bounce)
 {
 	unsigned int i, nr;
 	u64 left;
@@ -105,7 +108,7 @@ int rawkv_vbuf_init(struct rawkv_dev *kd, struct rawkv_vbuf *vb,
 	memset(vb, 0, sizeof(*vb));
 	vb->ubuf = ubuf;
 	vb->len = len;
-	if (!rawkv_vbuf_pin(kd, vb, to_device)) {
+	if (bounce || !rawkv_vbuf_pin(kd, vb, to_device)) {
 		nr = DIV_ROUND_UP(len, RAWKV_BLOCK_SIZE);
 		ret = rawkv_vbuf_alloc(vb, nr, nr);
 		if (ret)
@@ -183,7 +186,8 @@ int rawkv_vbuf_copy_out(struct rawkv_vbuf *vb, bool verified)
 	unsigned int i;
 
 	if (!verified)
-		return vb->pinned && clear_user(vb->ubuf, vb->len) ? -EFAULT : 0;
+		return (vb->pinned || vb->user_written) &&
+		       clear_user(vb->ubuf, vb->len) ? -EFAULT : 0;
 	for (i = 0; i < vb->nr_bounce; i++) {
 		unsigned int n = min_t(u64, left, RAWKV_BLOCK_SIZE);
 

@@ -180,6 +180,7 @@ struct rawkv_ioc_stat {
  *	-EINVAL	unknown flags, nonzero reserved, key_len 0 or > RAWKV_KEY_MAX
  *	-E2BIG	val_len larger than value_max
  *	-EFAULT	key or value not readable
+ *	-EBADF	the descriptor is not open for writing
  *	-ENOSPC	no free slot and eviction disabled (evict=0)
  *	-EIO	the device failed the write; the previous value is intact
  *	-ENOMEM	out of kernel memory
@@ -193,6 +194,10 @@ struct rawkv_ioc_stat {
  * With val_len == 0 only the value length is returned, in val_len. With a
  * buffer smaller than the value, val_len is set to the value length and
  * the call fails with -ERANGE. On -EIO the buffer contents are undefined.
+ * A value read straight into the caller's pages (zero copy) that fails its
+ * checksum is read again into kernel pages before it counts as damaged: a
+ * caller writing its buffer during the call cannot get a key dropped.
+ * Works on a read-only descriptor.
  *
  * Return: 0 on success (val_len holds the value length), or
  *	-EINVAL	nonzero flags or reserved, bad key_len
@@ -208,14 +213,18 @@ struct rawkv_ioc_stat {
 /*
  * RAWKV_IOC_DELETE - remove a key
  *
- * The deletion survives a crash once a later FLUSH returns, except for a
- * key written with RAWKV_PUT_SYNC: then DELETE commits a checkpoint itself
- * (after any older PUT in flight has finished its I/O) before it returns.
+ * The deletion survives a crash once a later FLUSH returns. When a value
+ * written with RAWKV_PUT_SYNC (of this key or any other) is not yet covered
+ * by a checkpoint, DELETE commits one itself (after every older PUT in
+ * flight has finished its I/O) before it returns, so the deletion survives
+ * a crash as soon as the call returns: in particular, a DELETE of a key
+ * written with RAWKV_PUT_SYNC since the last checkpoint is durable.
  * The table holds only key fingerprints, so DELETE reads the slot headers
  * of the entries sharing the key's fingerprint to find the key.
  *
  * Return: 0 on success, or
  *	-EINVAL	nonzero flags, reserved, val_ptr or val_len; bad key_len
+ *	-EBADF	the descriptor is not open for writing
  *	-ENOENT	no such key
  *	-EFAULT	key not readable
  *	-EIO	a slot header could not be read (nothing is deleted), or the
@@ -230,12 +239,16 @@ struct rawkv_ioc_stat {
 /*
  * RAWKV_IOC_FLUSH - commit every acknowledged PUT and DELETE to the device
  *
- * Writes a checkpoint (payload, cache flush, header with FUA) unless the
- * last committed checkpoint already holds the current table. When the call
+ * Waits for the PUTs in flight that started before it (their I/O only),
+ * then writes a checkpoint (payload, cache flush, header with FUA) unless
+ * the last committed checkpoint already holds the current table and
+ * recovery would adopt no RAWKV_PUT_SYNC value from it. When the call
  * returns 0, everything acknowledged before it survives a power cut.
  *
  * Return: 0 on success, or
  *	-EINVAL	nonzero flags or reserved
+ *	-EBADF	the descriptor is not open for writing
+ *	-EINTR	interrupted while waiting for older PUTs; nothing committed
  *	-EIO	the checkpoint could not be written; the previous one is
  *		still valid and the next FLUSH tries again
  *	-ENOMEM	out of kernel memory
@@ -260,8 +273,13 @@ struct rawkv_ioc_stat {
  * on the same key take effect in array order. The call itself fails only
  * when the batch cannot be read or its results cannot be written.
  *
+ * PUT_BATCH pins or copies every operation's value before any is
+ * submitted (unaligned values in parts of 64 MiB), and needs a descriptor
+ * open for writing; GET_BATCH works on a read-only one.
+ *
  * Return: 0 when every operation has its result, or
  *	-EINVAL	nonzero flags or reserved, count 0 or > RAWKV_BATCH_MAX
+ *	-EBADF	PUT_BATCH on a descriptor not open for writing
  *	-EFAULT	the array cannot be read or the results written
  *	-ENOMEM	out of kernel memory
  */

@@ -48,8 +48,11 @@ int rawkv_open(const char *path, struct rawkv **kv)
 		errno = saved;
 		return -ENOMEM;
 	}
-	(*kv)->fd = open(path ? path : RAWKV_DEFAULT_DEVICE,
-			 O_RDWR | O_CLOEXEC);
+	path = path ? path : RAWKV_DEFAULT_DEVICE;
+	(*kv)->fd = open(path, O_RDWR | O_CLOEXEC);
+	/* Allowed to read only: GET and STAT work, changes get -EBADF. */
+	if ((*kv)->fd < 0 && (errno == EACCES || errno == EROFS))
+		(*kv)->fd = open(path, O_RDONLY | O_CLOEXEC);
 	if ((*kv)->fd < 0) {
 		ret = -errno;
 		free(*kv);

@@ -112,8 +112,10 @@ struct rawkv_stat {
  * @path:	device node; NULL means RAWKV_DEFAULT_DEVICE ("/dev/rawkv")
  * @kv:		on success, the new handle; on failure, set to NULL
  *
- * Opens @path read-write and close-on-exec. Nothing checks that @path is a
- * rawkv device: on any other file the first call fails with -ENOTTY.
+ * Opens @path read-write and close-on-exec; when read-write is refused
+ * (-EACCES, -EROFS), read-only: then GET and STAT work and PUT, DELETE and
+ * FLUSH fail with -EBADF. Nothing checks that @path is a rawkv device: on
+ * any other file the first call fails with -ENOTTY.
  *
  * Return: 0, or -EINVAL if @kv is NULL, -ENOMEM, or the negative errno of
  * open(2): -ENOENT when the node does not exist (module not loaded),
