@@ -410,7 +410,6 @@ DEFINE_SHOW_ATTRIBUTE(rawkv_events);
 int rawkv_faults_init(struct rawkv_dev *kd)
 {
 	struct rawkv_faults *f;
-	struct dentry *d;
 
 	f = kzalloc(sizeof(*f), GFP_KERNEL);
 	if (!f)
@@ -434,6 +433,23 @@ int rawkv_faults_init(struct rawkv_dev *kd)
 	f->fail_write_at = fault_fail_write_at;
 	f->fail_sticky = fault_sticky;
 
+	kd->faults = f;
+	static_branch_inc(&rawkv_faults_on);
+	pr_warn("fault injection enabled in /sys/kernel/debug/rawkv (testing only)\n");
+	return 0;
+}
+
+/*
+ * The debugfs files, once the device is ready: a write to kick_checkpoint
+ * runs a checkpoint, which needs the table.
+ */
+void rawkv_faults_add_files(struct rawkv_dev *kd)
+{
+	struct rawkv_faults *f = kd->faults;
+	struct dentry *d;
+
+	if (!f)
+		return;
 	d = debugfs_create_dir("rawkv", NULL);
 	f->dir = d;
 	debugfs_create_file_unsafe("write_bios", 0400, d, &f->write_bios,
@@ -461,11 +477,6 @@ int rawkv_faults_init(struct rawkv_dev *kd)
 				   &rawkv_ev_count_fops);
 	debugfs_create_u64("events_lost", 0400, d, &f->ev_lost);
 	debugfs_create_file("events", 0400, d, f, &rawkv_events_fops);
-
-	kd->faults = f;
-	static_branch_inc(&rawkv_faults_on);
-	pr_warn("fault injection enabled in /sys/kernel/debug/rawkv (testing only)\n");
-	return 0;
 }
 
 /*

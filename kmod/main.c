@@ -442,6 +442,8 @@ static struct rawkv_dev *rawkv_dev_create(void)
 	if (kd->checkpoint_ms)
 		queue_delayed_work(system_long_wq, &kd->ckpt_work,
 				   msecs_to_jiffies(kd->checkpoint_ms));
+	/* Last: a kick_checkpoint write needs everything above. */
+	rawkv_faults_add_files(kd);
 	pr_info("%s: serving /dev/rawkv: %u slots of %llu bytes, %u in use\n",
 		dev, kd->geo.slot_count, kd->geo.slot_size, kd->nr_used);
 	return kd;

@@ -250,7 +250,7 @@ struct rawkv_req {
 	struct rawkv_cand cand;		/* PUT: same fingerprint; GET: tried */
 	u64 vlen;			/* value length */
 	bool sync;
-	bool hdr_done;			/* PUT: header already written */
+	bool hdr_done;			/* PUT: sync header sent */
 	bool claimed;			/* PUT: owns a slot and the fingerprint */
 	bool busy;			/* bios submitted */
 	int ret;
@@ -273,6 +273,7 @@ void rawkv_fault_bio_done(struct rawkv_dev *kd, struct bio *bio);
 bool rawkv_fault_strip(struct rawkv_dev *kd, unsigned int what);
 bool rawkv_fault_params_set(void);
 int rawkv_faults_init(struct rawkv_dev *kd);
+void rawkv_faults_add_files(struct rawkv_dev *kd);
 void rawkv_faults_remove_files(struct rawkv_dev *kd);
 void rawkv_faults_exit(struct rawkv_dev *kd);
 

@@ -789,18 +789,21 @@ int rawkv_put_end(struct rawkv_dev *kd, struct rawkv_req *rq)
 
 	if (rq->busy) {
 		ret = rawkv_io_wait(&rq->io) ?: ret;
-		if (!ret && rq->sync && !rq->hdr_done)
+		if (!ret && rq->sync && !rq->hdr_done) {
+			rq->hdr_done = true;
 			ret = rawkv_rw_block(kd, rq->hdr,
 					     rawkv_slot_pos(kd, rawkv_slot_of(kd, e)),
 					     REQ_OP_WRITE |
 					     (rawkv_fault_strip(kd, RAWKV_STRIP_SYNC_HDR_FUA) ?
 					      0 : REQ_FUA));
+		}
 	}
 	if (rq->claimed) {
 		spin_lock(&kd->lock);
 		old = rawkv_match_key(kd, &rq->cand, rq->key, rq->klen, !ret);
 		list_del(&rq->put.node);
-		if (rq->sync)
+		/* A sync header was sent: recovery may adopt it. */
+		if (rq->hdr_done)
 			kd->last_sync_gen = max(kd->last_sync_gen, e->gen);
 		if (ret && !rq->sync) {
 			/* No checkpoint ever referenced the slot: free it. */
@@ -1045,11 +1048,12 @@ int rawkv_get(struct rawkv_dev *kd, const u8 *key, unsigned int klen,
 /*
  * Find the live entry that holds @key among those with its fingerprint, by
  * reading their headers, and remove it. Returns 0, -ENOENT or an I/O
- * error. *adoptable tells whether a value written with RAWKV_PUT_SYNC may
- * still be adopted by recovery from the committed checkpoint (its
- * generation is not below that checkpoint's scan_gen): this key's, or any
- * key's, for an evicted or overwritten key keeps no record of how it was
- * written. *gen is the generation the next PUT will take.
+ * error. *adoptable tells whether the deletion must be committed now: the
+ * key's value was written with RAWKV_PUT_SYNC, or some value written so
+ * may still be adopted by recovery from the committed checkpoint (its
+ * generation is not below that checkpoint's scan_gen) -- this key's
+ * earlier one, maybe, for an evicted or overwritten key keeps no record of
+ * how it was written. *gen is the generation the next PUT will take.
  */
 static int rawkv_remove_key(struct rawkv_dev *kd, const u8 *key,
 			    unsigned int klen, bool *adoptable, u64 *gen)
@@ -1064,7 +1068,7 @@ static int rawkv_remove_key(struct rawkv_dev *kd, const u8 *key,
 		return ret;
 	e = rawkv_find_key(kd, fpl.fp, key, klen, &c, &ret);
 	if (e) {
-		*adoptable = rawkv_sync_adoptable(kd);
+		*adoptable = e->sync || rawkv_sync_adoptable(kd);
 		*gen = kd->next_gen;
 		rawkv_remove(kd, e);
 	}
@@ -1110,9 +1114,10 @@ static int rawkv_commit_upto(struct rawkv_dev *kd, u64 gen)
 }
 
 /*
- * DELETE: remove the key. When recovery could adopt a sync value from the
- * committed checkpoint (a rawkv_put_sync() not yet covered by one), the
- * deletion is committed before returning, so the key cannot come back.
+ * DELETE: remove the key. When its value was written with RAWKV_PUT_SYNC,
+ * or recovery could adopt a sync value from the committed checkpoint (a
+ * rawkv_put_sync() not yet covered by one), the deletion is committed
+ * before returning, so the key cannot come back.
  */
 int rawkv_delete(struct rawkv_dev *kd, const u8 *key, unsigned int klen)
 {

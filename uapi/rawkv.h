@@ -213,12 +213,11 @@ struct rawkv_ioc_stat {
 /*
  * RAWKV_IOC_DELETE - remove a key
  *
- * The deletion survives a crash once a later FLUSH returns. When a value
- * written with RAWKV_PUT_SYNC (of this key or any other) is not yet covered
- * by a checkpoint, DELETE commits one itself (after every older PUT in
- * flight has finished its I/O) before it returns, so the deletion survives
- * a crash as soon as the call returns: in particular, a DELETE of a key
- * written with RAWKV_PUT_SYNC since the last checkpoint is durable.
+ * The deletion survives a crash once a later FLUSH returns. When the key's
+ * value was written with RAWKV_PUT_SYNC, or any value written so (of any
+ * key) is not yet covered by a checkpoint, DELETE commits one itself (after
+ * every older PUT in flight has finished its I/O) before it returns, so
+ * the deletion survives a crash as soon as the call returns.
  * The table holds only key fingerprints, so DELETE reads the slot headers
  * of the entries sharing the key's fingerprint to find the key.
  *
