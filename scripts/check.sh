@@ -1,7 +1,9 @@
 #!/bin/bash
 # make check: run the selftests in a QEMU guest, twice on the same disks (the second
 # boot checks what survived a real reboot), then print "N passed, N failed" last.
-# Disks: vda 1 GiB (512 B sectors), vdb 64 MiB (4096 B logical blocks), vdc 16 KiB.
+# Disks: vda 1 GiB (512 B sectors), vdb 64 MiB (4096 B logical blocks), vdc 16 KiB,
+# vdd 64 MiB (512 B) and vde 1 GiB: the data and log devices of dm-log-writes;
+# vdf 64 MiB: where the crash tests build the images of their power cuts.
 # Guest: /rawkv/guest-check.sh boot1, then boot2. Passed = pass + xfail of every
 # "# Totals:" line; failed = fail + xpass + skip + error, plus one per bad boot (kernel
 # log problem, timeout, crash, missing Totals line, non-zero guest status), then one more
@@ -16,9 +18,10 @@ VM=$TOP/build/vm
 BUDGET=${RAWKV_CHECK_BUDGET:-900}
 
 mkdir -p "$VM" || exit 1
-rm -f "$VM/vda.img" "$VM/vdb.img" "$VM/vdc.img"
+rm -f "$VM"/vd[a-f].img
 truncate -s 1G "$VM/vda.img" && truncate -s 64M "$VM/vdb.img" &&
-	truncate -s 16K "$VM/vdc.img" || exit 1
+	truncate -s 16K "$VM/vdc.img" && truncate -s 64M "$VM/vdd.img" &&
+	truncate -s 1G "$VM/vde.img" && truncate -s 64M "$VM/vdf.img" || exit 1
 
 passed=0
 failed=0
@@ -29,6 +32,7 @@ boot() { # boot NAME TIMEOUT
 	echo "# ==== $name: /rawkv/guest-check.sh $name (timeout ${secs}s)"
 	"$TOP/scripts/vm.sh" --name "check-$name" --timeout "$secs" \
 		--disk "$VM/vda.img" --disk "$VM/vdb.img:4096" --disk "$VM/vdc.img" \
+		--disk "$VM/vdd.img" --disk "$VM/vde.img" --disk "$VM/vdf.img" \
 		--run "${RAWKV_CHECK_GUEST_ENV:-} /rawkv/guest-check.sh $name" 2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
 

@@ -109,7 +109,8 @@ add_mod() { # add_mod NAME|PATH
 	MODS+=("$path")
 }
 modfile() { echo "${1%.ko*}.ko"; }
-for m in virtio_pci virtio_blk crc32c_generic libcrc32c; do add_mod "$m"; done
+# dm-mod and dm-log-writes: the crash tests record writes through dm-log-writes.
+for m in virtio_pci virtio_blk crc32c_generic libcrc32c dm_mod dm_log_writes; do add_mod "$m"; done
 [ -n "$VIRTFS" ] && for m in 9pnet_virtio 9p; do add_mod "$m"; done
 for p in "${MODS[@]}"; do modfile "$p"; done >"$ROOT/etc/vm/boot-modules"
 add_mod brd
@@ -177,7 +178,10 @@ for spec in "${DISKS[@]}"; do
 	DEVS="$DEVS $dev"
 	opt="virtio-blk-pci,drive=d$n,serial=$dev"
 	[ -n "$lbs" ] && opt="$opt,logical_block_size=$lbs,physical_block_size=$lbs"
-	QDISKS+=(-drive "file=${file//,/,,},format=raw,if=none,id=d$n,cache=writeback"
+	# cache=unsafe: the guest still sees a volatile write cache (flushes
+	# and FUA reach QEMU as on any disk); QEMU just skips the host's fsync
+	# for these scratch images, which would only slow the tests down.
+	QDISKS+=(-drive "file=${file//,/,,},format=raw,if=none,id=d$n,cache=unsafe"
 		-device "$opt")
 	n=$((n + 1))
 done

@@ -1,52 +1,48 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * rawkv crash consistency: power cuts at every write bio of a scripted
- * workload, checked against the durability contract (README, "Durability
- * contract"; the checker is in rawkv_crash_util.c).
+ * rawkv crash consistency, judged with a disk that has a volatile write
+ * cache (rawkv_wcache.h), against the README's durability contract.
  *
- * Each variant runs a deterministic single-threaded workload on a freshly
- * formatted device (default /dev/vdb: 64 MiB, 4 KiB blocks; slot_size
- * 2 MiB, about 30 slots; checkpoint_ms long enough that the timer never
- * fires; evict=1):
+ * replay.write_cache: each workload runs once on dm-log-writes over
+ * KV_DEV_LW_DATA (64 MiB, 512 B sectors, zeroed first), with a mark in the
+ * log after every operation and rawkv's own record of when each write bio
+ * was submitted and completed. Cut points: right after the load, after
+ * every operation returned, after every FLUSH or FUA write completed, and
+ * just before every write bio was submitted. At each, the images a power
+ * cut may leave are built on KV_DEV_IMAGE: (a) every write not yet durable
+ * lost, (b) none lost, (c) RANDOM_IMAGES seeded random choices, each
+ * write lost, kept, or torn at 512-byte sectors. rawkv is loaded from each
+ * image and checked: it loads and serves (a PUT, GET and FLUSH), every
+ * key holds exactly one state the contract allows for the operations
+ * acknowledged before the cut (kv_check_store_strict()), slots_used
+ * matches, and nothing was dropped as stale.
  *
  *   flush  fillers, then PUTs of 0 B, 1 B, 4 KiB, 64 KiB, ~300 KiB and
  *          2 MiB - 4 KiB values, overwrites, DELETEs, FLUSHes, one periodic
  *          checkpoint (kick_checkpoint), new keys until the device is full
- *          and the oldest fillers are evicted, and unflushed changes last;
+ *          and the oldest fillers are evicted, unflushed changes, rmmod;
  *   sync   rawkv_put_sync mixed with plain PUTs and DELETEs after a FLUSH,
- *          with no FLUSH after them (one periodic checkpoint in between).
+ *          with no FLUSH after them (one periodic checkpoint in between);
+ *   many   3000 keys on 8 KiB slots, FLUSHes every 1000: checkpoints of
+ *          many sectors (full mode only);
+ *   random 240 seeded random operations on 12 keys.
  *
- * A run with no cut counts W, the write bios of the workload. Then for each
- * chosen crash point: format, arm powercut_at = base + N (and for a torn
- * point powercut_torn_sectors = K), run the workload until powercut_fired
- * says the cut happened (that op and the rest count as unacknowledged),
- * rmmod, insmod format=0, check (a) load and serve, (b) every GET returns
- * -ENOENT or the bytes of a PUT of that key, (c) what the last acknowledged
- * FLUSH covered survives, (d) acknowledged sync PUTs and sync DELETEs
- * survive, (e) slots_used matches and stale_dropped/load_dropped stay 0.
+ * mutants.caught: the flush workload recorded again with each durability
+ * measure left out (fault_strip); some image must fail the check, or the
+ * test could not see what it claims to check.
  *
- * Variants: "flush" and "sync" cut the power at write bios on vdb (torn
- * points keep whole 4 KiB blocks: a shorter bio would be refused by the
- * device); "flush-torn512" and "sync-torn512" run only torn points, at
- * 512-byte sector boundaries, on vda (512 B sectors, 32 MiB slots).
+ * Modes (RAWKV_CRASH_MODE, or the first argument): bounded (make check)
+ * samples the cut points, one random image each, and one mutant; full
+ * (make crashtest) every cut point, RANDOM_IMAGES random images each, every
+ * mutant. RAWKV_CRASH_VARIANTS="flush mutants" runs only those named.
  *
- * Modes (RAWKV_CRASH_MODE, or the first argument):
- *   bounded (default, for make check): every RAWKV_CRASH_STRIDE-th N (5)
- *          and every N that is a checkpoint bio; every boundary of every
- *          checkpoint header bio and two of every checkpoint payload bio;
- *   full   (make crashtest): every N; every boundary of checkpoint headers,
- *          up to 8 of every checkpoint payload bio, 3 of every slot or
- *          value bio.
- * RAWKV_CRASH_DEV and RAWKV_CRASH_SLOT_SIZE pick the device and slot size of
- * the power-cut variants (vdb, 2 MiB), RAWKV_CRASH_TORN_DEV and
- * RAWKV_CRASH_TORN_SLOT_SIZE those of the torn-sector ones (vda, 32 MiB).
- * RAWKV_CRASH_VARIANTS="flush sync-torn512" runs only the variants named.
- *
- * Two more tests:
+ * More tests:
  *   sync_delete_while_an_older_put_is_in_flight  a DELETE of a sync key
  *          while an older PUT is held in flight (userfaultfd), then a cut;
  *   rounds.random_cuts_across_reloads  random operations with a random
- *          cut per round on one store across 25 (full: 150) reloads.
+ *          cut per round on one store across 25 (full: 60) reloads. These
+ *          cut with the module's power cut (every write before the cut
+ *          lands), to test recovery from stores earlier recoveries made.
  *
  * The same binary is the guest half of scripts/crash-blackbox.sh:
  *   rawkv_crash_test --blackbox-run SEED     format /dev/vda, run a random
@@ -72,6 +68,8 @@
 #include <unistd.h>
 
 #include "rawkv_crash_util.h"
+#include "rawkv_logwrites.h"
+#include "rawkv_wcache.h"
 #include "kselftest_harness.h"
 
 #define DEF_DEV		KV_DEV_4K
@@ -82,7 +80,7 @@
 #define MAX_DETAIL	8	/* violation lines printed per failed point */
 #define MAX_FAILED	40	/* failed points printed in full */
 
-enum workload { WL_FLUSH, WL_SYNC };
+enum workload { WL_FLUSH, WL_SYNC, WL_MANY, WL_RANDOM };
 
 struct cfg {
 	const char *dev;
@@ -306,6 +304,10 @@ struct run {
 	int nlru;
 	bool *mark;		/* sync PUT since the last checkpoint */
 	uint64_t *mark_ckpt;
+	/* record: after each op, note its checkpoints and rawkv's event
+	 * count, and put a mark "op-<index>" in dm-log-writes' log
+	 */
+	const char *lw_name;
 	char err[256];
 };
 
@@ -402,6 +404,8 @@ static int run_workload(struct run *r)
 		uint64_t ev, ckpts_before = ckpts;
 		int rc = 0;
 
+		if (op->type == KV_OP_UNLOAD)
+			return 0;	/* the caller unloads */
 		switch (op->type) {
 		case KV_OP_PUT:
 		case KV_OP_PUT_SYNC:
@@ -437,8 +441,24 @@ static int run_workload(struct run *r)
 		r->evictions = st.evictions;
 		for (j = 0; (uint64_t)j < ev && r->nlru; j++) {
 			m->keys[r->lru[0]].evicted = true;
+			m->keys[r->lru[0]].evicted_op = i;
 			r->mark[r->lru[0]] = false;
 			lru_remove(r, r->lru[0]);
+		}
+		if (r->lw_name) {
+			uint64_t evc = 0;
+			char text[32];
+
+			op->ckpt_before = ckpts_before;
+			op->ckpt_after = ckpts;
+			snprintf(text, sizeof(text), "op-%d", i);
+			if (kv_dbg_get("event_count", &evc) ||
+			    lw_dm_mark(r->lw_name, text)) {
+				snprintf(r->err, sizeof(r->err),
+					 "cannot record op #%d (event_count, dm mark)", i);
+				return -1;
+			}
+			op->mark = evc;
 		}
 		if (op->key >= 0) {
 			lru_remove(r, op->key);
@@ -513,40 +533,765 @@ static int check_evicted_absent(struct rawkv *kv, const struct kv_model *m,
 	return bad;
 }
 
-/* ---- crash points ---- */
+/* ---- the write-cache model: record a workload once, judge crash images ---- */
 
-struct point {
-	uint64_t n;
-	uint64_t torn;
-	char kind[16];
-	const char *set;	/* which set it belongs to, for the summary */
+/*
+ * Every workload runs once on dm-log-writes (data on KV_DEV_LW_DATA, log on
+ * KV_DEV_LW_LOG), with rawkv's event order recorded (rawkv_wcache.h). Then
+ * each crash image is built on RP_TARGET (as large as the data device),
+ * rawkv is loaded from it and the store is checked against the strict
+ * oracle (kv_check_store_strict()).
+ */
+#define LW_NAME		"rawkv-lw"
+#define RP_TARGET	KV_DEV_IMAGE
+#define RP_EVENTS	"/tmp/rawkv-crash-events"
+#define RP_PARAMS	"checkpoint_ms=600000 evict=1 fault_inject=1"
+#define RANDOM_IMAGES	12	/* (c) images per cut point, full mode */
+
+/* (a): the reloaded store takes a PUT, a GET and a FLUSH. */
+static int probe(struct rawkv *kv, unsigned char *buf, unsigned char *want,
+		 char *why, size_t n);
+
+/* One recorded run of a workload. */
+struct rec {
+	struct lw_log log;
+	struct wc_model wc;
+	struct rawkv_sb sb;
+	int64_t start;		/* event count after the load (format) */
+	char why[512];
 };
 
-struct ctx {
-	struct __test_metadata *md;
-	struct cfg cfg;
-	enum workload wl;
-	const char *wl_name;
-	struct kv_model m;
-	unsigned char *buf, *want;
-	size_t buflen;
-	uint64_t base;		/* write_bios after a fresh format */
-	uint64_t w;		/* write bios of the workload */
-	unsigned int step;	/* sectors per logical block: torn granularity */
-	struct kv_wlog *log;	/* of the counting run */
-	int nlog;
-	int failed_printed;
-};
+static void random_ops(struct kv_model *m, uint64_t *rng, int nops,
+		       uint32_t vmax);
 
-static int load_fresh(struct ctx *c)
+/* Seeded random PUTs, sync PUTs, DELETEs, FLUSHes and checkpoints. */
+static void build_random_workload(struct kv_model *m, uint32_t vmax)
 {
-	return kv_reload("dev=%s format=1 slot_size=%lu %s", c->cfg.dev,
-			 c->cfg.slot_size, PARAMS);
+	uint64_t rng = 0x7a11;
+	char label[16];
+	int i;
+
+	for (i = 0; i < 12; i++) {
+		snprintf(label, sizeof(label), "x%02d", i);
+		kv_model_key(m, label, i % 4 == 3 ? 180 : 0, false);
+	}
+	random_ops(m, &rng, 240, vmax);
 }
 
-static int load_existing(struct ctx *c)
+/* Thousands of small keys on 8 KiB slots: checkpoints of many sectors. */
+static void build_many_workload(struct kv_model *m, uint64_t slots)
 {
-	return kv_load("dev=%s format=0 %s", c->cfg.dev, PARAMS);
+	int n = slots > 4000 ? 3000 : (int)(slots * 3 / 4), i, k0;
+	char label[16];
+
+	k0 = m->nkeys;
+	for (i = 0; i < n; i++) {
+		snprintf(label, sizeof(label), "m%04d", i);
+		kv_model_key(m, label, 16 + i % 48, false);
+	}
+	for (i = 0; i < n; i++) {
+		kv_model_op(m, i % 10 == 3 ? KV_OP_PUT_SYNC : KV_OP_PUT, k0 + i,
+			    i % 7 == 0 ? 0 : 8 + i % 200);
+		if (i % 1000 == 999)
+			kv_model_op(m, KV_OP_FLUSH, -1, 0);
+	}
+	flush(m);
+	for (i = 0; i < n; i += 97)		/* overwrites and deletes */
+		kv_model_op(m, i % 2 ? KV_OP_DEL : KV_OP_PUT, k0 + i, 100);
+	kick(m);
+	for (i = 1; i < n; i += 101)		/* not flushed */
+		kv_model_op(m, i % 3 ? KV_OP_PUT : KV_OP_PUT_SYNC, k0 + i, 50);
+	del(m, k0 + 2);
+}
+
+static int zero_dev(const char *dev)
+{
+	const size_t chunk = 1U << 20;
+	int64_t bytes = kv_dev_bytes(dev);
+	void *z = kv_alloc_aligned(chunk);
+	uint64_t off;
+	int ret = 0;
+
+	if (bytes < 0 || !z) {
+		free(z);
+		return bytes < 0 ? (int)bytes : -ENOMEM;
+	}
+	for (off = 0; off < (uint64_t)bytes && !ret; off += chunk)
+		ret = kv_dev_write(dev, off, z, chunk);
+	free(z);
+	return ret;
+}
+
+static int copy_file(const char *from, const char *to)
+{
+	char buf[65536];
+	int in, out, ret = 0;
+	ssize_t n;
+
+	in = open(from, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return -errno;
+	out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (out < 0) {
+		close(in);
+		return -errno;
+	}
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, n) != n) {
+			ret = -EIO;
+			break;
+		}
+	if (n < 0)
+		ret = -errno;
+	close(in);
+	close(out);
+	return ret;
+}
+
+/*
+ * Run @m's ops (building them first when @build, from the fresh store's
+ * geometry) on dm-log-writes with rawkv's durability measures in @strip
+ * left out, then rmmod and read the log. 0, or -1 with rec->why set.
+ */
+static int record(struct kv_model *m, enum workload wl, bool build,
+		  unsigned long slot, unsigned int strip, struct rec *rc)
+{
+	struct kv_wlog *wl_log = NULL;
+	struct kv_check res = { 0 };
+	struct rawkv_stat st;
+	struct rawkv *kv = NULL;
+	unsigned char *vbuf = NULL, *vbuf2 = NULL;
+	char dm[64];
+	uint64_t ev = 0;
+	struct run r;
+	int nwl, ret, j;
+	size_t e;
+
+	memset(rc, 0, sizeof(*rc));
+	lw_dm_remove(LW_NAME);	/* a leftover of an earlier run */
+	ret = zero_dev(KV_DEV_LW_DATA);
+	if (ret || lw_dm_create(LW_NAME, KV_DEV_LW_DATA, KV_DEV_LW_LOG, dm,
+				sizeof(dm))) {
+		snprintf(rc->why, sizeof(rc->why), "cannot set up dm-log-writes on %s and %s",
+			 KV_DEV_LW_DATA, KV_DEV_LW_LOG);
+		return -1;
+	}
+	ret = kv_reload("dev=%s format=1 slot_size=%lu %s fault_strip=%u", dm,
+			slot, RP_PARAMS, strip);
+	if (ret || kv_dbg_get("event_count", &ev) || rawkv_open(NULL, &kv) ||
+	    rawkv_stat(kv, &st)) {
+		snprintf(rc->why, sizeof(rc->why), "cannot load rawkv on %s: %s",
+			 dm, strerror(-ret));
+		goto out_fail;
+	}
+	rc->start = ev;
+	if (build) {
+		uint32_t vmax = st.value_max < (2U << 20) - 4096 ?
+				st.value_max : (2U << 20) - 4096;
+
+		if (wl == WL_FLUSH)
+			build_flush_workload(m, st.slots_total, vmax);
+		else if (wl == WL_SYNC)
+			build_sync_workload(m, vmax);
+		else if (wl == WL_RANDOM)
+			build_random_workload(m, vmax);
+		else
+			build_many_workload(m, st.slots_total);
+		kv_model_op(m, KV_OP_UNLOAD, -1, 0);
+	}
+	vbuf = malloc(st.value_max + 1);
+	vbuf2 = malloc(st.value_max + 1);
+	if (!vbuf || !vbuf2)
+		goto out_fail;
+	run_init(&r, m, kv, vbuf, false);
+	r.lw_name = LW_NAME;
+	ret = run_workload(&r);
+	run_free(&r);
+	if (ret) {
+		snprintf(rc->why, sizeof(rc->why), "recording run: %s", r.err);
+		goto out_fail;
+	}
+	/* In memory, everything is exactly as the script left it. */
+	if (check_evicted_absent(kv, m, "recording run") ||
+	    kv_check_store(kv, m, m->nops, vbuf, vbuf2, st.value_max + 1,
+			   stdout, "#   recording run, in memory: ", MAX_DETAIL,
+			   &res)) {
+		snprintf(rc->why, sizeof(rc->why), "the store differs from the script before any crash");
+		goto out_fail;
+	}
+	/* rmmod commits a final checkpoint: the UNLOAD op */
+	j = m->nops - 1;
+	if (rawkv_stat(kv, &st))
+		goto out_fail;
+	m->ops[j].issued = m->ops[j].acked = true;
+	m->ops[j].ckpt_before = st.checkpoints;
+	m->ops[j].ckpt_after = st.checkpoints + 1;
+	m->ops[j].mark = INT64_MAX;
+	nwl = kv_dbg_write_log(&wl_log);
+	ret = copy_file(KV_DBG_DIR "/events", RP_EVENTS);
+	if (nwl <= 0 || ret || kv_dbg_val("events_lost")) {
+		snprintf(rc->why, sizeof(rc->why), "cannot read rawkv's write log and events");
+		goto out_fail;
+	}
+	rawkv_close(kv);
+	kv = NULL;
+	if (kv_unload() || lw_dm_remove(LW_NAME)) {
+		snprintf(rc->why, sizeof(rc->why), "cannot unload rawkv or remove %s", LW_NAME);
+		goto out_fail;
+	}
+	ret = lw_log_read(KV_DEV_LW_LOG, &rc->log);
+	if (ret) {
+		snprintf(rc->why, sizeof(rc->why), "cannot read the log on %s: %s",
+			 KV_DEV_LW_LOG, strerror(-ret));
+		goto out_fail;
+	}
+	ret = wc_model_build(&rc->wc, &rc->log, RP_EVENTS, wl_log, nwl,
+			     rc->start, rc->why, sizeof(rc->why));
+	if (ret)
+		goto out_fail;
+	/* the superblock: the format's write of sector 0 */
+	for (e = 0; e < rc->log.n; e++)
+		if (rc->log.e[e].data && !rc->log.e[e].sector)
+			memcpy(&rc->sb, rc->log.e[e].data, sizeof(rc->sb));
+	free(wl_log);
+	free(vbuf);
+	free(vbuf2);
+	return 0;
+
+out_fail:
+	free(wl_log);
+	free(vbuf);
+	free(vbuf2);
+	rawkv_close(kv);
+	if (kv_loaded())
+		kv_unload();
+	lw_dm_remove(LW_NAME);
+	return -1;
+}
+
+static void rec_free(struct rec *rc)
+{
+	wc_model_free(&rc->wc);
+	lw_log_free(&rc->log);
+}
+
+/* Cut points: the load, every op's return, every FLUSH/FUA completion,
+ * and just before every write is submitted (today's enumeration).
+ */
+static int cut_points(const struct rec *rc, const struct kv_model *m,
+		      int64_t **out)
+{
+	int64_t *t = malloc((3 * rc->wc.nw + m->nops + 2) * sizeof(*t));
+	int i, n = 0, k = 0;
+
+	if (!t)
+		return -ENOMEM;
+	t[n++] = rc->start;
+	t[n++] = rc->wc.nev;
+	for (i = 0; i < m->nops; i++)
+		if (m->ops[i].mark != INT64_MAX)
+			t[n++] = m->ops[i].mark;
+	for (i = 0; i < rc->wc.nw; i++) {
+		const struct wc_write *w = &rc->wc.w[i];
+
+		t[n++] = w->submit;
+		if ((w->preflush || w->fua) && w->complete >= 0)
+			t[n++] = w->complete + 1;
+	}
+	for (i = 0; i < n; i++)	/* sort, keep >= start, unique */
+		for (int j = i + 1; j < n; j++)
+			if (t[j] < t[i]) {
+				int64_t x = t[i];
+
+				t[i] = t[j];
+				t[j] = x;
+			}
+	for (i = 0; i < n; i++)
+		if (t[i] >= rc->start && (!k || t[i] != t[k - 1]))
+			t[k++] = t[i];
+	*out = t;
+	return k;
+}
+
+/* The op the cut at @t falls into, and whether it had done any I/O. */
+static int cut_op(const struct rec *rc, const struct kv_model *m, int64_t t,
+		  bool *issued)
+{
+	int u;
+
+	for (u = 0; u < m->nops && m->ops[u].mark <= t; u++)
+		;
+	*issued = t > (u ? m->ops[u - 1].mark : rc->start);
+	return u;
+}
+
+/* Images of one recorded run, judged. */
+struct judge {
+	struct __test_metadata *md;
+	const char *name;
+	struct kv_model *m;
+	struct rec *rc;
+	struct lw_image *img;
+	unsigned char *buf, *want;
+	size_t buflen;
+	uint64_t *sigs;		/* images already judged */
+	size_t nsigs, capsigs;
+	int images, held, printed;
+};
+
+static bool seen_sig(struct judge *j, uint64_t sig)
+{
+	size_t i;
+
+	for (i = 0; i < j->nsigs; i++)
+		if (j->sigs[i] == sig)
+			return true;
+	if (j->nsigs == j->capsigs) {
+		uint64_t *n;
+
+		j->capsigs = j->capsigs ? 2 * j->capsigs : 1024;
+		n = realloc(j->sigs, j->capsigs * sizeof(*n));
+		if (!n)
+			abort();
+		j->sigs = n;
+	}
+	j->sigs[j->nsigs++] = sig;
+	return false;
+}
+
+static const char *const variant_name[] = {
+	"all-lost", "none-lost", "random",
+};
+
+/* Forget what the loaded rawkv wrote (write_log), then unload it. */
+static int forget_and_unload(struct judge *j)
+{
+	struct kv_wlog *wl = NULL;
+	int n, i;
+
+	n = kv_dbg_write_log(&wl);
+	for (i = 0; i < n; i++)
+		lw_image_forget(j->img, wl[i].sector, wl[i].sectors);
+	free(wl);
+	/* rmmod's final checkpoint goes to one of the areas */
+	for (i = 0; i < 2; i++)
+		lw_image_forget(j->img, le64toh(j->rc->sb.ckpt_off[i]) >> 9,
+				le64toh(j->rc->sb.ckpt_size) >> 9);
+	return kv_unload();
+}
+
+/*
+ * A load of the image before the checked one, armed with @params (fault
+ * injection of the load itself): with @must_fail it must fail with -EIO
+ * (a read error); otherwise it must load (its writes may be cut).
+ */
+struct first_load {
+	const char *params;
+	bool must_fail;
+};
+
+static int judge_image_ex(struct judge *j, int64_t t, enum wc_variant v,
+			  uint64_t seed, const struct first_load *fl);
+
+/*
+ * Build the image of cut @t (variant @v, @seed) and check it. Returns 1 if
+ * it held, 0 if it did not, -1 when it was a duplicate, -2 on a setup
+ * error.
+ */
+static int judge_image(struct judge *j, int64_t t, enum wc_variant v,
+		       uint64_t seed)
+{
+	return judge_image_ex(j, t, v, seed, NULL);
+}
+
+static int judge_image_ex(struct judge *j, int64_t t, enum wc_variant v,
+			  uint64_t seed, const struct first_load *fl)
+{
+	struct kv_check res = { 0 };
+	struct lw_piece *p = NULL;
+	struct rawkv *kv = NULL;
+	char prefix[160], why[256] = "", *details = NULL;
+	size_t dlen = 0;
+	uint64_t sig;
+	FILE *mem;
+	bool issued;
+	int n, u, ret, ok = 1;
+
+	n = wc_image_pieces(&j->rc->wc, t, v, seed, &p, &sig);
+	if (n < 0)
+		return -2;
+	if (!fl && seen_sig(j, sig)) {
+		free(p);
+		return -1;
+	}
+	ret = lw_image_build(j->img, &j->rc->log, p, n);
+	free(p);
+	if (ret < 0) {
+		kv_note("%s: cannot build the image of cut %" PRId64 ": %s",
+			j->name, t, strerror(-ret));
+		return -2;
+	}
+	j->images++;
+	u = cut_op(j->rc, j->m, t, &issued);
+	snprintf(prefix, sizeof(prefix), "#   %s t=%" PRId64 " %s%s%s: ", j->name,
+		 t, variant_name[v], fl && fl->params ? " after " : "",
+		 fl && fl->params ? fl->params : "");
+
+	if (fl && fl->params) {
+		ret = kv_load("dev=%s format=0 %s %s", RP_TARGET, RP_PARAMS,
+			      fl->params);
+		if (!ret && forget_and_unload(j))
+			ret = -EBUSY;
+		if (fl->must_fail ? ret != -EIO : ret != 0) {
+			snprintf(why, sizeof(why), "(a) insmod %s: %s, expected %s",
+				 fl->params, ret ? strerror(-ret) : "loaded",
+				 fl->must_fail ? "-EIO" : "a load");
+			ok = 0;
+			goto out_report;
+		}
+	}
+	ret = kv_load("dev=%s format=0 %s", RP_TARGET, RP_PARAMS);
+	if (ret) {
+		snprintf(why, sizeof(why), "(a) insmod format=0: %s", strerror(-ret));
+		ok = 0;
+		goto out_report;
+	}
+	if (rawkv_open(NULL, &kv)) {
+		snprintf(why, sizeof(why), "(a) cannot open /dev/rawkv");
+		ok = 0;
+		goto out_unload;
+	}
+	mem = open_memstream(&details, &dlen);
+	if (kv_check_store_strict(kv, j->m, u, issued, j->buf, j->want,
+				  j->buflen, mem, prefix, MAX_DETAIL, &res)) {
+		snprintf(why, sizeof(why), "%d violations", res.violations);
+		ok = 0;
+	} else if (probe(kv, j->buf, j->want, why, sizeof(why))) {
+		ok = 0;
+	}
+	if (mem)
+		fclose(mem);
+	rawkv_close(kv);
+out_unload:
+	/* what the check wrote is forgotten, so the next image rewrites it */
+	if (forget_and_unload(j)) {
+		snprintf(why, sizeof(why), "rmmod after the check failed");
+		ok = 0;
+	}
+out_report:
+	if (!ok && j->printed++ < MAX_FAILED) {
+		const struct kv_op *op = u < j->m->nops ? &j->m->ops[u] : NULL;
+
+		kv_note("NOT HELD: %s cut t=%" PRId64 " (%s image%s%s) during op #%d %s %s%s: %s",
+			j->name, t, variant_name[v],
+			fl && fl->params ? ", after insmod " : "",
+			fl && fl->params ? fl->params : "", u,
+			op ? kv_op_name(op->type) : "-",
+			op && op->key >= 0 ? j->m->keys[op->key].label : "",
+			issued ? "" : " (before its I/O)", why);
+		if (details)
+			fputs(details, stdout);
+		fflush(stdout);
+	}
+	free(details);
+	if (ok)
+		j->held++;
+	return ok;
+}
+
+static int judge_init(struct judge *j, struct __test_metadata *md,
+		      const char *name, struct kv_model *m, struct rec *rc)
+{
+	int64_t bytes = kv_dev_bytes(RP_TARGET);
+
+	memset(j, 0, sizeof(*j));
+	j->md = md;
+	j->name = name;
+	j->m = m;
+	j->rc = rc;
+	j->buflen = le64toh(rc->sb.slot_size);
+	j->buf = malloc(j->buflen);
+	j->want = malloc(j->buflen);
+	if (!j->buf || !j->want || bytes < 0 ||
+	    bytes < (int64_t)le64toh(rc->sb.device_bytes))
+		return -1;
+	return lw_image_new(&j->img, RP_TARGET, le64toh(rc->sb.device_bytes) >> 9);
+}
+
+static void judge_free(struct judge *j)
+{
+	lw_image_free(j->img);
+	free(j->buf);
+	free(j->want);
+	free(j->sigs);
+}
+
+struct replay_cfg {
+	const char *name;
+	enum workload wl;
+	unsigned long slot;
+	int stride_bounded;	/* cut points sampled in make check */
+	int stride_full;
+	bool in_bounded;	/* run at all in make check */
+	int randoms;		/* (c) images per cut point in full mode */
+};
+
+static bool full_mode(void)
+{
+	const char *s = getenv("RAWKV_CRASH_MODE");
+
+	return s && !strcmp(s, "full");
+}
+
+static bool variant_wanted(const char *name)
+{
+	const char *only = getenv("RAWKV_CRASH_VARIANTS");
+
+	return !only || !*only || strstr(only, name);
+}
+
+/* Build the image of cut @t on RP_TARGET, nothing more: 0 or -errno. */
+static int build_image(struct judge *j, int64_t t, enum wc_variant v,
+		       uint64_t seed)
+{
+	struct lw_piece *p;
+	uint64_t sig;
+	int n, ret;
+
+	n = wc_image_pieces(&j->rc->wc, t, v, seed, &p, &sig);
+	if (n < 0)
+		return n;
+	ret = lw_image_build(j->img, &j->rc->log, p, n);
+	free(p);
+	return ret < 0 ? ret : 0;
+}
+
+/*
+ * Faults in the load itself, on the image of the cut after the last
+ * operation (sync values recovery must adopt, so it writes a checkpoint):
+ * each write recovery makes cut (whole, and torn after 1 and 3 sectors),
+ * and each read of the load failing. A cut load is followed by a normal
+ * one and the usual check; a load with a read error must fail with -EIO
+ * and lose nothing: the normal load after it is checked too.
+ */
+static void load_faults(struct __test_metadata *_metadata, struct judge *j,
+			const struct kv_model *m)
+{
+	static const unsigned int torn[] = { 0, 1, 3 };
+	struct first_load fl = { 0 };
+	uint64_t reads = 0, writes = 0, nn;
+	char params[128];
+	int64_t t = m->ops[m->nops - 2].mark;
+	unsigned int k;
+	int r, tried = 0, held = 0;
+
+	/* what the load reads and writes: count it once */
+	ASSERT_EQ(0, build_image(j, t, WC_ALL_LOST, 0));
+	ASSERT_EQ(0, kv_load("dev=%s format=0 %s", RP_TARGET, RP_PARAMS));
+	ASSERT_EQ(0, kv_dbg_get("read_bios", &reads));
+	ASSERT_EQ(0, kv_dbg_get("write_bios", &writes));
+	ASSERT_EQ(0, forget_and_unload(j));
+	kv_note("%s: the load of the last cut reads %" PRIu64 " bios, writes %" PRIu64,
+		j->name, reads, writes);
+	EXPECT_LT(0U, writes) TH_LOG("recovery adopted nothing: the cut is not the one intended");
+
+	fl.params = params;
+	for (nn = 1; nn <= writes; nn++)
+		for (k = 0; k < sizeof(torn) / sizeof(torn[0]); k++) {
+			snprintf(params, sizeof(params),
+				 "fault_powercut_at=%" PRIu64 " fault_torn_sectors=%u",
+				 nn, torn[k]);
+			r = judge_image_ex(j, t, WC_ALL_LOST, 0, &fl);
+			ASSERT_NE(-2, r);
+			tried++;
+			held += r == 1;
+		}
+	fl.must_fail = true;
+	for (nn = 1; nn <= reads; nn++) {
+		snprintf(params, sizeof(params), "fault_fail_read_at=%" PRIu64, nn);
+		r = judge_image_ex(j, t, WC_ALL_LOST, 0, &fl);
+		ASSERT_NE(-2, r);
+		tried++;
+		held += r == 1;
+	}
+	kv_note("%s: faults in the load: %d tried, %d held", j->name, tried,
+		held);
+	EXPECT_EQ(tried, held);
+}
+
+static void replay_variant(struct __test_metadata *_metadata,
+			   const struct replay_cfg *cfg)
+{
+	struct kv_model m = { 0 };
+	struct judge j;
+	struct rec rc;
+	int64_t *pts;
+	bool full = full_mode();
+	int npts, i, r, stride = full ? cfg->stride_full : cfg->stride_bounded;
+	int nrandom = full ? cfg->randoms : 1, tried = 0;
+	double t0 = kv_now();
+
+	ASSERT_EQ(0, geteuid());
+	if (!variant_wanted(cfg->name) || (!full && !cfg->in_bounded)) {
+		kv_note("%s: not run in this mode", cfg->name);
+		return;
+	}
+	ASSERT_EQ(0, record(&m, cfg->wl, true, cfg->slot, 0, &rc))
+		TH_LOG("%s: %s", cfg->name, rc.why);
+	npts = cut_points(&rc, &m, &pts);
+	ASSERT_LT(0, npts);
+	ASSERT_EQ(0, judge_init(&j, _metadata, cfg->name, &m, &rc))
+		TH_LOG("%s is missing or smaller than %s", RP_TARGET, KV_DEV_LW_DATA);
+	kv_note("%s: %d ops, %d writes (%" PRId64 " events), %d cut points, recorded in %.1f s",
+		cfg->name, m.nops, rc.wc.nw, rc.wc.nev, npts, kv_now() - t0);
+
+	for (i = 0; i < npts; i++) {
+		int64_t t = pts[i];
+		int v;
+
+		if (stride > 1 && i % stride && i != npts - 1)
+			continue;
+		tried++;
+		for (v = 0; v < 2 + nrandom; v++) {
+			r = judge_image(&j, t, v < 2 ? v : WC_RANDOM,
+					0x5eed + 977 * v);
+			ASSERT_NE(-2, r);
+		}
+	}
+	if (cfg->wl == WL_SYNC)
+		load_faults(_metadata, &j, &m);
+	kv_note("%s (%s): %d cut points, crash images checked: %d, held %d, in %.1f s",
+		cfg->name, full ? "full" : "bounded", tried, j.images, j.held,
+		kv_now() - t0);
+	EXPECT_EQ(j.images, j.held);
+	EXPECT_LT(0, j.images);
+	judge_free(&j);
+	free(pts);
+	rec_free(&rc);
+	kv_model_free(&m);
+}
+
+FIXTURE(replay) {
+	int unused;
+};
+
+FIXTURE_VARIANT(replay) {
+	struct replay_cfg cfg;
+};
+
+/* PUTs of 0 B to 2 MiB, overwrites, DELETEs, FLUSHes, evictions */
+FIXTURE_VARIANT_ADD(replay, flush) {
+	.cfg = { "flush", WL_FLUSH, 2UL << 20, 4, 1, true, RANDOM_IMAGES },
+};
+
+/* rawkv_put_sync mixed with PUTs and DELETEs, no FLUSH at the end */
+FIXTURE_VARIANT_ADD(replay, sync) {
+	.cfg = { "sync", WL_SYNC, 2UL << 20, 6, 1, true, RANDOM_IMAGES },
+};
+
+/* 240 seeded random operations on 12 keys */
+FIXTURE_VARIANT_ADD(replay, random) {
+	.cfg = { "random", WL_RANDOM, 2UL << 20, 20, 1, true, 8 },
+};
+
+/* 3000 keys on 8 KiB slots: checkpoints of many sectors */
+FIXTURE_VARIANT_ADD(replay, many) {
+	.cfg = { "many", WL_MANY, 8UL << 10, 0, 300, false, 2 },
+};
+
+FIXTURE_SETUP(replay)
+{
+}
+
+FIXTURE_TEARDOWN(replay)
+{
+	if (kv_loaded())
+		kv_unload();
+	lw_dm_remove(LW_NAME);
+}
+
+TEST_F_TIMEOUT(replay, write_cache, 7200)
+{
+	replay_variant(_metadata, &variant->cfg);
+}
+
+/*
+ * Mutants: each durability measure rawkv relies on, left out in turn
+ * (fault_strip), must make some crash image fail the check; a mutant no
+ * image catches means the test cannot see what it claims to check.
+ */
+static const struct {
+	unsigned int bit;
+	const char *what;
+} mutants[] = {
+	{ 1U << 0, "no PREFLUSH on the checkpoint header" },
+	{ 1U << 1, "no FUA on the checkpoint header" },
+	{ 1U << 2, "no FUA on a sync PUT's value" },
+	{ 1U << 3, "no FUA on a sync PUT's header" },
+	{ 1U << 4, "a sync PUT's header written before its value" },
+	{ 1U << 5, "a checkpoint's header written before its payload" },
+};
+
+FIXTURE(mutants) {
+	int unused;
+};
+
+FIXTURE_SETUP(mutants)
+{
+}
+
+FIXTURE_TEARDOWN(mutants)
+{
+	if (kv_loaded())
+		kv_unload();
+	lw_dm_remove(LW_NAME);
+}
+
+TEST_F_TIMEOUT(mutants, caught, 7200)
+{
+	int n = sizeof(mutants) / sizeof(mutants[0]), i, caught = 0, tried = 0;
+	bool full = full_mode();
+	double t0 = kv_now();
+
+	ASSERT_EQ(0, geteuid());
+	if (!variant_wanted("mutants")) {
+		kv_note("mutants: not in RAWKV_CRASH_VARIANTS, not run");
+		return;
+	}
+	if (!full)
+		n = 1;	/* make check: the first one */
+	for (i = 0; i < n; i++) {
+		struct kv_model m = { 0 };
+		struct judge j;
+		struct rec rc;
+		int64_t *pts;
+		int npts, p, v, r = 1;
+
+		tried++;
+		ASSERT_EQ(0, record(&m, WL_FLUSH, true, 2UL << 20,
+				    mutants[i].bit, &rc))
+			TH_LOG("mutant %u: %s", mutants[i].bit, rc.why);
+		npts = cut_points(&rc, &m, &pts);
+		ASSERT_LT(0, npts);
+		ASSERT_EQ(0, judge_init(&j, _metadata, "mutant", &m, &rc));
+		/* every cut's (a) image first: the likeliest to catch it */
+		for (v = 0; v < 2 + RANDOM_IMAGES && r; v++)
+			for (p = 0; p < npts && r; p++) {
+				r = judge_image(&j, pts[p], v < 2 ? v : WC_RANDOM,
+						0x5eed + 977 * v);
+				ASSERT_NE(-2, r);
+			}
+		kv_note("mutant %#x (%s): %s after %d images", mutants[i].bit,
+			mutants[i].what, r ? "SURVIVED" : "caught", j.images);
+		caught += !r;
+		judge_free(&j);
+		free(pts);
+		rec_free(&rc);
+		kv_model_free(&m);
+	}
+	kv_note("mutants caught: %d of %d (%s, %.1f s)", caught, tried,
+		full ? "full" : "bounded", kv_now() - t0);
+	EXPECT_EQ(tried, caught);
 }
 
 /* (a): the reloaded store takes a PUT, a GET and a FLUSH. */
@@ -554,17 +1299,26 @@ static int probe(struct rawkv *kv, unsigned char *buf, unsigned char *want,
 		 char *why, size_t n)
 {
 	static const char key[] = "zz-probe-after-crash";
+	struct rawkv_stat st;
+	size_t len = 5000;
 	ssize_t r;
 	int ret;
 
-	kv_val_make(want, 0xffff, 1, 5000);
-	ret = rawkv_put(kv, key, sizeof(key) - 1, want, 5000);
+	ret = rawkv_stat(kv, &st);
+	if (ret) {
+		snprintf(why, n, "(a) STAT after reload: %s", rawkv_strerror(ret));
+		return -1;
+	}
+	if (len > st.value_max)
+		len = st.value_max;
+	kv_val_make(want, 0xffff, 1, len);
+	ret = rawkv_put(kv, key, sizeof(key) - 1, want, len);
 	if (ret) {
 		snprintf(why, n, "(a) PUT after reload: %s", rawkv_strerror(ret));
 		return -1;
 	}
-	r = rawkv_get(kv, key, sizeof(key) - 1, buf, 5000);
-	if (r != 5000 || memcmp(buf, want, 5000)) {
+	r = rawkv_get(kv, key, sizeof(key) - 1, buf, len);
+	if (r != (ssize_t)len || memcmp(buf, want, len)) {
 		snprintf(why, n, "(a) GET after reload returned %zd or wrong bytes", r);
 		return -1;
 	}
@@ -574,414 +1328,6 @@ static int probe(struct rawkv *kv, unsigned char *buf, unsigned char *want,
 		return -1;
 	}
 	return 0;
-}
-
-/* Print the header line of a failed point once, then its details. */
-static void point_failed(struct ctx *c, const struct point *p, int last_issued,
-			 const char *detail)
-{
-	const struct kv_op *op = last_issued >= 0 ? &c->m.ops[last_issued] :
-				 NULL;
-
-	if (c->failed_printed++ >= MAX_FAILED)
-		return;
-	kv_note("NOT HELD: %s N=%" PRIu64 " kind=%s K=%" PRIu64
-		" (cut during op #%d %s %s): %s", c->wl_name, p->n, p->kind,
-		p->torn, last_issued, op ? kv_op_name(op->type) : "-",
-		op && op->key >= 0 ? c->m.keys[op->key].label : "", detail);
-}
-
-/* Run one crash point; true if every guarantee held. */
-static bool crash_point(struct ctx *c, const struct point *p)
-{
-	struct __test_metadata *_metadata = c->md;
-	const struct kv_wlog *e;
-	struct kv_wlog *log = NULL;
-	struct rawkv *kv = NULL;
-	struct kv_check res = { 0 };
-	struct run r;
-	char prefix[160], why[256], *details = NULL;
-	size_t dlen = 0;
-	FILE *mem = NULL;
-	uint64_t base;
-	int nlog, ret;
-	bool ok = true;
-
-	ret = load_fresh(c);
-	if (ret) {
-		TH_LOG("insmod format=1: %s", strerror(-ret));
-		return false;
-	}
-	if (kv_dbg_get("write_bios", &base) || base != c->base) {
-		snprintf(why, sizeof(why), "write_bios after format is %" PRIu64
-			 ", was %" PRIu64 " in the counting run", base, c->base);
-		point_failed(c, p, -1, why);
-		kv_unload();
-		return false;
-	}
-	if (kv_dbg_set("powercut_torn_sectors", p->torn) ||
-	    kv_dbg_set("powercut_at", base + p->n) ||
-	    rawkv_open(NULL, &kv)) {
-		point_failed(c, p, -1, "cannot arm the power cut or open /dev/rawkv");
-		kv_unload();
-		return false;
-	}
-	run_init(&r, &c->m, kv, c->want, true);
-	ret = run_workload(&r);
-	if (ret) {
-		point_failed(c, p, r.last_issued, r.err);
-		ok = false;
-	}
-	if (!r.fired) {
-		point_failed(c, p, r.last_issued,
-			     "the power cut did not fire during the workload (the write bios differ from the counting run)");
-		ok = false;
-	}
-	/* The same bio as in the counting run? */
-	nlog = kv_dbg_write_log(&log);
-	e = nlog > 0 ? kv_wlog_find(log, nlog, base + p->n) : NULL;
-	if (r.fired && (!e || strcmp(e->kind, p->kind))) {
-		snprintf(why, sizeof(why), "bio %" PRIu64 " is %s, was %s in the counting run",
-			 p->n, e ? e->kind : "missing", p->kind);
-		point_failed(c, p, r.last_issued, why);
-		ok = false;
-	}
-	free(log);
-	rawkv_close(kv);
-	kv = NULL;
-	ret = kv_unload();
-	if (ret) {
-		snprintf(why, sizeof(why), "rmmod after the cut: %s", strerror(-ret));
-		point_failed(c, p, r.last_issued, why);
-		run_free(&r);
-		return false;
-	}
-
-	ret = load_existing(c);
-	if (ret) {
-		snprintf(why, sizeof(why), "(a) insmod format=0 after the cut: %s",
-			 strerror(-ret));
-		point_failed(c, p, r.last_issued, why);
-		run_free(&r);
-		return false;
-	}
-	if (rawkv_open(NULL, &kv)) {
-		point_failed(c, p, r.last_issued, "(a) cannot open /dev/rawkv after reload");
-		kv_unload();
-		run_free(&r);
-		return false;
-	}
-	snprintf(prefix, sizeof(prefix), "#   %s N=%" PRIu64 " K=%" PRIu64 ": ",
-		 c->wl_name, p->n, p->torn);
-	mem = open_memstream(&details, &dlen);
-	if (kv_check_store(kv, &c->m, r.last_flush, c->buf, c->want, c->buflen,
-			   mem, prefix, MAX_DETAIL, &res)) {
-		snprintf(why, sizeof(why), "%d violations (last acked FLUSH: op #%d)",
-			 res.violations, r.last_flush);
-		point_failed(c, p, r.last_issued, why);
-		if (mem)
-			fclose(mem);
-		mem = NULL;
-		if (details && c->failed_printed <= MAX_FAILED) {
-			fputs(details, stdout);
-			fflush(stdout);
-		}
-		ok = false;
-	} else if (probe(kv, c->buf, c->want, why, sizeof(why))) {
-		point_failed(c, p, r.last_issued, why);
-		ok = false;
-	}
-	if (mem)
-		fclose(mem);
-	free(details);
-	rawkv_close(kv);
-	ret = kv_unload();
-	if (ret) {
-		snprintf(why, sizeof(why), "rmmod after the check: %s", strerror(-ret));
-		point_failed(c, p, r.last_issued, why);
-		ok = false;
-	}
-	run_free(&r);
-	return ok;
-}
-
-/* The counting run: W, the write log, and the no-cut result. */
-static void count_run(struct ctx *c)
-{
-	struct __test_metadata *_metadata = c->md;
-	struct rawkv_stat st;
-	struct rawkv *kv;
-	struct kv_check res = { 0 };
-	struct run r;
-	uint64_t end;
-	char evicted[512] = "";
-	int k, ret;
-
-	ASSERT_EQ(0, load_fresh(c)) TH_LOG("insmod %s format=1", c->cfg.dev);
-	ASSERT_EQ(0, kv_dbg_get("write_bios", &c->base))
-		TH_LOG("no %s/write_bios: this rawkv.ko has no fault injection",
-		       KV_DBG_DIR);
-	ASSERT_EQ(0, rawkv_open(NULL, &kv));
-	ASSERT_EQ(0, rawkv_stat(kv, &st));
-	c->buflen = st.value_max;
-	c->step = st.logical_block_size / 512 ? st.logical_block_size / 512 : 1;
-	c->buf = malloc(c->buflen);
-	c->want = malloc(c->buflen);
-	ASSERT_NE(NULL, c->buf);
-	ASSERT_NE(NULL, c->want);
-
-	if (c->wl == WL_FLUSH)
-		build_flush_workload(&c->m, st.slots_total,
-				     st.value_max < (2U << 20) - 4096 ?
-				     st.value_max : (2U << 20) - 4096);
-	else
-		build_sync_workload(&c->m, st.value_max < (2U << 20) - 4096 ?
-				    st.value_max : (2U << 20) - 4096);
-
-	run_init(&r, &c->m, kv, c->want, false);
-	ret = run_workload(&r);
-	ASSERT_EQ(0, ret) TH_LOG("counting run: %s", r.err);
-	ASSERT_EQ(0, kv_dbg_get("write_bios", &end));
-	c->w = end - c->base;
-	c->nlog = kv_dbg_write_log(&c->log);
-	ASSERT_LT(0, c->nlog);
-	ASSERT_NE(NULL, kv_wlog_find(c->log, c->nlog, c->base + c->w))
-		TH_LOG("write_log does not reach bio %" PRIu64, c->base + c->w);
-
-	for (k = 0; k < c->m.nkeys; k++)
-		if (c->m.keys[k].evicted) {
-			size_t l = strlen(evicted);
-
-			snprintf(evicted + l, sizeof(evicted) - l, " %s",
-				 c->m.keys[k].label);
-			EXPECT_TRUE(c->m.keys[k].filler)
-				TH_LOG("checked key %s was evicted: the workload needs more fillers",
-				       c->m.keys[k].label);
-		}
-	ASSERT_EQ(0, rawkv_stat(kv, &st));
-	kv_note("%s workload on %s: %d ops, W=%" PRIu64
-		" write bios (base %" PRIu64 "), %llu slots, %llu checkpoints, %llu evictions:%s",
-		c->wl_name, c->cfg.dev, c->m.nops, c->w, c->base,
-		(unsigned long long)st.slots_total,
-		(unsigned long long)st.checkpoints,
-		(unsigned long long)st.evictions, evicted);
-	if (c->wl == WL_FLUSH)
-		EXPECT_LT(0U, st.evictions) TH_LOG("the workload evicted nothing");
-
-	/* In memory, everything is exactly as the script left it. */
-	EXPECT_EQ(0, check_evicted_absent(kv, &c->m, "no cut, in memory"));
-	EXPECT_EQ(0, kv_check_store(kv, &c->m, c->m.nops, c->buf, c->want,
-				    c->buflen, stdout, "#   no cut, in memory: ",
-				    MAX_DETAIL, &res));
-	rawkv_close(kv);
-	ASSERT_EQ(0, kv_unload());
-	/* After a clean rmmod (final checkpoint) too. */
-	ASSERT_EQ(0, load_existing(c));
-	ASSERT_EQ(0, rawkv_open(NULL, &kv));
-	EXPECT_EQ(0, check_evicted_absent(kv, &c->m, "no cut, after rmmod"));
-	EXPECT_EQ(0, kv_check_store(kv, &c->m, c->m.nops, c->buf, c->want,
-				    c->buflen, stdout, "#   no cut, after rmmod: ",
-				    MAX_DETAIL, &res));
-	rawkv_close(kv);
-	ASSERT_EQ(0, kv_unload());
-	run_free(&r);
-}
-
-static void add_point(struct point **v, int *n, int *cap, uint64_t bio,
-		      uint64_t torn, const char *kind, const char *set)
-{
-	struct point *p;
-
-	if (*n == *cap) {
-		*cap = *cap ? 2 * *cap : 256;
-		*v = realloc(*v, *cap * sizeof(**v));
-		if (!*v)
-			abort();
-	}
-	p = &(*v)[(*n)++];
-	p->n = bio;
-	p->torn = torn;
-	snprintf(p->kind, sizeof(p->kind), "%s", kind);
-	p->set = set;
-}
-
-/*
- * Up to @count torn points in bio @e: boundaries K (multiples of @step
- * sectors, the device's logical block) spread over 1..sectors-1; all of
- * them if there are no more than @count.
- */
-static void add_torn(struct point **v, int *n, int *cap, uint64_t bio,
-		     const struct kv_wlog *e, int count, unsigned int step,
-		     const char *set)
-{
-	uint64_t blocks = e->sectors / step, k, last = 0;
-	int i;
-
-	if (blocks < 2)
-		return;
-	if ((uint64_t)count >= blocks - 1) {
-		for (k = 1; k < blocks; k++)
-			add_point(v, n, cap, bio, k * step, e->kind, set);
-		return;
-	}
-	for (i = 1; i <= count; i++) {
-		k = i * blocks / (count + 1);
-		if (k < 1 || k >= blocks || k == last)
-			continue;
-		add_point(v, n, cap, bio, k * step, e->kind, set);
-		last = k;
-	}
-}
-
-static bool is_ckpt(const char *kind)
-{
-	return !strncmp(kind, "ckpt", 4);
-}
-
-/*
- * Power cuts at every N (full) or a sample (bounded), unless this is a
- * torn-sector variant; then torn points: every boundary of checkpoint
- * headers, some of checkpoint payloads, and in full mode 3 of every slot
- * or value bio.
- */
-static int choose_points(struct ctx *c, struct point **pts)
-{
-	int n = 0, cap = 0;
-	uint64_t i;
-
-	*pts = NULL;
-	for (i = 1; i <= c->w && !c->cfg.torn512; i++) {
-		const struct kv_wlog *e = kv_wlog_find(c->log, c->nlog,
-						       c->base + i);
-		const char *kind = e ? e->kind : "?";
-
-		if (c->cfg.full || is_ckpt(kind) || i % c->cfg.stride == 1 ||
-		    c->cfg.stride == 1 || i == c->w)
-			add_point(pts, &n, &cap, i, 0, kind, "power cut");
-	}
-	for (i = 1; i <= c->w; i++) {
-		const struct kv_wlog *e = kv_wlog_find(c->log, c->nlog,
-						       c->base + i);
-
-		if (!e)
-			continue;
-		if (!strcmp(e->kind, "ckpt-hdr"))
-			add_torn(pts, &n, &cap, i, e, 63, c->step,
-				 "torn ckpt-hdr");
-		else if (!strcmp(e->kind, "ckpt-payload"))
-			add_torn(pts, &n, &cap, i, e, c->cfg.full ? 8 : 2,
-				 c->step, "torn ckpt-payload");
-		else if (c->cfg.full)
-			add_torn(pts, &n, &cap, i, e, 3, c->step,
-				 "torn slot/value");
-	}
-	return n;
-}
-
-static void run_variant(struct __test_metadata *_metadata, enum workload wl,
-			const char *name, bool torn512)
-{
-	struct ctx c;
-	struct point *pts;
-	int npts, i, held = 0;
-	int set_tried[4] = { 0 }, set_held[4] = { 0 };
-	static const char *const sets[4] = {
-		"power cut", "torn ckpt-hdr", "torn ckpt-payload",
-		"torn slot/value",
-	};
-	double t0 = kv_now(), t1;
-	const char *only;
-
-	ASSERT_EQ(0, geteuid()) TH_LOG("run as root in the rawkv test VM");
-	only = getenv("RAWKV_CRASH_VARIANTS");
-	if (only && *only && !strstr(only, name)) {
-		kv_note("%s: not in RAWKV_CRASH_VARIANTS, not run", name);
-		return;
-	}
-	memset(&c, 0, sizeof(c));
-	c.md = _metadata;
-	c.wl = wl;
-	c.wl_name = name;
-	get_cfg(&c.cfg, torn512);
-
-	count_run(&c);
-	if (_metadata->passed == 0 || _metadata->trigger)
-		return;
-	npts = choose_points(&c, &pts);
-	t1 = kv_now();
-	kv_note("%s mode: %d crash points (counting run %.1f s)",
-		c.cfg.full ? "full" : "bounded", npts, t1 - t0);
-
-	for (i = 0; i < npts; i++) {
-		int s;
-
-		for (s = 0; s < 4 && strcmp(sets[s], pts[i].set); s++)
-			;
-		if (s == 4)
-			s = 0;
-		set_tried[s]++;
-		if (crash_point(&c, &pts[i])) {
-			held++;
-			set_held[s]++;
-		}
-	}
-	for (i = 0; i < 4; i++)
-		if (set_tried[i])
-			kv_note("  %-18s tried %4d, held %4d", sets[i],
-				set_tried[i], set_held[i]);
-	kv_note("%s (%s): crash points tried %d, held %d, in %.1f s (%.2f s each)",
-		name, c.cfg.full ? "full" : "bounded", npts, held,
-		kv_now() - t1, npts ? (kv_now() - t1) / npts : 0.0);
-	EXPECT_EQ(npts, held);
-	free(pts);
-	free(c.log);
-	free(c.buf);
-	free(c.want);
-	kv_model_free(&c.m);
-}
-
-FIXTURE(crash) {
-	int unused;
-};
-
-FIXTURE_VARIANT(crash) {
-	enum workload wl;
-	const char *name;
-	bool torn512;
-};
-
-/* power cuts at write bios, on vdb (4 KiB blocks) */
-FIXTURE_VARIANT_ADD(crash, flush) {
-	.wl = WL_FLUSH, .name = "flush", .torn512 = false,
-};
-
-FIXTURE_VARIANT_ADD(crash, sync) {
-	.wl = WL_SYNC, .name = "sync", .torn512 = false,
-};
-
-/* torn writes at 512-byte sector boundaries, on vda */
-FIXTURE_VARIANT_ADD(crash, flush_torn512) {
-	.wl = WL_FLUSH, .name = "flush-torn512", .torn512 = true,
-};
-
-FIXTURE_VARIANT_ADD(crash, sync_torn512) {
-	.wl = WL_SYNC, .name = "sync-torn512", .torn512 = true,
-};
-
-FIXTURE_SETUP(crash)
-{
-}
-
-FIXTURE_TEARDOWN(crash)
-{
-	if (kv_loaded())
-		kv_unload();
-}
-
-/* The full mode takes much longer than the harness's 30 s default. */
-TEST_F_TIMEOUT(crash, power_cut, 7200)
-{
-	run_variant(_metadata, variant->wl, variant->name, variant->torn512);
 }
 
 /*
@@ -1157,7 +1503,7 @@ TEST_F_TIMEOUT(rounds, random_cuts_across_reloads, 7200)
 		return;
 	}
 	get_cfg(&cfg, false);
-	rounds = cfg.full ? 150 : 25;
+	rounds = cfg.full ? 60 : 25;
 	ASSERT_EQ(0, geteuid());
 	ASSERT_EQ(0, kv_reload("dev=%s format=1 slot_size=%lu %s", cfg.dev,
 			       cfg.slot_size, PARAMS));
@@ -1200,7 +1546,8 @@ TEST_F_TIMEOUT(rounds, random_cuts_across_reloads, 7200)
 			m.ops[j].rc = 0;
 		}
 
-		n = 1 + kv_rand(&rng) % 60;
+		/* early enough that every round's ops reach it */
+		n = 1 + kv_rand(&rng) % 12;
 		torn = round % 2 ? (1 + kv_rand(&rng) % 16) *
 				   (st.logical_block_size / 512) : 0;
 		ASSERT_EQ(0, kv_dbg_get("write_bios", &base));
@@ -1267,6 +1614,7 @@ TEST_F_TIMEOUT(rounds, random_cuts_across_reloads, 7200)
 		cfg.full ? "full" : "bounded", rounds, fired, held,
 		kv_now() - t0);
 	EXPECT_EQ(rounds, held);
+	EXPECT_EQ(rounds, fired) TH_LOG("a round's cut did not fire: nothing was cut");
 }
 
 /* ---- black-box guest half (scripts/crash-blackbox.sh) ---- */

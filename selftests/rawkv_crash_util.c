@@ -222,6 +222,7 @@ int kv_model_key(struct kv_model *m, const char *label, size_t klen,
 	}
 	k->len = klen;
 	k->filler = filler;
+	k->evicted_op = -1;
 	return m->nkeys++;
 }
 
@@ -269,8 +270,10 @@ void kv_model_reset_run(struct kv_model *m)
 		m->ops[i].durable = false;
 		m->ops[i].rc = 0;
 	}
-	for (i = 0; i < m->nkeys; i++)
+	for (i = 0; i < m->nkeys; i++) {
 		m->keys[i].evicted = false;
+		m->keys[i].evicted_op = -1;
+	}
 }
 
 void kv_model_free(struct kv_model *m)
@@ -288,6 +291,7 @@ const char *kv_op_name(uint8_t type)
 	case KV_OP_DEL:		return "DELETE";
 	case KV_OP_FLUSH:	return "FLUSH";
 	case KV_OP_KICK:	return "KICK";
+	case KV_OP_UNLOAD:	return "UNLOAD";
 	}
 	return "?";
 }
@@ -454,9 +458,133 @@ static void describe_bytes(const void *buf, size_t len, char *s, size_t n)
 		snprintf(s, n, "%zu bytes without a value header", len);
 }
 
+/* The states key @k may be in, its guaranteeing op, and whether exempt. */
+struct allowed_ctx {
+	int last_flush;		/* kv_check_store() */
+	int cut_op;		/* kv_check_store_strict() */
+	bool cut_issued;
+	bool strict;
+};
+
+static int allowed_strict(const struct kv_model *m, int cut, bool issued,
+			  int k, uint32_t *st, int max);
+
+static int allowed_for(const struct kv_model *m, const struct allowed_ctx *a,
+		       int k, uint32_t *st, int max, int *floor, bool *exempt)
+{
+	const struct kv_key *key = &m->keys[k];
+
+	if (!a->strict) {
+		*exempt = key->evicted;
+		return allowed_states(m, a->last_flush, k, st, max, floor);
+	}
+	*floor = -1;
+	*exempt = key->evicted_op >= 0 && key->evicted_op <= a->cut_op;
+	return allowed_strict(m, a->cut_op, a->cut_issued, k, st, max);
+}
+
+static int check_store(struct rawkv *kv, const struct kv_model *m,
+		       const struct allowed_ctx *a, void *buf, void *want,
+		       size_t buflen, FILE *out, const char *prefix,
+		       int max_lines, struct kv_check *res);
+
 int kv_check_store(struct rawkv *kv, const struct kv_model *m, int last_flush,
 		   void *buf, void *want, size_t buflen, FILE *out,
 		   const char *prefix, int max_lines, struct kv_check *res)
+{
+	struct allowed_ctx a = { .last_flush = last_flush };
+
+	return check_store(kv, m, &a, buf, want, buflen, out, prefix,
+			   max_lines, res);
+}
+
+int kv_check_store_strict(struct rawkv *kv, const struct kv_model *m,
+			  int cut_op, bool cut_issued, void *buf, void *want,
+			  size_t buflen, FILE *out, const char *prefix,
+			  int max_lines, struct kv_check *res)
+{
+	struct allowed_ctx a = {
+		.cut_op = cut_op, .cut_issued = cut_issued, .strict = true,
+	};
+
+	return check_store(kv, m, &a, buf, want, buflen, out, prefix,
+			   max_lines, res);
+}
+
+/* Version of key @k after ops [0, @j) (0: absent). */
+static uint32_t state_at(const struct kv_model *m, int k, int j)
+{
+	uint32_t v = 0;
+	int i;
+
+	for (i = 0; i < j && i < m->nops; i++) {
+		const struct kv_op *op = &m->ops[i];
+
+		if (op->key != k || op->rc)
+			continue;
+		v = is_put(op) ? op->ver : 0;
+	}
+	return v;
+}
+
+/* Ops before this index are in the snapshot of a checkpoint op @j made. */
+static int snapshot_end(const struct kv_model *m, int j, int k)
+{
+	const struct kv_op *op = &m->ops[j];
+
+	if (op->key == k && is_put(op))
+		return j;	/* to free slots, before the PUT took effect */
+	return j + 1;
+}
+
+static void add_state(uint32_t *st, int *n, int max, uint32_t v)
+{
+	int i;
+
+	for (i = 0; i < *n && st[i] != v; i++)
+		;
+	if (i == *n && *n < max)
+		st[(*n)++] = v;
+}
+
+/* The recovered state from the checkpoint whose snapshot ends at @snap. */
+static void from_snapshot(const struct kv_model *m, int snap, int cut,
+			  bool issued, int k, uint32_t *st, int *n, int max)
+{
+	uint32_t v = state_at(m, k, snap);
+	int i;
+
+	for (i = snap; i < cut; i++)
+		if (m->ops[i].key == k && m->ops[i].type == KV_OP_PUT_SYNC &&
+		    !m->ops[i].rc)
+			v = m->ops[i].ver;
+	add_state(st, n, max, v);
+	if (issued && cut < m->nops && cut >= snap &&
+	    m->ops[cut].key == k && m->ops[cut].type == KV_OP_PUT_SYNC)
+		add_state(st, n, max, m->ops[cut].ver);
+}
+
+static int allowed_strict(const struct kv_model *m, int cut, bool issued,
+			  int k, uint32_t *st, int max)
+{
+	int j, last = -1, n = 0;
+
+	for (j = 0; j < cut && j < m->nops; j++)
+		if (m->ops[j].ckpt_after > m->ops[j].ckpt_before)
+			last = j;
+	from_snapshot(m, last < 0 ? 0 : snapshot_end(m, last, k), cut,
+		      issued, k, st, &n, max);
+	if (issued && cut < m->nops &&
+	    m->ops[cut].ckpt_after > m->ops[cut].ckpt_before)
+		from_snapshot(m, snapshot_end(m, cut, k), cut, issued, k, st,
+			      &n, max);
+	return n;
+}
+
+static int check_store(struct rawkv *kv, const struct kv_model *m,
+		       const struct allowed_ctx *a, void *buf, void *want,
+		       size_t buflen, FILE *out, const char *prefix,
+		       int max_lines, struct kv_check *res)
 {
 	struct rawkv_stat st;
 	uint32_t *state = res->state;
@@ -471,10 +599,11 @@ int kv_check_store(struct rawkv *kv, const struct kv_model *m, int last_flush,
 		const struct kv_key *key = &m->keys[k];
 		uint32_t allowed[64], ver = 0;
 		char exp[256], got[128];
+		bool exempt;
 		int floor, n, i;
 		ssize_t r;
 
-		n = allowed_states(m, last_flush, k, allowed, 64, &floor);
+		n = allowed_for(m, a, k, allowed, 64, &floor, &exempt);
 		states_str(allowed, n, exp, sizeof(exp));
 		r = rawkv_get(kv, key->name, key->len, buf, buflen);
 		if (r < 0 && r != -ENOENT) {
@@ -498,7 +627,7 @@ int kv_check_store(struct rawkv *kv, const struct kv_model *m, int last_flush,
 		}
 		if (state)
 			state[k] = ver;
-		if (key->evicted) {
+		if (exempt) {
 			res->exempt++;
 			continue;
 		}
@@ -513,9 +642,16 @@ int kv_check_store(struct rawkv *kv, const struct kv_model *m, int last_flush,
 				snprintf(got, sizeof(got), "v%u", ver);
 			else
 				snprintf(got, sizeof(got), "absent");
+			if (a->strict) {
+				violation(out, prefix, &lines, max_lines,
+					  "(c) key %s: expected %s, got %s (cut during op #%d%s)",
+					  key->label, exp, got, a->cut_op,
+					  a->cut_issued ? "" : ", before its I/O");
+				continue;
+			}
 			violation(out, prefix, &lines, max_lines,
 				  "(%c) key %s: expected %s, got %s (guaranteed by op #%d %s%s)",
-				  fop && fop->durable && floor >= last_flush ?
+				  fop && fop->durable && floor >= a->last_flush ?
 				  'd' : 'c',
 				  key->label, exp, got, floor,
 				  fop ? kv_op_name(fop->type) : "-",

@@ -88,6 +88,7 @@ enum kv_op_type {
 	KV_OP_DEL,
 	KV_OP_FLUSH,
 	KV_OP_KICK,	/* kick_checkpoint: the periodic checkpoint */
+	KV_OP_UNLOAD,	/* rmmod: the final checkpoint */
 };
 
 struct kv_op {
@@ -103,6 +104,10 @@ struct kv_op {
 	 */
 	bool durable;
 	int rc;
+	/* Recorded runs (the write-cache model): */
+	uint64_t ckpt_before;	/* checkpoints committed before the op */
+	uint64_t ckpt_after;	/* ... and after it */
+	int64_t mark;		/* rawkv's event_count when it returned */
 };
 
 struct kv_key {
@@ -111,6 +116,7 @@ struct kv_key {
 	char label[24];
 	bool filler;		/* may be evicted by design */
 	bool evicted;		/* possibly evicted: exempt from (c) and (d) */
+	int evicted_op;		/* recorded runs: op that evicted it, or -1 */
 	uint32_t ver_base;	/* versions already used (earlier models) */
 };
 
@@ -156,6 +162,24 @@ struct kv_check {
 int kv_check_store(struct rawkv *kv, const struct kv_model *m, int last_flush,
 		   void *buf, void *want, size_t buflen, FILE *out,
 		   const char *prefix, int max_lines, struct kv_check *res);
+
+/*
+ * The strict check of a recorded run (every op's result and checkpoint
+ * counts known) cut in the middle of op @cut_op (nops: after the last),
+ * which had issued I/O when @cut_issued: each key must be in exactly one
+ * of the states the README's durability contract allows. A crash
+ * recovers the checkpoint the last acknowledged op committed, or one op
+ * @cut_op committed; then every value written with rawkv_put_sync() after
+ * that checkpoint's snapshot replaces the key's (the acknowledged ones for
+ * sure, @cut_op's maybe). The checkpoint a PUT commits to free slots holds
+ * the table before the PUT; the one a DELETE commits, after it. Keys
+ * evicted by op @cut_op or earlier are exempt. Same output as
+ * kv_check_store().
+ */
+int kv_check_store_strict(struct rawkv *kv, const struct kv_model *m,
+			  int cut_op, bool cut_issued, void *buf, void *want,
+			  size_t buflen, FILE *out, const char *prefix,
+			  int max_lines, struct kv_check *res);
 
 /* The "expected" description of key @k (e.g. "v2|v3|absent"). */
 void kv_expected_str(const struct kv_model *m, int last_flush, int k,

@@ -27,6 +27,9 @@
 #define KV_DEV_512	"/dev/vda"	/* 1 GiB, 512 B logical blocks */
 #define KV_DEV_4K	"/dev/vdb"	/* 64 MiB, 4 KiB logical blocks */
 #define KV_DEV_TINY	"/dev/vdc"	/* 16 KiB: too small for rawkv */
+#define KV_DEV_LW_DATA	"/dev/vdd"	/* 64 MiB, 512 B: dm-log-writes data */
+#define KV_DEV_LW_LOG	"/dev/vde"	/* 1 GiB: dm-log-writes log */
+#define KV_DEV_IMAGE	"/dev/vdf"	/* 64 MiB: crash images built here */
 
 #define KV_KO_DEFAULT	"/rawkv/rawkv.ko"
 

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The write-cache power-cut model of the rawkv crash tests.
+ *
+ * A workload runs once on a dm-log-writes device (rawkv_logwrites.h), with
+ * rawkv's fault injection recording the order in which its write bios were
+ * submitted to the device and completed (debugfs "events"). The log gives
+ * every write's data and flags; the events give the timeline. Together
+ * they say, for a power cut after the first t events, which writes a disk
+ * with a volatile write cache must have kept and which it may have lost:
+ *
+ *   durable  completed with FUA, or completed before a PREFLUSH bio was
+ *            submitted that then completed itself, before the cut;
+ *   maybe    every other write submitted before the cut: completed but
+ *            still in the cache, or in flight. Each may be lost, kept, or
+ *            kept in part (any subset of its 512-byte sectors).
+ *
+ * An image is the device after such a cut: zeros (the device is zeroed
+ * before the workload), then the kept writes in the order they reached the
+ * device (completion order; writes still in flight last, in submission
+ * order). wc_image_pieces() lists it for lw_image_build().
+ *
+ * Writes dm-log-writes logged but rawkv's events do not know (those of the
+ * final checkpoint rmmod writes after the debugfs files are gone) are
+ * appended to the timeline in log order, each completing before the next
+ * is submitted, which is how rmmod writes them.
+ */
+#ifndef RAWKV_WCACHE_H
+#define RAWKV_WCACHE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "rawkv_crash_util.h"
+#include "rawkv_logwrites.h"
+
+struct wc_write {
+	uint64_t n;		/* rawkv's write bio number; 0: from the log only */
+	uint64_t sector;	/* 512-byte sectors */
+	uint32_t sectors;
+	bool preflush;
+	bool fua;
+	int entry;		/* its data in the log, -1 for an empty flush */
+	int64_t submit;		/* event index */
+	int64_t complete;	/* event index */
+	int64_t durable;	/* first cut that keeps it for sure */
+	char kind[16];		/* rawkv's write_log kind */
+};
+
+struct wc_model {
+	struct wc_write *w;
+	int nw;
+	int64_t nev;		/* events, tail included */
+	int64_t start;		/* cuts before this (the format) are not judged */
+};
+
+/*
+ * Build the model from the log, rawkv's events ("s N" / "c N" lines read
+ * from debugfs "events") and write_log (@wl, @nwl), all taken at the end of
+ * the workload, before rmmod. @start is the event count after the load.
+ * 0, or -errno with @why set (a write missing from the log, a log entry
+ * that matches no write).
+ */
+int wc_model_build(struct wc_model *m, const struct lw_log *log,
+		   const char *events_path, const struct kv_wlog *wl, int nwl,
+		   int64_t start, char *why, size_t whylen);
+void wc_model_free(struct wc_model *m);
+
+/* The writes durable and maybe at cut @t, as indexes into m->w. */
+int wc_cut_sets(const struct wc_model *m, int64_t t, int *dur, int *ndur,
+		int *maybe, int *nmaybe);
+
+/* Which of the maybe writes an image keeps. */
+enum wc_variant {
+	WC_ALL_LOST,		/* (a): only what is durable */
+	WC_NONE_LOST,		/* (b): every write submitted */
+	WC_RANDOM,		/* (c): each lost, kept or torn, seeded */
+};
+
+/*
+ * The pieces of the image at cut @t for @variant (@seed for WC_RANDOM):
+ * a malloc'ed array in *@p (free() it), its length returned, or -ENOMEM.
+ * *@sig gets a signature of the image, to skip duplicates.
+ */
+int wc_image_pieces(const struct wc_model *m, int64_t t,
+		    enum wc_variant variant, uint64_t seed,
+		    struct lw_piece **p, uint64_t *sig);
+
+#endif /* RAWKV_WCACHE_H */
