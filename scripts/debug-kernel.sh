@@ -1,7 +1,8 @@
 #!/bin/bash
 # Build (once) a debug kernel from Debian's linux-source-6.1 for `make check-debug`:
 # KASAN, lockdep (PROVE_LOCKING), DEBUG_ATOMIC_SLEEP, kmemleak and UBSAN, with the
-# virtio, brd, crc32c and debugfs pieces rawkv's tests need built in.
+# virtio, brd, crc32c, debugfs and dm-log-writes pieces rawkv's tests need built
+# in.
 #
 #   scripts/debug-kernel.sh        build if needed; print the build directory
 #
@@ -42,7 +43,8 @@ $s --enable VIRTIO --enable VIRTIO_PCI --enable VIRTIO_BLK \
 	--enable MODULES --enable MODULE_UNLOAD --enable DEVTMPFS \
 	--enable BLK_DEV_INITRD --enable SERIAL_8250_CONSOLE \
 	--enable DETECT_HUNG_TASK --set-val DEFAULT_HUNG_TASK_TIMEOUT 60 \
-	--enable USERFAULTFD
+	--enable USERFAULTFD \
+	--enable MD --enable BLK_DEV_DM --enable DM_LOG_WRITES
 # The checkers.
 $s --enable KASAN --enable KASAN_GENERIC --enable KASAN_INLINE \
 	--enable PROVE_LOCKING --enable DEBUG_LOCKDEP --enable DEBUG_ATOMIC_SLEEP \
@@ -58,7 +60,7 @@ $s --disable DEBUG_INFO --enable DEBUG_INFO_NONE --disable DEBUG_INFO_BTF \
 	--disable WATCHDOG --disable IPV6 --disable HAMRADIO --disable BT \
 	--disable MODULE_SIG --disable SECURITY_SELINUX
 make -s olddefconfig >&2
-for opt in KASAN PROVE_LOCKING DEBUG_ATOMIC_SLEEP DEBUG_KMEMLEAK UBSAN VIRTIO_BLK BLK_DEV_RAM LIBCRC32C USERFAULTFD; do
+for opt in KASAN PROVE_LOCKING DEBUG_ATOMIC_SLEEP DEBUG_KMEMLEAK UBSAN VIRTIO_BLK BLK_DEV_RAM LIBCRC32C USERFAULTFD DM_LOG_WRITES; do
 	grep -q "^CONFIG_$opt=y" .config || { echo "debug-kernel: CONFIG_$opt did not stick" >&2; exit 1; }
 done
 
