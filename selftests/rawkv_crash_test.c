@@ -10,7 +10,7 @@
  * every operation returned, after every FLUSH or FUA write completed, and
  * just before every write bio was submitted. At each, the images a power
  * cut may leave are built on KV_DEV_IMAGE: (a) every write not yet durable
- * lost, (b) none lost, (c) RANDOM_IMAGES seeded random choices, each
+ * lost, (b) none lost, (c) 8 to 12 seeded random choices, each
  * write lost, kept, or torn at 512-byte sectors. rawkv is loaded from each
  * image and checked: it loads and serves (a PUT, GET and FLUSH), every
  * key holds exactly one state the contract allows for the operations
@@ -25,7 +25,7 @@
  *          with no FLUSH after them (one periodic checkpoint in between);
  *   many   3000 keys on 8 KiB slots, FLUSHes every 1000: checkpoints of
  *          many sectors (full mode only);
- *   random 240 seeded random operations on 12 keys.
+ *   random 160 seeded random operations on 12 keys.
  *
  * mutants.caught: the flush workload recorded again with each durability
  * measure left out (fault_strip); some image must fail the check, or the
@@ -33,7 +33,7 @@
  *
  * Modes (RAWKV_CRASH_MODE, or the first argument): bounded (make check)
  * samples the cut points, one random image each, and one mutant; full
- * (make crashtest) every cut point, RANDOM_IMAGES random images each, every
+ * (make crashtest) every cut point, 8 to 12 random images each, every
  * mutant. RAWKV_CRASH_VARIANTS="flush mutants" runs only those named.
  *
  * More tests:
@@ -575,7 +575,7 @@ static void build_random_workload(struct kv_model *m, uint32_t vmax)
 		snprintf(label, sizeof(label), "x%02d", i);
 		kv_model_key(m, label, i % 4 == 3 ? 180 : 0, false);
 	}
-	random_ops(m, &rng, 240, vmax);
+	random_ops(m, &rng, 160, vmax);
 }
 
 /* Thousands of small keys on 8 KiB slots: checkpoints of many sectors. */
@@ -1189,14 +1189,14 @@ FIXTURE_VARIANT_ADD(replay, sync) {
 	.cfg = { "sync", WL_SYNC, 2UL << 20, 6, 1, true, RANDOM_IMAGES },
 };
 
-/* 240 seeded random operations on 12 keys */
+/* 160 seeded random operations on 12 keys */
 FIXTURE_VARIANT_ADD(replay, random) {
-	.cfg = { "random", WL_RANDOM, 2UL << 20, 20, 1, true, 8 },
+	.cfg = { "random", WL_RANDOM, 2UL << 20, 20, 1, true, RANDOM_IMAGES - 2 },
 };
 
 /* 3000 keys on 8 KiB slots: checkpoints of many sectors */
 FIXTURE_VARIANT_ADD(replay, many) {
-	.cfg = { "many", WL_MANY, 8UL << 10, 0, 300, false, 2 },
+	.cfg = { "many", WL_MANY, 8UL << 10, 0, 300, false, RANDOM_IMAGES - 4 },
 };
 
 FIXTURE_SETUP(replay)
