@@ -353,9 +353,9 @@ int rawkv_recover(struct rawkv_dev *kd)
 			break;
 		}
 		if (ret != -EBADMSG && ret != -EFBIG) {
-			if (ret == -EIO)
-				pr_err("checkpoint area %c (seq %llu): payload read error; refusing to load (retry, or format=1 to start over)\n",
-				       area_name[i], ci[i].seq);
+			if (ret != -ENOMEM)
+				pr_err("checkpoint area %c (seq %llu): payload read error %d; refusing to load (retry, or format=1 to start over)\n",
+				       area_name[i], ci[i].seq, ret);
 			goto out_free;
 		}
 		pr_warn("checkpoint area %c (seq %llu): %s; trying the other area\n",
