@@ -74,46 +74,33 @@
 
 #define DEF_DEV		KV_DEV_4K
 #define DEF_SLOT	(2UL << 20)
-#define DEF_TORN_DEV	KV_DEV_512
-#define DEF_TORN_SLOT	(32UL << 20)
 #define PARAMS		"checkpoint_ms=600000 evict=1 fault_inject=1"
 #define MAX_DETAIL	8	/* violation lines printed per failed point */
 #define MAX_FAILED	40	/* failed points printed in full */
 
 enum workload { WL_FLUSH, WL_SYNC, WL_MANY, WL_RANDOM };
 
+static bool full_mode(void);
+
+/* The device and slot size of the rounds, and the mode. */
 struct cfg {
 	const char *dev;
 	unsigned long slot_size;
 	bool full;
-	bool torn512;		/* only torn points, at 512-byte boundaries */
-	int stride;
 };
 
-/*
- * The power-cut variants run on RAWKV_CRASH_DEV (vdb, 4 KiB blocks: a torn
- * bio keeps whole blocks), the torn-sector variants on RAWKV_CRASH_TORN_DEV
- * (vda, 512-byte sectors, with 32 MiB slots so it has about 30 too).
- */
-static void get_cfg(struct cfg *c, bool torn512)
+/* RAWKV_CRASH_DEV and RAWKV_CRASH_SLOT_SIZE override vdb and 2 MiB. */
+static void get_cfg(struct cfg *c)
 {
 	const char *s;
 
 	memset(c, 0, sizeof(*c));
-	c->torn512 = torn512;
-	c->dev = getenv(torn512 ? "RAWKV_CRASH_TORN_DEV" : "RAWKV_CRASH_DEV");
+	c->dev = getenv("RAWKV_CRASH_DEV");
 	if (!c->dev || !*c->dev)
-		c->dev = torn512 ? DEF_TORN_DEV : DEF_DEV;
-	s = getenv(torn512 ? "RAWKV_CRASH_TORN_SLOT_SIZE" :
-			     "RAWKV_CRASH_SLOT_SIZE");
-	c->slot_size = s && *s ? strtoul(s, NULL, 0) :
-		       torn512 ? DEF_TORN_SLOT : DEF_SLOT;
-	s = getenv("RAWKV_CRASH_MODE");
-	c->full = s && !strcmp(s, "full");
-	s = getenv("RAWKV_CRASH_STRIDE");
-	c->stride = s && *s ? atoi(s) : 5;
-	if (c->stride < 1)
-		c->stride = 1;
+		c->dev = DEF_DEV;
+	s = getenv("RAWKV_CRASH_SLOT_SIZE");
+	c->slot_size = s && *s ? strtoul(s, NULL, 0) : DEF_SLOT;
+	c->full = full_mode();
 }
 
 /* ---- the workloads ---- */
@@ -545,7 +532,6 @@ static int check_evicted_absent(struct rawkv *kv, const struct kv_model *m,
 #define LW_NAME		"rawkv-lw"
 #define RP_TARGET	KV_DEV_IMAGE
 #define RP_EVENTS	"/tmp/rawkv-crash-events"
-#define RP_PARAMS	"checkpoint_ms=600000 evict=1 fault_inject=1"
 #define RANDOM_IMAGES	12	/* (c) images per cut point, full mode */
 
 /* (a): the reloaded store takes a PUT, a GET and a FLUSH. */
@@ -677,7 +663,7 @@ static int record(struct kv_model *m, enum workload wl, bool build,
 		return -1;
 	}
 	ret = kv_reload("dev=%s format=1 slot_size=%lu %s fault_strip=%u", dm,
-			slot, RP_PARAMS, strip);
+			slot, PARAMS, strip);
 	if (ret || kv_dbg_get("event_count", &ev) || rawkv_open(NULL, &kv) ||
 	    rawkv_stat(kv, &st)) {
 		snprintf(rc->why, sizeof(rc->why), "cannot load rawkv on %s: %s",
@@ -938,7 +924,7 @@ static int judge_image_ex(struct judge *j, int64_t t, enum wc_variant v,
 		 fl && fl->params ? fl->params : "");
 
 	if (fl && fl->params) {
-		ret = kv_load("dev=%s format=0 %s %s", RP_TARGET, RP_PARAMS,
+		ret = kv_load("dev=%s format=0 %s %s", RP_TARGET, PARAMS,
 			      fl->params);
 		if (!ret && forget_and_unload(j))
 			ret = -EBUSY;
@@ -950,7 +936,7 @@ static int judge_image_ex(struct judge *j, int64_t t, enum wc_variant v,
 			goto out_report;
 		}
 	}
-	ret = kv_load("dev=%s format=0 %s", RP_TARGET, RP_PARAMS);
+	ret = kv_load("dev=%s format=0 %s", RP_TARGET, PARAMS);
 	if (ret) {
 		snprintf(why, sizeof(why), "(a) insmod format=0: %s", strerror(-ret));
 		ok = 0;
@@ -1087,7 +1073,7 @@ static void load_faults(struct __test_metadata *_metadata, struct judge *j,
 
 	/* what the load reads and writes: count it once */
 	ASSERT_EQ(0, build_image(j, t, WC_ALL_LOST, 0));
-	ASSERT_EQ(0, kv_load("dev=%s format=0 %s", RP_TARGET, RP_PARAMS));
+	ASSERT_EQ(0, kv_load("dev=%s format=0 %s", RP_TARGET, PARAMS));
 	ASSERT_EQ(0, kv_dbg_get("read_bios", &reads));
 	ASSERT_EQ(0, kv_dbg_get("write_bios", &writes));
 	ASSERT_EQ(0, forget_and_unload(j));
@@ -1502,7 +1488,7 @@ TEST_F_TIMEOUT(rounds, random_cuts_across_reloads, 7200)
 		kv_note("rounds: not in RAWKV_CRASH_VARIANTS, not run");
 		return;
 	}
-	get_cfg(&cfg, false);
+	get_cfg(&cfg);
 	rounds = cfg.full ? 60 : 25;
 	ASSERT_EQ(0, geteuid());
 	ASSERT_EQ(0, kv_reload("dev=%s format=1 slot_size=%lu %s", cfg.dev,
