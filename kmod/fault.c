@@ -8,7 +8,7 @@
  *   write_bios, read_bios	bios submitted since load
  *   write_log			one line per write bio (the last
  *				RAWKV_WLOG_SIZE): "n kind sector sectors flags",
- *				kind one of sb, ckpt-hdr, ckpt-payload, slot
+ *				kind one of sb, anchor, log, meta, lru, slot
  *				(header block, maybe with value), value; sectors
  *				of 512 bytes; flags "-" or P (preflush) and F (FUA)
  *   powercut_at		write bio N and every later one complete
@@ -90,9 +90,10 @@ bool rawkv_fault_params_set(void)
 	       fault_fail_read_at || fault_fail_write_at || fault_sticky;
 }
 
-enum { WK_SB, WK_CKPT_HDR, WK_CKPT_PAYLOAD, WK_SLOT, WK_VALUE, WK_OTHER };
+enum { WK_SB, WK_ANCHOR, WK_LOG, WK_META, WK_LRU, WK_SLOT, WK_VALUE,
+       WK_OTHER };
 static const char * const rawkv_wk_name[] = {
-	"sb", "ckpt-hdr", "ckpt-payload", "slot", "value", "other",
+	"sb", "anchor", "log", "meta", "lru", "slot", "value", "other",
 };
 
 struct rawkv_wlog {
@@ -239,16 +240,19 @@ static void rawkv_fault_release(struct rawkv_faults *f)
 
 static u8 rawkv_write_kind(struct rawkv_dev *kd, u64 pos)
 {
-	int i;
+	const struct rawkv_geo *g = &kd->geo;
 
 	if (!pos)
 		return WK_SB;
-	for (i = 0; i < 2; i++)
-		if (pos >= kd->geo.ckpt_off[i] &&
-		    pos < kd->geo.ckpt_off[i] + kd->geo.ckpt_size)
-			return pos == kd->geo.ckpt_off[i] ? WK_CKPT_HDR :
-							 WK_CKPT_PAYLOAD;
-	if (pos < kd->geo.data_off)
+	if (pos == g->anchor_off[0] || pos == g->anchor_off[1])
+		return WK_ANCHOR;
+	if (pos >= g->log_off && pos < g->meta_off)
+		return WK_LOG;
+	if (pos >= g->meta_off && pos < g->lru_off)
+		return WK_META;
+	if (pos >= g->lru_off && pos < g->lru_off + g->lru_size)
+		return WK_LRU;
+	if (pos < g->data_off)
 		return WK_OTHER;
 	return (pos - kd->geo.data_off) & (kd->geo.slot_size - 1) ? WK_VALUE : WK_SLOT;
 }

@@ -3,7 +3,7 @@
  * rawkv: a persistent key-value store on a raw block device.
  *
  * Module parameters, load and unload, and the ioctl transport of
- * /dev/rawkv. The commands themselves live in store.c and checkpoint.c.
+ * /dev/rawkv. The commands themselves live in store.c.
  */
 #define pr_fmt(fmt) "rawkv: " fmt
 
@@ -48,7 +48,7 @@ static void rawkv_ckpt_work(struct work_struct *work)
 	struct rawkv_dev *kd = container_of(to_delayed_work(work),
 					    struct rawkv_dev, ckpt_work);
 
-	rawkv_checkpoint(kd);
+	rawkv_commit(kd, U64_MAX);
 	if (kd->checkpoint_ms)
 		queue_delayed_work(system_long_wq, &kd->ckpt_work,
 				   msecs_to_jiffies(kd->checkpoint_ms));
@@ -274,7 +274,7 @@ static long rawkv_ioctl_flush(struct rawkv_dev *kd, void __user *argp)
 	ret = rawkv_flush(kd);
 	if (ret)
 		return ret;
-	fl.checkpoint_seq = READ_ONCE(kd->ckpt_seq);
+	fl.checkpoint_seq = READ_ONCE(kd->meta.seq);
 	if (copy_to_user(argp, &fl, sizeof(fl)))
 		return -EFAULT;
 	return 0;
@@ -402,7 +402,6 @@ static struct rawkv_dev *rawkv_dev_create(void)
 	kd = kzalloc(sizeof(*kd), GFP_KERNEL);
 	if (!kd)
 		return ERR_PTR(-ENOMEM);
-	mutex_init(&kd->ckpt_mutex);
 	INIT_DELAYED_WORK(&kd->ckpt_work, rawkv_ckpt_work);
 	kd->evict = evict;
 	kd->checkpoint_ms = checkpoint_ms;
@@ -410,10 +409,13 @@ static struct rawkv_dev *rawkv_dev_create(void)
 	ret = rawkv_open_bdev(kd);
 	if (ret)
 		goto out_free_dev;
+	ret = rawkv_meta_init(kd);
+	if (ret)
+		goto out_close_bdev;
 	if (fault_inject) {
 		ret = rawkv_faults_init(kd);
 		if (ret)
-			goto out_close_bdev;
+			goto out_exit_meta;
 	}
 	if (format) {
 		ret = rawkv_format(kd, slot_size);
@@ -423,7 +425,7 @@ static struct rawkv_dev *rawkv_dev_create(void)
 	ret = rawkv_read_super(kd);
 	if (ret)
 		goto out_exit_faults;
-	ret = rawkv_table_init(kd);
+	ret = rawkv_store_init(kd);
 	if (ret)
 		goto out_exit_faults;
 	ret = rawkv_recover(kd);
@@ -445,13 +447,16 @@ static struct rawkv_dev *rawkv_dev_create(void)
 	/* Last: a kick_checkpoint write needs everything above. */
 	rawkv_faults_add_files(kd);
 	pr_info("%s: serving /dev/rawkv: %u slots of %llu bytes, %u in use\n",
-		dev, kd->geo.slot_count, kd->geo.slot_size, kd->nr_used);
+		dev, kd->geo.slot_count, kd->geo.slot_size, kd->ix.nr_used);
 	return kd;
 
 out_free_table:
-	rawkv_table_free(kd);
+	cancel_work_sync(&kd->meta.wb_work);
+	rawkv_store_free(kd);
 out_exit_faults:
 	rawkv_faults_exit(kd);
+out_exit_meta:
+	rawkv_meta_exit(kd);
 out_close_bdev:
 	rawkv_bdev_close(&kd->bd, kd);
 out_free_dev:
@@ -470,14 +475,18 @@ static void rawkv_dev_destroy(struct rawkv_dev *kd)
 	 */
 	rawkv_faults_remove_files(kd);
 	cancel_delayed_work_sync(&kd->ckpt_work);
-	ret = rawkv_checkpoint(kd);
+	cancel_work_sync(&kd->meta.wb_work);
+	ret = rawkv_meta_close(kd);
 	if (ret)
-		pr_err("final checkpoint failed (error %d): changes since checkpoint %llu are lost\n",
-		       ret, kd->ckpt_seq);
-	rawkv_table_free(kd);
+		pr_err("final commit failed (error %d): changes since commit %llu are lost\n",
+		       ret, kd->meta.seq);
+	/* The final commit may have queued a writeback: it is done. */
+	cancel_work_sync(&kd->meta.wb_work);
+	rawkv_store_free(kd);
 	rawkv_faults_exit(kd);
+	rawkv_meta_exit(kd);
 	rawkv_bdev_close(&kd->bd, kd);
-	pr_info("%s: released at checkpoint %llu\n", dev, kd->ckpt_seq);
+	pr_info("%s: released at commit %llu\n", dev, kd->meta.seq);
 	kfree(kd);
 }
 

@@ -2,12 +2,17 @@
 /*
  * rawkv: private definitions shared by the module's files.
  *
+ * Layers, each using only the ones below it:
+ *
  * main.c	module parameters, load/unload, the ioctl transport
- * fault.c	fault injection for tests (fault_inject=1)
- * store.c	the slot table and the PUT / GET / DELETE / STAT commands
+ * store.c	the commands: PUT / GET / DELETE / FLUSH / STAT
+ * meta.c	the durable metadata protocol: format, commit, writeback,
+ *		recovery
+ * index.c	the in-memory index (index.h): no I/O, no sleeping
  * io.c		the bio engine: batches of bios in flight together
  * value.c	the pages of a value: the caller's, pinned, or bounce pages
- * checkpoint.c	format, superblock, checkpoint commit and recovery
+ * rawkv_decode.c  validation of everything read from the device
+ * fault.c	fault injection for tests (fault_inject=1)
  */
 #ifndef _RAWKV_H
 #define _RAWKV_H
@@ -26,49 +31,13 @@
 #include <linux/workqueue.h>
 
 #include "compat.h"
+#include "index.h"
 #include "rawkv_decode.h"
 #include "rawkv_format.h"
 
 struct rawkv_ioc_stat;
 struct rawkv_faults;
 struct bio;
-
-#define RAWKV_NIL		U32_MAX
-
-/* Most entries one fingerprint is expected to have (keys are told apart). */
-#define RAWKV_MAX_SAME_FP	8
-
-enum { RAWKV_E_IDLE, RAWKV_E_LIVE, RAWKV_E_DEAD };
-
-/**
- * struct rawkv_entry - the table's record of one slot
- * @fp:		fingerprint of the key (siphash keyed by the device uuid)
- * @gen:	generation of the PUT that wrote the slot
- * @value_len:	value length
- * @hnext:	next slot in the hash chain
- * @prev:	previous slot on the LRU list
- * @next:	next slot on the LRU list, or on the slot list the slot is on
- * @pins:	GETs (and PUTs or DELETEs checking its key) reading the slot
- *		right now; the slot is not reused before the last one is done
- * @state:	RAWKV_E_LIVE: in the table; RAWKV_E_DEAD: removed, freed at
- *		the last unpin; RAWKV_E_IDLE: neither
- * @sync:	the slot's header carries RAWKV_SLOT_SYNC: recovery may adopt
- *		it from a checkpoint whose scan_gen is not above @gen
- *
- * One per slot, indexed by slot, 40 bytes whatever the key length. Guarded
- * by rawkv_dev.lock, except a slot's fields while a PUT in flight owns it.
- */
-struct rawkv_entry {
-	u64 fp;
-	u64 gen;
-	u32 value_len;
-	u32 hnext;
-	u32 prev;
-	u32 next;
-	u32 pins;
-	u8 state;
-	u8 sync;
-};
 
 struct rawkv_stats {
 	atomic64_t puts;
@@ -87,48 +56,57 @@ struct rawkv_stats {
 	atomic64_t bytes_bounced;
 };
 
-/* A PUT between taking its slot and publishing its entry. */
-struct rawkv_inflight {
-	struct list_head node;		/* in rawkv_dev.inflight */
-	u64 gen;
-	u32 slot;
-};
-
 /* A PUT or DELETE in flight owns its key's fingerprint. */
 struct rawkv_fp_lock {
 	struct list_head node;		/* in rawkv_dev.fp_busy */
 	u64 fp;
 };
 
-/* A list of slots threaded through rawkv_dev.slot_next. */
-struct rawkv_slot_list {
+/**
+ * struct rawkv_meta - the state of the durable metadata (meta.c)
+ * @mutex:	one metadata writer at a time (commit, writeback, anchor);
+ *		guards every field below
+ * @seq:	the last committed log transaction (also written under the
+ *		index lock, so either lock is enough to read it)
+ * @committed_changes: rawkv_index.changes the last commit covered (also
+ *		written under the index lock)
+ * @next_seq:	sequence number of the next transaction
+ * @head:	log block the next transaction goes to
+ * @tail:	first log block the slot metadata may still need
+ * @tail_seq:	first transaction the slot metadata may lack
+ * @used:	log blocks from @tail to @head, skipped ones included
+ * @anchor_seq:	sequence number of the next anchor
+ * @lru_count:	entries of the LRU hint the anchors point at
+ * @lru_crc:	its crc32c
+ * @wb_epoch:	bumped by every writeback that moved the tail
+ * @wb_pages:	RAWKV_WB_BLOCKS pages for writeback
+ * @wb_work:	the background writeback
+ */
+struct rawkv_meta {
+	struct mutex mutex;
+	u64 seq;
+	u64 committed_changes;
+	u64 next_seq;
 	u32 head;
 	u32 tail;
-	u32 count;
+	u64 tail_seq;
+	u32 used;
+	u64 anchor_seq;
+	u64 lru_count;
+	u32 lru_crc;
+	u64 wb_epoch;
+	struct page **wb_pages;
+	struct work_struct wb_work;
 };
 
 /**
  * struct rawkv_dev - one block device served by rawkv
  *
- * @geo, @lbs, @evict and @checkpoint_ms are set at load and never change,
- * so they are read without a lock.
+ * @geo, @lbs, @evict, @checkpoint_ms, @dirty_max and @fp_key are set at
+ * load and never change, so they are read without a lock.
  *
- * @lock guards the table: @ents, @buckets, the LRU list, the slot lists,
- * @inflight, @fp_busy, @nr_used, @next_gen, @last_sync_gen, @mutations,
- * @slot_events. No I/O is ever done under it.
- *
- * Every slot is in exactly one place: @free; @limbo (left the table since
- * the last checkpoint snapshot: the committed checkpoint may still map its
- * key to it, so it keeps its bytes); @committing (was in limbo when the
- * checkpoint being written took its snapshot: free once that checkpoint
- * commits); a table entry; or a PUT in flight (on @inflight, oldest
- * generation first). A slot the committed checkpoint references is thus
- * never rewritten.
- *
- * @ckpt_mutex makes checkpoint writers one at a time and guards
- * @next_seq. @ckpt_seq, @ckpt_mutations and @ckpt_scan_gen are written
- * under both @ckpt_mutex and @lock, so holding either is enough to read
- * them.
+ * @ix.lock guards the index (see index.h) and, here, @fp_busy, @next_gen
+ * and @slot_events. No I/O is ever done under it.
  */
 struct rawkv_dev {
 	struct rawkv_bdev bd;
@@ -136,43 +114,33 @@ struct rawkv_dev {
 
 	struct rawkv_geo geo;
 	unsigned int lbs;
-	bool formatted;			/* by this load: nothing to scan */
 	bool evict;
 	unsigned int checkpoint_ms;
+	u32 dirty_max;			/* changes a commit takes at most */
 
-	spinlock_t lock;			/* the table: see above */
-	struct rawkv_entry *ents;	/* one per slot */
-	u32 *buckets;			/* hash chain heads */
-	unsigned int hash_bits;
+	struct rawkv_index ix;
 	siphash_key_t fp_key;
 	u64 fp_mask;			/* fault_inject's fp_mask */
-	size_t ents_bytes;		/* @ents, as allocated */
-	size_t buckets_bytes;		/* @buckets, as allocated */
-	u32 lru_head;			/* least recently used */
-	u32 lru_tail;
-	struct rawkv_slot_list free;	/* lowest slot first after load */
-	struct rawkv_slot_list limbo;
-	struct rawkv_slot_list committing;
-	u32 nr_used;			/* entries in the table */
-	struct list_head inflight;	/* PUTs in flight, oldest first */
 	struct list_head fp_busy;	/* fingerprints owned by requests */
 	u64 next_gen;
-	u64 last_sync_gen;		/* highest RAWKV_PUT_SYNC generation */
-	u64 mutations;			/* bumped by every table change */
 	u64 slot_events;		/* bumped when a slot may be free */
 	wait_queue_head_t slot_wait;
 
-	struct mutex ckpt_mutex;	/* one checkpoint writer */
-	u64 ckpt_seq;			/* last committed checkpoint */
-	u64 ckpt_mutations;		/* @mutations it holds */
-	u64 ckpt_scan_gen;		/* its scan_gen */
-	u64 next_seq;			/* sequence of the next checkpoint */
-	struct delayed_work ckpt_work;
+	struct rawkv_meta meta;
+	struct delayed_work ckpt_work;	/* the background commit */
 
 	struct rawkv_stats stats;
 	struct miscdevice misc;
 	struct rawkv_faults *faults;	/* fault_inject=1 only */
 };
+
+/* A request waiting for a slot or a fingerprint may now go on. */
+static inline void rawkv_slot_event(struct rawkv_dev *kd)
+{
+	lockdep_assert_held(&kd->ix.lock);
+	kd->slot_events++;
+	wake_up(&kd->slot_wait);
+}
 
 /* io.c */
 struct rawkv_io {
@@ -245,12 +213,12 @@ struct rawkv_req {
 	unsigned int klen;
 	void __user *ubuf;		/* GET */
 	u64 buflen;			/* GET */
-	struct rawkv_inflight put;
+	u64 gen;			/* PUT */
+	u32 slot;			/* PUT */
 	struct rawkv_fp_lock fpl;	/* PUT */
 	struct rawkv_cand cand;		/* PUT: same fingerprint; GET: tried */
 	u64 vlen;			/* value length */
 	bool sync;
-	bool hdr_done;			/* PUT: sync header sent */
 	bool claimed;			/* PUT: owns a slot and the fingerprint */
 	bool busy;			/* bios submitted */
 	int ret;
@@ -260,12 +228,11 @@ struct rawkv_req {
  * fault.c. Durability measures fault_inject's "strip" can leave out, one
  * bit each, so that the crash tests can show they would notice.
  */
-#define RAWKV_STRIP_CKPT_PREFLUSH	BIT(0)	/* checkpoint header's flush */
-#define RAWKV_STRIP_CKPT_FUA		BIT(1)	/* checkpoint header's FUA */
-#define RAWKV_STRIP_SYNC_VALUE_FUA	BIT(2)	/* sync PUT: value's FUA */
-#define RAWKV_STRIP_SYNC_HDR_FUA	BIT(3)	/* sync PUT: header's FUA */
-#define RAWKV_STRIP_SYNC_VALUE_WAIT	BIT(4)	/* sync PUT: header first */
-#define RAWKV_STRIP_CKPT_PAYLOAD_WAIT	BIT(5)	/* checkpoint: header first */
+#define RAWKV_STRIP_LOG_PREFLUSH	BIT(0)	/* log transaction's flush */
+#define RAWKV_STRIP_LOG_FUA		BIT(1)	/* log transaction's FUA */
+#define RAWKV_STRIP_ANCHOR_PREFLUSH	BIT(2)	/* anchor's flush */
+#define RAWKV_STRIP_ANCHOR_WAIT		BIT(3)	/* anchor before writeback */
+#define RAWKV_STRIP_SYNC_COMMIT		BIT(4)	/* sync PUT without commit */
 
 DECLARE_STATIC_KEY_FALSE(rawkv_faults_on);
 bool rawkv_fault_bio(struct rawkv_dev *kd, struct bio *bio);
@@ -278,16 +245,8 @@ void rawkv_faults_remove_files(struct rawkv_dev *kd);
 void rawkv_faults_exit(struct rawkv_dev *kd);
 
 /* store.c */
-int rawkv_table_init(struct rawkv_dev *kd);
-void rawkv_table_free(struct rawkv_dev *kd);
-void rawkv_table_load(struct rawkv_dev *kd, u64 fp, u32 slot, u64 gen,
-		      u64 value_len);
-void rawkv_table_load_done(struct rawkv_dev *kd, const unsigned long *used);
-void rawkv_slot_splice(struct rawkv_dev *kd, struct rawkv_slot_list *dst,
-		       struct rawkv_slot_list *src);
-void rawkv_slot_event(struct rawkv_dev *kd);
-void rawkv_slots_committed(struct rawkv_dev *kd, struct rawkv_slot_list *src,
-			   u64 scan_gen);
+int rawkv_store_init(struct rawkv_dev *kd);
+void rawkv_store_free(struct rawkv_dev *kd);
 int rawkv_put(struct rawkv_dev *kd, const u8 *key, unsigned int klen,
 	      const void __user *val, u64 vlen, bool sync);
 void rawkv_put_prepare(struct rawkv_dev *kd, struct rawkv_req *rq,
@@ -304,19 +263,17 @@ int rawkv_get(struct rawkv_dev *kd, const u8 *key, unsigned int klen,
 	      void __user *buf, u64 buflen, u64 *vlen);
 int rawkv_delete(struct rawkv_dev *kd, const u8 *key, unsigned int klen);
 int rawkv_flush(struct rawkv_dev *kd);
-bool rawkv_sync_adoptable(struct rawkv_dev *kd);
 void rawkv_fill_stat(struct rawkv_dev *kd, struct rawkv_ioc_stat *st);
-size_t rawkv_table_ckpt_bytes(struct rawkv_dev *kd);
-size_t rawkv_table_serialize(struct rawkv_dev *kd, void *buf);
-u64 rawkv_scan_gen(struct rawkv_dev *kd);
-int rawkv_table_adopt(struct rawkv_dev *kd, const u8 *key, unsigned int klen,
-		      u32 slot, u64 gen, u64 value_len);
 
-/* checkpoint.c */
+/* meta.c */
+int rawkv_meta_init(struct rawkv_dev *kd);
+void rawkv_meta_exit(struct rawkv_dev *kd);
 int rawkv_format(struct rawkv_dev *kd, u64 slot_size);
 int rawkv_read_super(struct rawkv_dev *kd);
 int rawkv_recover(struct rawkv_dev *kd);
-int rawkv_checkpoint(struct rawkv_dev *kd);
+int rawkv_commit(struct rawkv_dev *kd, u64 target);
+void rawkv_meta_writeback(struct rawkv_dev *kd);
+int rawkv_meta_close(struct rawkv_dev *kd);
 
 static inline u64 rawkv_slot_pos(const struct rawkv_dev *kd, u32 slot)
 {

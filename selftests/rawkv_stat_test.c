@@ -53,7 +53,7 @@ TEST_F(geometry, geometry_matches_device_and_format)
 {
 	int64_t bytes = kv_dev_bytes(variant->dev);
 	struct rawkv_stat *st = &self->st;
-	uint64_t max_slots, meta, align;
+	uint64_t max_slots, meta, align, log_blocks;
 
 	ASSERT_LT(0, bytes);
 	ASSERT_EQ((uint64_t)bytes, st->device_bytes);
@@ -63,13 +63,20 @@ TEST_F(geometry, geometry_matches_device_and_format)
 	ASSERT_EQ(RAWKV_KEY_MAX, st->key_max);
 	/*
 	 * The slots fit, and what is left over is at most the metadata (the
-	 * superblock and two checkpoint areas sized for a full table), the
-	 * alignment of the data region and less than one slot.
+	 * superblock, two anchors, the log, 24 bytes of slot metadata and 4
+	 * of LRU hint per slot), the alignment of the data region and less
+	 * than one slot.
 	 */
 	ASSERT_GE(st->device_bytes, st->slots_total * st->slot_size);
 	max_slots = st->device_bytes / st->slot_size;
-	meta = RAWKV_BLOCK_SIZE + 2 * (RAWKV_BLOCK_SIZE +
-		round_up(max_slots * RAWKV_CKPT_ENTRY_MAX, RAWKV_BLOCK_SIZE));
+	log_blocks = max_slots / RAWKV_LOG_SLOTS_PER_BLOCK;
+	if (log_blocks < RAWKV_LOG_BLOCKS_MIN)
+		log_blocks = RAWKV_LOG_BLOCKS_MIN;
+	if (log_blocks > RAWKV_LOG_BLOCKS_MAX)
+		log_blocks = RAWKV_LOG_BLOCKS_MAX;
+	meta = (3 + log_blocks) * RAWKV_BLOCK_SIZE +
+	       (max_slots + RAWKV_META_PER_BLOCK - 1) / RAWKV_META_PER_BLOCK *
+	       RAWKV_BLOCK_SIZE + round_up(max_slots * 4, RAWKV_BLOCK_SIZE);
 	align = st->slot_size < RAWKV_DATA_ALIGN ? st->slot_size :
 						   RAWKV_DATA_ALIGN;
 	ASSERT_GT(st->slots_total * st->slot_size + meta + align +
