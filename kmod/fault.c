@@ -90,8 +90,10 @@ bool rawkv_fault_params_set(void)
 	       fault_fail_read_at || fault_fail_write_at || fault_sticky;
 }
 
-enum { WK_SB, WK_ANCHOR, WK_LOG, WK_META, WK_LRU, WK_SLOT, WK_VALUE,
-       WK_OTHER };
+enum {
+	WK_SB, WK_ANCHOR, WK_LOG, WK_META, WK_LRU, WK_SLOT, WK_VALUE, WK_OTHER
+};
+
 static const char * const rawkv_wk_name[] = {
 	"sb", "anchor", "log", "meta", "lru", "slot", "value", "other",
 };

@@ -105,7 +105,7 @@ struct rawkv_slot_list {
  * rewritten.
  */
 struct rawkv_index {
-	spinlock_t lock;
+	spinlock_t lock;		/* see above */
 	struct rawkv_entry *ents;
 	u32 *buckets;
 	unsigned int hash_bits;

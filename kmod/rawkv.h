@@ -83,7 +83,7 @@ struct rawkv_fp_lock {
  * @wb_work:	the background writeback
  */
 struct rawkv_meta {
-	struct mutex mutex;
+	struct mutex mutex;		/* see above */
 	u64 seq;
 	u64 committed_changes;
 	u64 next_seq;

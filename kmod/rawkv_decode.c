@@ -90,7 +90,7 @@ const char *rawkv_decode_sb(struct rawkv_geo *g, const struct rawkv_sb *sb)
 		return "no rawkv superblock";
 	/* Older versions have a shorter superblock: check this first. */
 	if (version && version < RAWKV_FORMAT_VERSION)
-		return "device in an older rawkv format, which this rawkv cannot read: it must be formatted again";
+		return "device in an older rawkv format: it must be formatted again";
 	if (rawkv_crc_self(sb, offsetof(struct rawkv_sb, crc)) !=
 	    le32_to_cpu(sb->crc))
 		return "superblock checksum mismatch";
@@ -240,8 +240,9 @@ void rawkv_encode_meta_ent(const struct rawkv_geo *g,
 
 /*
  * Decode the slot metadata entry of @slot. Returns 1 when the slot holds
- * the value @r describes (RAWKV_REC_SYNC in r->flags for a sync PUT), 0 when it is free (all zero), -EBADMSG when the
- * entry does not verify, -ERANGE when its fields are outside the geometry.
+ * the value @r describes (RAWKV_REC_SYNC in r->flags for a sync PUT), 0
+ * when it is free (all zero), -EBADMSG when the entry does not verify,
+ * -ERANGE when its fields are outside the geometry.
  */
 int rawkv_decode_meta_ent(const struct rawkv_geo *g,
 			  const struct rawkv_meta_ent *me, u32 slot,
