@@ -93,8 +93,9 @@ struct rawkv_batch {
  * struct rawkv_flush - argument of RAWKV_IOC_FLUSH
  * @flags:		must be zero
  * @reserved0:		must be zero
- * @checkpoint_seq:	out: sequence number of the checkpoint that now holds
- *			every change acknowledged before the call
+ * @checkpoint_seq:	out: sequence number of the commit (log transaction)
+ *			that now holds every change acknowledged before
+ *			the call
  * @reserved:		must be zero
  */
 struct rawkv_flush {
@@ -114,21 +115,23 @@ struct rawkv_flush {
  * @slots_total: slots on the device
  * @slots_used:	slots holding a live value
  * @device_bytes: size of the block device
- * @checkpoint_seq: sequence number of the last committed checkpoint
+ * @checkpoint_seq: sequence number of the last commit (log transaction)
  * @puts:	PUT commands that succeeded
  * @gets:	GET commands (hits + misses)
  * @hits:	GETs that found their key
  * @misses:	GETs that did not find their key
  * @deletes:	DELETE commands that removed a key
  * @evictions:	values evicted to make room (evict=1)
- * @checkpoints: checkpoints committed since load
+ * @checkpoints: commits (log transactions written) since load
  * @bytes_written: bytes written to the device (values, headers, metadata)
  * @bytes_read:	bytes read from the device
  * @entry_mem_bytes: kernel memory of the table entries (one per slot, the
  *		same whatever the keys), as allocated
- * @table_mem_bytes: kernel memory of the hash buckets, as allocated
+ * @table_mem_bytes: kernel memory of the hash buckets and of the dirty
+ *		tracking bitmaps
  * @io_errors:	device reads and writes that failed
- * @load_dropped: checkpoint entries dropped as invalid at load
+ * @load_dropped: metadata entries and log records dropped as invalid at
+ *		load
  * @stale_dropped: entries dropped by GET because the slot did not hold
  *		their value (bad magic, key, length or checksum)
  * @logical_block_size: logical block size of the device
@@ -171,10 +174,10 @@ struct rawkv_ioc_stat {
  * RAWKV_IOC_PUT - store a value under a key, replacing any previous value
  *
  * The value is on the device when the call returns, but the key only
- * survives a crash once a later RAWKV_IOC_FLUSH (or the periodic
- * checkpoint) has committed it. With RAWKV_PUT_SYNC the value and its slot
- * header are written with FUA, one after the other, and the key survives a
- * crash as soon as the call returns; no checkpoint is written.
+ * survives a crash once a later commit (RAWKV_IOC_FLUSH, the periodic
+ * commit) includes it. With RAWKV_PUT_SYNC the PUT then commits, sharing
+ * the commit with concurrent committers: the key, and every change
+ * acknowledged before it, survives a crash as soon as the call returns.
  *
  * Return: 0 on success, or
  *	-EINVAL	unknown flags, nonzero reserved, key_len 0 or > RAWKV_KEY_MAX
@@ -182,7 +185,9 @@ struct rawkv_ioc_stat {
  *	-EFAULT	key or value not readable
  *	-EBADF	the descriptor is not open for writing
  *	-ENOSPC	no free slot and eviction disabled (evict=0)
- *	-EIO	the device failed the write; the previous value is intact
+ *	-EIO	the device failed the write; the previous value is intact.
+ *		With RAWKV_PUT_SYNC also: the value is stored but the commit
+ *		failed, so it is not yet durable
  *	-ENOMEM	out of kernel memory
  *	-EINTR	interrupted while waiting for a slot
  */
@@ -213,11 +218,9 @@ struct rawkv_ioc_stat {
 /*
  * RAWKV_IOC_DELETE - remove a key
  *
- * The deletion survives a crash once a later FLUSH returns. When the key's
- * value was written with RAWKV_PUT_SYNC, or any value written so (of any
- * key) is not yet covered by a checkpoint, DELETE commits one itself (after
- * every older PUT in flight has finished its I/O) before it returns, so
- * the deletion survives a crash as soon as the call returns.
+ * The deletion survives a crash once a later commit includes it. When the
+ * key's value was written with RAWKV_PUT_SYNC, DELETE commits before it
+ * returns, so the deletion survives a crash as soon as the call returns.
  * The table holds only key fingerprints, so DELETE reads the slot headers
  * of the entries sharing the key's fingerprint to find the key.
  *
@@ -227,8 +230,8 @@ struct rawkv_ioc_stat {
  *	-ENOENT	no such key
  *	-EFAULT	key not readable
  *	-EIO	a slot header could not be read (nothing is deleted), or the
- *		key is deleted but the checkpoint that makes the deletion of
- *		a RAWKV_PUT_SYNC key durable failed
+ *		key is deleted but the commit that makes the deletion of a
+ *		RAWKV_PUT_SYNC key durable failed
  *	-EINTR	interrupted while waiting; the key may be deleted, but not
  *		durably
  *	-ENOMEM	out of kernel memory
@@ -238,18 +241,16 @@ struct rawkv_ioc_stat {
 /*
  * RAWKV_IOC_FLUSH - commit every acknowledged PUT and DELETE to the device
  *
- * Waits for the PUTs in flight that started before it (their I/O only),
- * then writes a checkpoint (payload, cache flush, header with FUA) unless
- * the last committed checkpoint already holds the current table and
- * recovery would adopt no RAWKV_PUT_SYNC value from it. When the call
- * returns 0, everything acknowledged before it survives a power cut.
+ * Commits: appends the changes of the table since the last commit to the
+ * metadata log as one transaction, with a cache flush and FUA; writes
+ * nothing when nothing changed. When the call returns 0, everything
+ * acknowledged before it survives a power cut.
  *
  * Return: 0 on success, or
  *	-EINVAL	nonzero flags or reserved
  *	-EBADF	the descriptor is not open for writing
- *	-EINTR	interrupted while waiting for older PUTs; nothing committed
- *	-EIO	the checkpoint could not be written; the previous one is
- *		still valid and the next FLUSH tries again
+ *	-EIO	the commit could not be written; the previous one is still
+ *		the newest and the next FLUSH tries again
  *	-ENOMEM	out of kernel memory
  */
 #define RAWKV_IOC_FLUSH		_IOWR(RAWKV_IOC_MAGIC, 4, struct rawkv_flush)

@@ -35,7 +35,7 @@ static const char usage[] =
 "\n"
 "KEY is taken byte for byte from the command line and must be 1..255 bytes;\n"
 "keys containing NUL bytes can only be used through librawkv. A put or del\n"
-"survives a crash only after a flush (or the module's periodic checkpoint).\n"
+"survives a crash only after a flush (or the module's periodic commit).\n"
 "\n"
 "Exit status: 0 on success, 1 on error, 2 on a usage error.\n";
 

@@ -13,9 +13,10 @@
  *
  * Durability: a successful rawkv_put() or rawkv_delete() is visible to
  * every later call at once, but survives a crash or power cut only after a
- * later rawkv_flush() (or the module's periodic checkpoint) commits it.
- * rawkv_put_sync() survives one as soon as it returns, and so does a
- * rawkv_delete() of a key written with it since the last checkpoint.
+ * later rawkv_flush() (or the module's periodic commit) commits it.
+ * rawkv_put_sync() commits: it, and everything acknowledged before it,
+ * survive one as soon as it returns, and so does a rawkv_delete() of a key
+ * written with it.
  *
  * Thread safety: a struct rawkv holds only a file descriptor, so one handle
  * may be used by any number of threads at once; calls on different keys run
@@ -56,20 +57,20 @@ struct rawkv;
  * @slots_total:	slots on the device
  * @slots_used:		slots holding a live value
  * @device_bytes:	size of the block device
- * @checkpoint_seq:	sequence number of the last committed checkpoint
+ * @checkpoint_seq:	sequence number of the last commit
  * @puts:		successful PUTs
  * @gets:		GETs (hits + misses)
  * @hits:		GETs that found their key
  * @misses:		GETs that did not find their key
  * @deletes:		DELETEs that removed a key
  * @evictions:		values evicted to make room (module parameter evict=1)
- * @checkpoints:	checkpoints committed
+ * @checkpoints:	commits (metadata log transactions) written
  * @bytes_written:	bytes written to the device (values, headers, metadata)
  * @bytes_read:		bytes read from the device
  * @entry_mem_bytes:	kernel memory held by the table entries
  * @table_mem_bytes:	kernel memory of the fixed tables
  * @io_errors:		device reads and writes that failed
- * @load_dropped:	checkpoint entries dropped as invalid at load
+ * @load_dropped:	metadata entries and log records dropped at load
  * @stale_dropped:	entries dropped by GET because their slot did not
  *			hold their value
  * @logical_block_size:	logical block size of the device
@@ -128,7 +129,7 @@ int rawkv_open(const char *path, struct rawkv **kv);
  * @kv:		handle from rawkv_open(), or NULL (then nothing happens)
  *
  * Unflushed changes are not lost: they stay in the module and are committed
- * by the next flush of any handle or by the periodic checkpoint.
+ * by the next flush of any handle or by the periodic commit.
  */
 void rawkv_close(struct rawkv *kv);
 
@@ -157,18 +158,17 @@ int rawkv_put(struct rawkv *kv, const void *key, size_t klen,
 	      const void *val, size_t vlen);
 
 /**
- * rawkv_put_sync() - store a value durably, without a checkpoint
+ * rawkv_put_sync() - store a value durably
  * @kv:		handle
  * @key:	key bytes
  * @klen:	key length, 1..RAWKV_KEY_MAX
  * @val:	value bytes; may be NULL when @vlen is 0
  * @vlen:	value length, 0..value_max
  *
- * Like rawkv_put(), but returns only once the value survives a power cut:
- * the value and then its slot header are written with FUA. No checkpoint is
- * written; after a crash the module finds the value by reading the headers
- * of the slots its last checkpoint left free. A later rawkv_delete() of the
- * key is durable when it returns, too.
+ * Like rawkv_put(), then a commit: returns only once the value, and every
+ * change acknowledged before it, survives a power cut. Concurrent callers
+ * share one commit (one metadata write). A later rawkv_delete() of the key
+ * is durable when it returns, too.
  *
  * Return: as rawkv_put().
  */
