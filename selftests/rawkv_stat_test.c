@@ -232,7 +232,7 @@ TEST_F(counters, flush_commits_one_checkpoint_only_when_changed)
 	ASSERT_LT(c.checkpoint_seq, a.checkpoint_seq);
 }
 
-TEST_F(counters, table_memory_is_at_most_48_bytes_per_slot_whatever_the_keys)
+TEST_F(counters, table_memory_is_at_most_40_bytes_per_slot_whatever_the_keys)
 {
 	unsigned char key[RAWKV_KEY_MAX];
 	struct rawkv_stat a, b;
@@ -248,7 +248,7 @@ TEST_F(counters, table_memory_is_at_most_48_bytes_per_slot_whatever_the_keys)
 	ASSERT_LT(100000U, a.slots_total);
 	ASSERT_LT(0U, a.entry_mem_bytes);
 	ASSERT_LT(0U, a.table_mem_bytes);
-	ASSERT_GE(48 * a.slots_total, a.entry_mem_bytes + a.table_mem_bytes)
+	ASSERT_GE(40 * a.slots_total, a.entry_mem_bytes + a.table_mem_bytes)
 		TH_LOG("%llu + %llu bytes for %llu slots",
 		       (unsigned long long)a.entry_mem_bytes,
 		       (unsigned long long)a.table_mem_bytes,
