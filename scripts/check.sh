@@ -9,6 +9,9 @@
 # log problem, timeout, crash, missing Totals line, non-zero guest status), then one more
 # for scripts/crash-blackbox.sh (QEMU killed mid-workload, recovery checked on a third boot)
 # and one for a 30 s run of the decoder fuzzer (scripts/fuzz.sh).
+# First, on the host: the unit test of the in-memory index (build/index/index_test, from
+# selftests/index/), its "# Totals:" line counted the same way, plus one failure if it has
+# none or exits non-zero with no failure counted.
 # RAWKV_CHECK_BUDGET: seconds for both boots together (default 900).
 # RAWKV_CHECK_GUEST_ENV: variables for the guest's tests, e.g. RAWKV_FUZZ_CALLS=200000.
 set -u
@@ -25,6 +28,32 @@ truncate -s 1G "$VM/vda.img" && truncate -s 64M "$VM/vdb.img" &&
 
 passed=0
 failed=0
+
+# add_totals LOG: add the "# Totals:" lines of LOG to passed and failed; their failures in
+# $f. Fails if LOG has none.
+add_totals() {
+	local totals
+	totals=$(tr -d '\r' <"$1" | sed -n 's/^# Totals: \(pass:.*\)$/\1/p')
+	[ -n "$totals" ] || return 1
+	read -r p f <<<"$(echo "$totals" | awk -F'[: ]+' '
+		{ for (i = 1; i < NF; i += 2) n[$i] += $(i + 1) }
+		END { print n["pass"] + n["xfail"], n["fail"] + n["xpass"] + n["skip"] + n["error"] }')"
+	passed=$((passed + p))
+	failed=$((failed + f))
+}
+
+# The index's unit test: kmod/index.c in user space, on the host, a few seconds.
+echo "# ==== index: build/index/index_test (kmod/index.c in user space, ASan and UBSan)"
+"$TOP/build/index/index_test" 2>&1 | tee "$VM/check-index.log"
+rc=${PIPESTATUS[0]}
+if ! add_totals "$VM/check-index.log"; then
+	failed=$((failed + 1))
+	echo "not ok - index: no '# Totals:' line (exit status $rc); see $VM/check-index.log"
+elif [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+	failed=$((failed + 1))
+	echo "not ok - index: exit status $rc; see $VM/check-index.log"
+fi
+
 start=$SECONDS
 
 boot() { # boot NAME TIMEOUT
@@ -36,14 +65,7 @@ boot() { # boot NAME TIMEOUT
 		--run "${RAWKV_CHECK_GUEST_ENV:-} /rawkv/guest-check.sh $name" 2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
 
-	totals=$(tr -d '\r' <"$log" | sed -n 's/^# Totals: \(pass:.*\)$/\1/p')
-	if [ -n "$totals" ]; then
-		read -r p f <<<"$(echo "$totals" | awk -F'[: ]+' '
-			{ for (i = 1; i < NF; i += 2) n[$i] += $(i + 1) }
-			END { print n["pass"] + n["xfail"], n["fail"] + n["xpass"] + n["skip"] + n["error"] }')"
-		passed=$((passed + p))
-		failed=$((failed + f))
-	fi
+	add_totals "$log" && totals=yes || totals=
 
 	((rc & 64)) && why+=("vm.sh could not start the VM")
 	((rc & 4)) && why+=("timed out after ${secs}s")
