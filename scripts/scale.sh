@@ -69,7 +69,7 @@ grep -q '^1\.\.[0-9]' <<<"$out" || why+=("rawkv_scale did not finish (no TAP pla
 if [ ${#why[@]} -gt 0 ]; then
 	failed=$((failed + 1))
 	printf 'not ok - scale VM: %s' "${why[0]}"
-	printf '; %s' "${why[@]:1}"
+	[ ${#why[@]} -gt 1 ] && printf '; %s' "${why[@]:1}"
 	echo
 fi
 elapsed=$((SECONDS - start))
