@@ -138,12 +138,17 @@ static const char *human(uint64_t b, char *s, size_t n)
 
 /* ---- kernel log: rawkv's lines are shown, problem lines counted ---- */
 
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+
 static const char *const klog_bad[] = {
 	"BUG:", "WARNING:", "Oops", "general protection fault",
 	"Kernel panic", "blocked for more than", "INFO: task",
 	"possible circular locking", "DEBUG_LOCKS_WARN_ON", "UBSAN", "KASAN",
 	"Call Trace", "unreferenced object", "inconsistent lock state",
 };
+
+/* The first problem line klog_read() saw, for the table. */
+static char klog_first_bad[80];
 
 /* /dev/kmsg positioned at the end: klog_read() reports what came later. */
 static int klog_open(void)
@@ -180,10 +185,13 @@ static int klog_read(int fd)
 		nl = strchr(msg, '\n');
 		if (nl)
 			*nl = 0;
-		for (i = 0; i < sizeof(klog_bad) / sizeof(klog_bad[0]); i++)
+		for (i = 0; i < ARRAY_SIZE(klog_bad); i++)
 			if (strstr(msg, klog_bad[i]))
 				break;
-		if (i < sizeof(klog_bad) / sizeof(klog_bad[0])) {
+		if (i < ARRAY_SIZE(klog_bad)) {
+			if (!klog_first_bad[0])
+				snprintf(klog_first_bad, sizeof(klog_first_bad),
+					 "%.*s", (int)strcspn(msg, "+"), msg);
 			bad++;
 			printf("# kernel PROBLEM: %s\n", msg);
 		} else if (!strncmp(msg, "rawkv", 5)) {
@@ -333,7 +341,8 @@ static void big_device(const char *dev, unsigned int slot_size, int r,
 	problems += klog_read(kfd);
 	if (ret) {
 		printf("# insmod %s: %s\n", params, strerror(-ret));
-		row_done(r, false, "insmod format=1 failed: %s", strerror(-ret));
+		row_done(r, false, "insmod format=1: %s%s%s", strerror(-ret),
+			 problems ? " + " : "", problems ? klog_first_bad : "");
 		row_done(rmem, false, "not loaded");
 		goto out;
 	}
@@ -664,7 +673,7 @@ static void percentiles(double *lat, uint32_t n, double *p50, double *p99)
  * GETs of random keys outside the writer's, one at a time, each timed into
  * *@lat from index *@done on (seconds; grown as needed) and checked: at
  * least @n of them, and with @w, on until its writer has done @rounds
- * rounds (or failed). Adds them to *@done; returns how many were wrong.
+ * PUT+FLUSH cycles (or failed). Adds them to *@done; returns how many were wrong.
  */
 static int timed_gets(struct rawkv *kv, uint32_t entries, uint32_t n,
 		      uint64_t *seed, double **lat, uint32_t *cap,
@@ -799,7 +808,9 @@ static void small_device(const char *dev, uint32_t entries, uint32_t ngets,
 	unflushed = calloc(nkeys, sizeof(*unflushed));
 	k = calloc(entries, sizeof(*k));
 	v = calloc(entries, sizeof(*v));
-	cap = cap_busy = cap_raw = ngets;
+	cap = ngets;
+	cap_busy = ngets;
+	cap_raw = ngets;
 	lat = calloc(cap, sizeof(*lat));
 	lat_busy = calloc(cap_busy, sizeof(*lat_busy));
 	lat_raw = calloc(cap_raw, sizeof(*lat_raw));
@@ -877,9 +888,11 @@ static void small_device(const char *dev, uint32_t entries, uint32_t ngets,
 	 */
 	w.kv = kv;
 	w.raw_fd = -1;
-	w.pause = w.paused = 1;
+	w.pause = 1;
+	w.paused = 1;
 	raw.raw_fd = -1;
-	raw.pause = raw.paused = 1;
+	raw.pause = 1;
+	raw.paused = 1;
 	raw.seed = 11;
 	if (scratch) {
 		raw.raw_fd = open(scratch, O_RDWR | O_DIRECT | O_CLOEXEC);
@@ -898,7 +911,9 @@ static void small_device(const char *dev, uint32_t entries, uint32_t ngets,
 		printf("# pthread_create failed\n");
 		goto fail_rows_klog;
 	}
-	n = n_busy = n_raw = 0;
+	n = 0;
+	n_busy = 0;
+	n_raw = 0;
 	t = 0;
 	bad = 0;
 	for (r = 0; r < ROW5_BLOCKS; r++) {
@@ -1078,14 +1093,29 @@ int main(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 'a': dev64k = optarg; break;
-		case 'b': dev1m = optarg; break;
-		case 'c': dev8k = optarg; break;
-		case 'v': values = strtoul(optarg, NULL, 0); break;
-		case 'e': entries = strtoul(optarg, NULL, 0); break;
-		case 'g': gets = strtoul(optarg, NULL, 0); break;
-		case 's': scratch = optarg; break;
-		default: usage();
+		case 'a':
+			dev64k = optarg;
+			break;
+		case 'b':
+			dev1m = optarg;
+			break;
+		case 'c':
+			dev8k = optarg;
+			break;
+		case 'v':
+			values = strtoul(optarg, NULL, 0);
+			break;
+		case 'e':
+			entries = strtoul(optarg, NULL, 0);
+			break;
+		case 'g':
+			gets = strtoul(optarg, NULL, 0);
+			break;
+		case 's':
+			scratch = optarg;
+			break;
+		default:
+			usage();
 		}
 	}
 	if (optind != argc || (!dev64k && !dev1m && !dev8k) || !gets)
