@@ -1280,6 +1280,55 @@ TEST(init_and_accounting)
 	}
 }
 
+/*
+ * Entries past INT_MAX bytes (about 60 M slots) come from vzalloc(), the
+ * rest from kvzalloc(): both sides of the line, accounted the same way,
+ * and the top slot works. No full check: 60 M slots would take minutes.
+ */
+TEST(init_big)
+{
+	static const u32 sizes[] = { INT_MAX / 36, INT_MAX / 36 + 1 };
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
+		u32 n = sizes[i], top = n - 1, out[2];
+		unsigned long v = index_compat_vallocs;
+		struct rawkv_index ix;
+		size_t table;
+
+		ASSERT_EQ(0, rawkv_index_init(&ix, n, META_PER_BLOCK));
+		ASSERT_EQ((size_t)n * 36, ix.ents_bytes);
+		ASSERT_EQ(i == 1, ix.ents_bytes > INT_MAX);
+		ASSERT_EQ(v + (i == 1), index_compat_vallocs)
+			TH_LOG("%u slots: entries from vzalloc()?", n);
+		ASSERT_EQ(24U, ix.hash_bits);
+		table = (sizeof(u32) << 24) +
+			(BITS_TO_LONGS(n) + BITS_TO_LONGS(DIV_ROUND_UP(n, CHUNK)) +
+			 BITS_TO_LONGS(DIV_ROUND_UP(n, META_PER_BLOCK))) *
+			sizeof(long);
+		ASSERT_EQ(table, ix.table_bytes);
+		ASSERT_EQ(index_compat_bytes, ix.ents_bytes + ix.table_bytes);
+		ASSERT_LE(index_compat_bytes, (size_t)n * 40);
+		ASSERT_EQ(0, ix.ents[top].state);
+		ASSERT_EQ(0ULL, ix.ents[top].fp);
+		rawkv_index_load_done(&ix, top, n);
+		spin_lock(&ix.lock);
+		ASSERT_EQ(top, rawkv_slot_pop(&ix, &ix.free));
+		rawkv_index_insert(&ix, top, 0xabcdef, 1, 2, true);
+		ASSERT_EQ(1U, rawkv_index_find(&ix, 0xabcdef, out, 2, NULL, 0));
+		ASSERT_EQ(top, out[0]);
+		ASSERT_EQ(top, rawkv_index_next_dirty(&ix, 0));
+		ASSERT_EQ(top, ix.lru_head);
+		rawkv_index_remove(&ix, rawkv_ent(&ix, top));
+		ASSERT_EQ(top, ix.limbo.head);
+		ASSERT_EQ(0U, ix.nr_used);
+		spin_unlock(&ix.lock);
+		ASSERT_EQ(0U, index_compat_lock_errors);
+		rawkv_index_free(&ix);
+		ASSERT_EQ(0UL, index_compat_allocs);
+	}
+}
+
 /* Any allocation failing: -ENOMEM, and nothing is left allocated. */
 TEST(init_enomem)
 {

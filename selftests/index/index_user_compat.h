@@ -10,9 +10,10 @@
  *		     taking a held lock or releasing a free one is reported
  *   lockdep_assert_held()  reports (and counts) a lock that is not held
  *   WARN_ON_ONCE()  counts every time its condition is true, prints once
- *   kvmalloc_array(), kvcalloc(), kvfree()  count live allocations and
- *		     bytes; index_compat_fail_at = N fails the Nth
- *		     allocation from now (NULL, as under memory pressure)
+ *   kvmalloc_array(), kvcalloc(), kvzalloc(), vzalloc(), kvfree()  count
+ *		     live allocations and bytes (and vzalloc() calls apart);
+ *		     index_compat_fail_at = N fails the Nth allocation from
+ *		     now (NULL, as under memory pressure)
  *   find_next_bit() and the non-atomic bit ops: <linux/bitmap.h>'s,
  *		     find_next_bit() returning @size when no bit is set
  *   ilog2()	     floor(log2(n)) as an int, -1 for 0, like the kernel's
@@ -27,6 +28,7 @@
 
 #include <endian.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -60,6 +62,7 @@ typedef __u64 u64;
 extern unsigned long index_compat_allocs;	/* live allocations */
 extern size_t index_compat_bytes;		/* their bytes */
 extern unsigned long index_compat_fail_at;	/* 0: never */
+extern unsigned long index_compat_vallocs;	/* vzalloc() calls */
 extern unsigned int index_compat_warns;		/* WARN_ON_ONCE hits */
 extern unsigned int index_compat_lock_errors;	/* lock misuse */
 
@@ -67,6 +70,7 @@ extern unsigned int index_compat_lock_errors;	/* lock misuse */
 	unsigned long index_compat_allocs;		\
 	size_t index_compat_bytes;			\
 	unsigned long index_compat_fail_at;		\
+	unsigned long index_compat_vallocs;		\
 	unsigned int index_compat_warns;		\
 	unsigned int index_compat_lock_errors
 
@@ -165,6 +169,13 @@ static inline void kvfree(const void *addr)
 
 #define kvmalloc_array(n, size, gfp)	index_compat_alloc(n, size, false)
 #define kvcalloc(n, size, gfp)		index_compat_alloc(n, size, true)
+#define kvzalloc(size, gfp)		index_compat_alloc(1, size, true)
+
+static inline void *vzalloc(size_t size)
+{
+	index_compat_vallocs++;
+	return index_compat_alloc(1, size, true);
+}
 
 /* ---- arithmetic ---- */
 
