@@ -21,14 +21,21 @@
 
 /*
  * The entries of a device with more than about 60 M slots take more than
- * kvmalloc() allows (INT_MAX bytes): those come from vmalloc directly,
- * page by page like any large kvmalloc. kvfree() frees both.
+ * kvmalloc() allows (INT_MAX bytes), and so do the buckets from 2^30
+ * slots: those come from vmalloc directly, page by page like any large
+ * kvmalloc. kvfree() frees both.
  */
 static void *rawkv_big_zalloc(size_t size)
 {
 	if (size > INT_MAX)
 		return vzalloc(size);
 	return kvzalloc(size, GFP_KERNEL);
+}
+
+/* @n / @d rounded up, for any u32 @n: DIV_ROUND_UP() wraps near U32_MAX. */
+static u32 rawkv_div_up(u32 n, u32 d)
+{
+	return n / d + !!(n % d);
 }
 
 static u32 *rawkv_bucket(struct rawkv_index *ix, u64 fp)
@@ -39,8 +46,8 @@ static u32 *rawkv_bucket(struct rawkv_index *ix, u64 fp)
 int rawkv_index_init(struct rawkv_index *ix, u32 slot_count,
 		     u32 meta_per_block)
 {
-	u32 chunks = DIV_ROUND_UP(slot_count, RAWKV_DIRTY_CHUNK);
-	u32 blocks = DIV_ROUND_UP(slot_count, meta_per_block);
+	u32 chunks = rawkv_div_up(slot_count, RAWKV_DIRTY_CHUNK);
+	u32 blocks = rawkv_div_up(slot_count, meta_per_block);
 	u32 i;
 
 	memset(ix, 0, sizeof(*ix));
@@ -48,8 +55,7 @@ int rawkv_index_init(struct rawkv_index *ix, u32 slot_count,
 	ix->meta_per_block = meta_per_block;
 	/* About two slots per bucket: keys are told apart by fingerprint. */
 	ix->hash_bits = max(ilog2(slot_count) - 1, 1);
-	ix->buckets = kvmalloc_array(1U << ix->hash_bits, sizeof(u32),
-				     GFP_KERNEL);
+	ix->buckets = rawkv_big_zalloc(sizeof(u32) << ix->hash_bits);
 	ix->ents = rawkv_big_zalloc((size_t)slot_count * sizeof(*ix->ents));
 	ix->dirty = kvcalloc(BITS_TO_LONGS(slot_count), sizeof(long),
 			     GFP_KERNEL);
@@ -231,7 +237,7 @@ void rawkv_index_clear_dirty(struct rawkv_index *ix, u32 slot)
 /* The first dirty slot at or after @slot, or RAWKV_NIL. */
 u32 rawkv_index_next_dirty(struct rawkv_index *ix, u32 slot)
 {
-	u32 chunks = DIV_ROUND_UP(ix->slot_count, RAWKV_DIRTY_CHUNK);
+	u32 chunks = rawkv_div_up(ix->slot_count, RAWKV_DIRTY_CHUNK);
 	u32 chunk = slot / RAWKV_DIRTY_CHUNK;
 
 	lockdep_assert_held(&ix->lock);
@@ -242,14 +248,17 @@ u32 rawkv_index_next_dirty(struct rawkv_index *ix, u32 slot)
 		if (chunk >= chunks)
 			break;
 		start = max(slot, chunk * RAWKV_DIRTY_CHUNK);
-		end = min(ix->slot_count, (chunk + 1) * RAWKV_DIRTY_CHUNK);
+		/* (chunk + 1) * RAWKV_DIRTY_CHUNK wraps for the last one */
+		end = chunk + 1 < chunks ? (chunk + 1) * RAWKV_DIRTY_CHUNK :
+					   ix->slot_count;
 		s = find_next_bit(ix->dirty, end, start);
 		if (s < end)
 			return s;
 		/* Nothing dirty left in the chunk: forget it. */
 		if (start == chunk * RAWKV_DIRTY_CHUNK)
 			__clear_bit(chunk, ix->dirty_sum);
-		chunk++;
+		if (++chunk >= chunks)
+			break;
 		slot = chunk * RAWKV_DIRTY_CHUNK;
 	}
 	return RAWKV_NIL;
@@ -270,7 +279,7 @@ void rawkv_index_clear_meta_dirty(struct rawkv_index *ix, u32 block)
 /* The first block of slot metadata at or after @block to write back. */
 u32 rawkv_index_next_meta_dirty(struct rawkv_index *ix, u32 block)
 {
-	u32 blocks = DIV_ROUND_UP(ix->slot_count, ix->meta_per_block);
+	u32 blocks = rawkv_div_up(ix->slot_count, ix->meta_per_block);
 
 	block = find_next_bit(ix->meta_dirty, blocks, block);
 	return block < blocks ? block : RAWKV_NIL;

@@ -1329,6 +1329,61 @@ TEST(init_big)
 	}
 }
 
+static int cmp_size(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Up to U32_MAX slots (rawkv_format_geo() caps there, the superblock
+ * allows it): no kvmalloc() of more than INT_MAX bytes, which the kernel
+ * refuses with a WARNING whatever memory there is, and each bitmap sized
+ * for every slot, with no u32 wrapping. Nothing that large is allocated:
+ * above 256 MiB allocations fail as if memory were short, so init must
+ * fail, cleanly, with -ENOMEM; what it asked for is checked.
+ */
+TEST(init_huge)
+{
+	static const u32 sizes[] = {
+		(1U << 29) - 1, 1U << 29, (1U << 30) - 1, 1U << 30, 1U << 31,
+		U32_MAX - 4096, U32_MAX - 4095, U32_MAX - 169, U32_MAX - 1,
+		U32_MAX,
+	};
+	unsigned int i, j;
+
+	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
+		u64 n = sizes[i], chunks = (n + CHUNK - 1) / CHUNK;
+		u64 blocks = (n + META_PER_BLOCK - 1) / META_PER_BLOCK;
+		int bits = max(ilog2(n) - 1, 1);
+		size_t want[5] = {
+			sizeof(u32) << bits, n * 36, (n + 63) / 64 * 8,
+			(chunks + 63) / 64 * 8, (blocks + 63) / 64 * 8,
+		};
+		struct rawkv_index ix;
+
+		index_compat_nomem_over = 256 << 20;
+		index_compat_nreq = 0;
+		ASSERT_EQ(-ENOMEM, rawkv_index_init(&ix, n, META_PER_BLOCK));
+		index_compat_nomem_over = 0;
+		ASSERT_EQ(0U, index_compat_warns)
+			TH_LOG("%llu slots: a kvmalloc() of more than INT_MAX bytes",
+			       (unsigned long long)n);
+		ASSERT_EQ(0UL, index_compat_allocs);
+		ASSERT_EQ(5U, index_compat_nreq);
+		qsort(want, 5, sizeof(size_t), cmp_size);
+		qsort(index_compat_req, 5, sizeof(size_t), cmp_size);
+		for (j = 0; j < 5; j++) {
+			size_t w = want[j], got = index_compat_req[j];
+
+			ASSERT_EQ(w, got)
+				TH_LOG("%llu slots: an allocation of %zu bytes, not %zu",
+				       (unsigned long long)n, got, w);
+		}
+	}
+}
+
 /* Any allocation failing: -ENOMEM, and nothing is left allocated. */
 TEST(init_enomem)
 {

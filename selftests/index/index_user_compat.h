@@ -11,9 +11,12 @@
  *   lockdep_assert_held()  reports (and counts) a lock that is not held
  *   WARN_ON_ONCE()  counts every time its condition is true, prints once
  *   kvmalloc_array(), kvcalloc(), kvzalloc(), vzalloc(), kvfree()  count
- *		     live allocations and bytes (and vzalloc() calls apart);
- *		     index_compat_fail_at = N fails the Nth allocation from
- *		     now (NULL, as under memory pressure)
+ *		     live allocations and bytes (and vzalloc() calls apart),
+ *		     and log the sizes asked for; like kvmalloc_node(), the
+ *		     kv*() ones refuse more than INT_MAX bytes with a WARNING
+ *		     (vzalloc() does not). index_compat_fail_at = N fails the
+ *		     Nth allocation from now, index_compat_nomem_over = B every
+ *		     one of more than B bytes (NULL, as under memory pressure)
  *   find_next_bit() and the non-atomic bit ops: <linux/bitmap.h>'s,
  *		     find_next_bit() returning @size when no bit is set
  *   ilog2()	     floor(log2(n)) as an int, -1 for 0, like the kernel's
@@ -63,6 +66,9 @@ extern unsigned long index_compat_allocs;	/* live allocations */
 extern size_t index_compat_bytes;		/* their bytes */
 extern unsigned long index_compat_fail_at;	/* 0: never */
 extern unsigned long index_compat_vallocs;	/* vzalloc() calls */
+extern size_t index_compat_nomem_over;		/* 0: no limit */
+extern size_t index_compat_req[8];		/* sizes asked for, */
+extern unsigned int index_compat_nreq;		/* the last 8 */
 extern unsigned int index_compat_warns;		/* WARN_ON_ONCE hits */
 extern unsigned int index_compat_lock_errors;	/* lock misuse */
 
@@ -71,6 +77,9 @@ extern unsigned int index_compat_lock_errors;	/* lock misuse */
 	size_t index_compat_bytes;			\
 	unsigned long index_compat_fail_at;		\
 	unsigned long index_compat_vallocs;		\
+	size_t index_compat_nomem_over;			\
+	size_t index_compat_req[8];			\
+	unsigned int index_compat_nreq;			\
 	unsigned int index_compat_warns;		\
 	unsigned int index_compat_lock_errors
 
@@ -131,16 +140,26 @@ static inline void index_compat_lock_error(const char *what, const char *lock,
 /* Each block starts with its size, 16 bytes so the rest stays aligned. */
 #define INDEX_COMPAT_HDR	16
 
-static inline void *index_compat_alloc(size_t n, size_t size, bool zero)
+static inline void *index_compat_alloc(size_t n, size_t size, bool zero,
+				       bool kv)
 {
 	size_t bytes;
 	char *p;
 
 	if (size && n > SIZE_MAX / size)
 		return NULL;
+	bytes = n * size;
+	index_compat_req[index_compat_nreq++ % 8] = bytes;
+	if (kv && bytes > INT_MAX) {	/* mm/util.c: "Don't even allow..." */
+		index_compat_warns++;
+		fprintf(stderr, "# WARNING: kvmalloc of %zu bytes (> INT_MAX) refused\n",
+			bytes);
+		return NULL;
+	}
 	if (index_compat_fail_at && !--index_compat_fail_at)
 		return NULL;
-	bytes = n * size;
+	if (index_compat_nomem_over && bytes > index_compat_nomem_over)
+		return NULL;
 	p = zero ? calloc(1, INDEX_COMPAT_HDR + bytes) :
 		   malloc(INDEX_COMPAT_HDR + bytes);
 	if (!p)
@@ -167,14 +186,14 @@ static inline void kvfree(const void *addr)
 	free(p);
 }
 
-#define kvmalloc_array(n, size, gfp)	index_compat_alloc(n, size, false)
-#define kvcalloc(n, size, gfp)		index_compat_alloc(n, size, true)
-#define kvzalloc(size, gfp)		index_compat_alloc(1, size, true)
+#define kvmalloc_array(n, size, gfp)	index_compat_alloc(n, size, false, true)
+#define kvcalloc(n, size, gfp)		index_compat_alloc(n, size, true, true)
+#define kvzalloc(size, gfp)		index_compat_alloc(1, size, true, true)
 
 static inline void *vzalloc(size_t size)
 {
 	index_compat_vallocs++;
-	return index_compat_alloc(1, size, true);
+	return index_compat_alloc(1, size, true, false);
 }
 
 /* ---- arithmetic ---- */
@@ -201,7 +220,8 @@ static inline int index_compat_ilog2(unsigned long long n)
 /* ---- bitmaps ---- */
 
 #define BITS_PER_LONG		(8 * (int)sizeof(long))
-#define BITS_TO_LONGS(nr)	DIV_ROUND_UP(nr, BITS_PER_LONG)
+#define BITS_PER_TYPE(type)	(sizeof(type) * 8)	/* a size_t, as there */
+#define BITS_TO_LONGS(nr)	DIV_ROUND_UP(nr, BITS_PER_TYPE(long))
 #define BIT_MASK(nr)		(1UL << ((nr) % BITS_PER_LONG))
 #define BIT_WORD(nr)		((nr) / BITS_PER_LONG)
 
