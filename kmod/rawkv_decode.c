@@ -221,11 +221,13 @@ int rawkv_decode_log_rec(const struct rawkv_geo *g,
 u32 rawkv_meta_ent_crc(const struct rawkv_geo *g,
 		       const struct rawkv_meta_ent *me, u32 slot)
 {
+	static const u8 zero[4];
 	__le32 s = cpu_to_le32(slot);
 	u32 crc;
 
 	crc = crc32c(g->uuid_crc, &s, sizeof(s));
-	return crc32c(crc, me, offsetof(struct rawkv_meta_ent, crc));
+	crc = crc32c(crc, me, offsetof(struct rawkv_meta_ent, crc));
+	return crc32c(crc, zero, sizeof(zero));
 }
 
 void rawkv_encode_meta_ent(const struct rawkv_geo *g,
