@@ -34,9 +34,9 @@
 #define KV_KO_DEFAULT	"/rawkv/rawkv.ko"
 
 /*
- * Long enough that no periodic checkpoint runs during a test: tests that
- * count checkpoints or pick checkpoint areas rely on FLUSH and rmmod being
- * the only writers of checkpoints.
+ * Long enough that no background commit runs during a test: tests that
+ * count commits or look at the log and the anchors rely on FLUSH, sync
+ * PUTs and DELETEs, full devices and rmmod being the only committers.
  */
 #define KV_NO_PERIODIC	"checkpoint_ms=3600000"
 
