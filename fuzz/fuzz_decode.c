@@ -526,12 +526,16 @@ static void fz_meta_round_trip(const struct rawkv_geo *g, u32 slot, u64 fp,
 		FZ_CHECK(ret == -ERANGE || (ret == 0 && fz_zero(&me, sizeof(me))));
 	}
 
-	/* The same entry in another slot (copied there) does not verify. */
+	/*
+	 * The same entry in another slot (copied there) does not verify,
+	 * unless the crcs of the two slots collide, or the entry is all zero
+	 * (fp, gen and length 0 whose crc happens to be 0: a free slot).
+	 */
 	other = slot ^ 1;
 	if (other < g->slot_count) {
 		ret = rawkv_decode_meta_ent(g, &me, other, &r);
 		fz_check_meta(g, &me, other, ret, &r);
-		FZ_CHECK(ret == -EBADMSG ||
+		FZ_CHECK(ret == -EBADMSG || fz_zero(&me, sizeof(me)) ||
 			 fz_meta_crc(g, &me, other) == fz_meta_crc(g, &me, slot));
 	}
 }
@@ -1439,6 +1443,20 @@ int main(int argc, char **argv)
 	fz_seed_anchor(&s, 2, 64, 1, 2, 0);
 	fz_seed_log(&s, 1, 0, 0, 1);
 	fz_seed_write(dir, "fields-out-of-range-2", &s, FZ_WANT(.sb_ok = false));
+
+	/*
+	 * A uuid starting with ff ff ff ff cancels crc32c's initial ~0: the
+	 * uuid's crc is 0, and so is the crc of an entry of slot 0 whose
+	 * fields are all zero. Encoded, it is the all-zero entry of a free
+	 * slot, in any slot (found by the fuzzer in the round trips of the
+	 * zero records of an empty log block).
+	 */
+	fz_seed_init(&s, 8 << 10, 64 << 20);
+	memset(s.buf, 0, sizeof(s.buf));
+	s.ctl->count = cpu_to_le32(2);
+	memset(s.sb->uuid, 0xff, 4);
+	s.len = FZ_ME_OFF;
+	fz_seed_write(dir, "uuid-zeroes-crc", &s, FZ_WANT(.sb_ok = false));
 
 	/* A log block whose checksum does not match: no record decoded. */
 	fz_seed_init(&s, 8 << 10, 64 << 20);
