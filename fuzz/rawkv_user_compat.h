@@ -9,7 +9,8 @@
  *		  crc32c(~0, buf, len) is what rawkv_crc() computes; the length
  *		  is an unsigned int as in <linux/crc32c.h>.
  *   round_up()	  <linux/math.h>: y must be a power of two.
- *   min_t(), max(), is_power_of_2(), U32_MAX, le*_to_cpu().
+ *   min_t(), max_t(), clamp_t(), max(), is_power_of_2(), U32_MAX,
+ *   le*_to_cpu(), cpu_to_le*(); offsetof() comes from <stddef.h>.
  */
 #ifndef _RAWKV_USER_COMPAT_H
 #define _RAWKV_USER_COMPAT_H
@@ -43,6 +44,15 @@ typedef __u64 u64;
 	type __min1 = (x);			\
 	type __min2 = (y);			\
 	__min1 < __min2 ? __min1 : __min2; })
+
+#define max_t(type, x, y) ({			\
+	type __max1 = (x);			\
+	type __max2 = (y);			\
+	__max1 > __max2 ? __max1 : __max2; })
+
+/* <linux/minmax.h>: @val, @lo and @hi are each evaluated once, as @type. */
+#define clamp_t(type, val, lo, hi) \
+	min_t(type, max_t(type, val, lo), hi)
 
 #define max(x, y) ({				\
 	__typeof__(x) __max1 = (x);		\

@@ -144,6 +144,9 @@ const char *rawkv_decode_anchor(const struct rawkv_geo *g,
 	ai->lru_count = le64_to_cpu(a->lru_count);
 	if (!ai->seq || (ai->seq & 1) != (u64)area)
 		return "sequence number does not belong to this area";
+	/* Transactions are numbered from 1; generations have 63 bits. */
+	if (!ai->tail_seq || !ai->next_gen || ai->next_gen > RAWKV_META_SYNC)
+		return "sequence or generation out of range";
 	if (ai->tail >= g->log_blocks)
 		return "log tail beyond the log";
 	if (ai->lru_count > g->slot_count)
@@ -184,6 +187,7 @@ const char *rawkv_decode_log_block(const struct rawkv_geo *g, const void *blk,
 	li->nrec = le32_to_cpu(h->nrec);
 	if (!li->seq || !li->nblk || li->nblk > g->log_blocks ||
 	    li->blk >= li->nblk || li->nrec > RAWKV_LOG_RECS_PER_BLOCK ||
+	    !li->next_gen || li->next_gen > RAWKV_META_SYNC ||
 	    h->flags || h->reserved)
 		return "log block fields out of range";
 	return NULL;
@@ -212,7 +216,9 @@ int rawkv_decode_log_rec(const struct rawkv_geo *g,
 		return -ERANGE;
 	if (!(flags & RAWKV_REC_LIVE))
 		return flags ? -ERANGE : 0;
-	if (!r->gen || r->value_len > g->value_max)
+	/* Bit 63 is not the generation's: the slot metadata's sync flag. */
+	if (!r->gen || r->gen & RAWKV_META_SYNC ||
+	    r->value_len > g->value_max)
 		return -ERANGE;
 	return 1;
 }
@@ -221,11 +227,13 @@ int rawkv_decode_log_rec(const struct rawkv_geo *g,
 u32 rawkv_meta_ent_crc(const struct rawkv_geo *g,
 		       const struct rawkv_meta_ent *me, u32 slot)
 {
+	static const u8 zero[4];
 	__le32 s = cpu_to_le32(slot);
 	u32 crc;
 
 	crc = crc32c(g->uuid_crc, &s, sizeof(s));
-	return crc32c(crc, me, offsetof(struct rawkv_meta_ent, crc));
+	crc = crc32c(crc, me, offsetof(struct rawkv_meta_ent, crc));
+	return crc32c(crc, zero, sizeof(zero));
 }
 
 void rawkv_encode_meta_ent(const struct rawkv_geo *g,

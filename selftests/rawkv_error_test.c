@@ -7,11 +7,12 @@
  *   - a GET whose read fails returns -EIO for that key only, and the key
  *     reads fine once the fault is gone (an I/O error does not drop it);
  *   - a PUT whose write fails returns -EIO and leaves the previous value
- *     (or the absence) of the key intact, plain or sync;
- *   - a FLUSH whose checkpoint payload or header write fails returns -EIO,
- *     the previous checkpoint stays the valid one (checked across rmmod
- *     with every later write failing too, so the final checkpoint of rmmod
- *     fails as well), and the next FLUSH succeeds;
+ *     (or the absence) of the key intact, plain or sync; a sync PUT whose
+ *     commit fails returns -EIO with the value stored, not yet durable;
+ *   - a FLUSH whose commit (its log write) fails returns -EIO, the
+ *     previous commit stays the newest (checked across rmmod with every
+ *     later write failing too, so the final commit of rmmod fails as
+ *     well), and the next FLUSH succeeds;
  *   - with every write failing, the module still serves reads and STAT,
  *     and rmmod completes.
  */
@@ -238,17 +239,23 @@ TEST_F(err, write_error_fails_the_put_and_keeps_the_old_value)
 	EXPECT_STREQ("value", kind);
 	EXPECT_VALUE(KB, 1, VMAX);
 
-	/* a sync PUT: its value bio, then its header bio */
+	/*
+	 * A sync PUT: its header and value bio, then its commit. A failed
+	 * slot write leaves the old value; a failed commit leaves the new
+	 * value stored, but not durable (uapi/rawkv.h).
+	 */
 	w = dbg(_metadata, "write_bios");
 	set(_metadata, "fail_write_at", w + 1);
 	EXPECT_EQ(-EIO, put_v(self, KA, 3, 4096, true));
+	wlog_kind(_metadata, w + 1, kind, sizeof(kind));
+	EXPECT_STREQ("slot", kind);
 	EXPECT_VALUE(KA, 1, 4096);
 	w = dbg(_metadata, "write_bios");
 	set(_metadata, "fail_write_at", w + 2);
 	EXPECT_EQ(-EIO, put_v(self, KA, 4, 4096, true));
 	wlog_kind(_metadata, w + 2, kind, sizeof(kind));
-	EXPECT_STREQ("slot", kind);
-	EXPECT_VALUE(KA, 1, 4096);
+	EXPECT_STREQ("log", kind);
+	EXPECT_VALUE(KA, 4, 4096);
 	EXPECT_ABSENT(KC);
 
 	st = stat_of(_metadata, self->kv);
@@ -274,7 +281,7 @@ TEST_F(err, write_error_fails_the_put_and_keeps_the_old_value)
 	EXPECT_EQ(0U, st.load_dropped);
 }
 
-TEST_F(err, flush_error_keeps_the_previous_checkpoint)
+TEST_F(err, flush_error_keeps_the_previous_commit)
 {
 	struct rawkv_stat st, before;
 	char kind[16];
@@ -289,24 +296,21 @@ TEST_F(err, flush_error_keeps_the_previous_checkpoint)
 	ASSERT_EQ(0, put_v(self, KA, 2, 300, false));
 	ASSERT_EQ(0, rawkv_delete(self->kv, names[KB], strlen(names[KB])));
 
-	/* the payload write fails */
+	/* the commit's log write fails, twice: the retry too */
 	w = dbg(_metadata, "write_bios");
 	set(_metadata, "fail_write_at", w + 1);
 	EXPECT_EQ(-EIO, rawkv_flush(self->kv));
 	wlog_kind(_metadata, w + 1, kind, sizeof(kind));
-	EXPECT_STREQ("ckpt-payload", kind);
+	EXPECT_STREQ("log", kind);
+	EXPECT_EQ(w + 1, dbg(_metadata, "write_bios"));
 	st = stat_of(_metadata, self->kv);
 	EXPECT_EQ(before.checkpoint_seq, st.checkpoint_seq);
 	EXPECT_EQ(before.checkpoints, st.checkpoints);
-
-	/* the header write fails, after its payload */
 	w = dbg(_metadata, "write_bios");
-	set(_metadata, "fail_write_at", w + 2);
+	set(_metadata, "fail_write_at", w + 1);
 	EXPECT_EQ(-EIO, rawkv_flush(self->kv));
 	wlog_kind(_metadata, w + 1, kind, sizeof(kind));
-	EXPECT_STREQ("ckpt-payload", kind);
-	wlog_kind(_metadata, w + 2, kind, sizeof(kind));
-	EXPECT_STREQ("ckpt-hdr", kind);
+	EXPECT_STREQ("log", kind);
 	st = stat_of(_metadata, self->kv);
 	EXPECT_EQ(before.checkpoint_seq, st.checkpoint_seq);
 
@@ -322,19 +326,19 @@ TEST_F(err, flush_error_keeps_the_previous_checkpoint)
 
 	/*
 	 * Now change the table and make every write fail from the next
-	 * checkpoint header on: the FLUSH fails after writing its payload,
-	 * and so does the final checkpoint of rmmod. The reloaded store is
-	 * the one the last successful FLUSH committed.
+	 * commit on: the FLUSH fails, and so does the final commit of rmmod
+	 * (and with it its writeback). The reloaded store is the one the
+	 * last successful FLUSH committed.
 	 */
 	ASSERT_EQ(0, put_v(self, KD, 1, 4096, false));
 	ASSERT_EQ(0, put_v(self, KC, 2, 200, false));
 	ASSERT_EQ(0, rawkv_delete(self->kv, names[KA], strlen(names[KA])));
 	w = dbg(_metadata, "write_bios");
 	set(_metadata, "fail_sticky", 1);
-	set(_metadata, "fail_write_at", w + 2);
+	set(_metadata, "fail_write_at", w + 1);
 	EXPECT_EQ(-EIO, rawkv_flush(self->kv));
-	wlog_kind(_metadata, w + 2, kind, sizeof(kind));
-	EXPECT_STREQ("ckpt-hdr", kind);
+	wlog_kind(_metadata, w + 1, kind, sizeof(kind));
+	EXPECT_STREQ("log", kind);
 	reload(_metadata, self);
 	st = stat_of(_metadata, self->kv);
 	EXPECT_EQ(seq, st.checkpoint_seq);
@@ -366,7 +370,7 @@ TEST_F(err, every_write_failing_still_serves_reads_and_unloads)
 	/* a plain DELETE needs no write; the FLUSH committing it fails */
 	EXPECT_EQ(0, rawkv_delete(self->kv, names[KB], strlen(names[KB])));
 	EXPECT_EQ(-EIO, rawkv_flush(self->kv));
-	/* deleting a sync key commits a checkpoint, which fails */
+	/* deleting a sync key commits, which fails */
 	EXPECT_EQ(-EIO, rawkv_delete(self->kv, names[KS], strlen(names[KS])));
 	EXPECT_ABSENT(KS);
 	EXPECT_EQ(0, kv_dbg_kick_checkpoint());	/* fails, but returns */
@@ -379,7 +383,7 @@ TEST_F(err, every_write_failing_still_serves_reads_and_unloads)
 	EXPECT_LE(6U, st.io_errors);
 	EXPECT_EQ(0U, st.stale_dropped);
 
-	/* rmmod completes though its final checkpoint fails */
+	/* rmmod completes though its final commit fails */
 	reload(_metadata, self);
 	EXPECT_VALUE(KA, 1, 4096);
 	EXPECT_VALUE(KB, 1, VMAX);	/* the DELETE never committed */
@@ -396,10 +400,10 @@ TEST_F(err, every_write_failing_still_serves_reads_and_unloads)
 }
 
 /*
- * On a full device a PUT first commits a checkpoint to free the slots of
- * removed values; when that write fails, the PUT fails and nothing changes.
+ * On a full device a PUT first commits to free the slots of removed
+ * values; when that log write fails, the PUT fails and nothing changes.
  */
-TEST_F(err, put_fails_when_its_checkpoint_fails)
+TEST_F(err, put_fails_when_its_commit_fails)
 {
 	struct rawkv_stat st;
 	char key[32], kind[16];
@@ -420,10 +424,10 @@ TEST_F(err, put_fails_when_its_checkpoint_fails)
 	set(_metadata, "fail_write_at", w + 1);
 	EXPECT_EQ(-EIO, put_v(self, KB, 1, 4096, false));
 	wlog_kind(_metadata, w + 1, kind, sizeof(kind));
-	EXPECT_STREQ("ckpt-payload", kind);
+	EXPECT_STREQ("log", kind);
 	EXPECT_ABSENT(KB);
 	EXPECT_VALUE(KA, 1, 4096);
-	/* the fault was one-shot: the next PUT's checkpoint succeeds */
+	/* the fault was one-shot: the next PUT's commit succeeds */
 	EXPECT_EQ(0, put_v(self, KA, 2, 4096, false));
 	EXPECT_VALUE(KA, 2, 4096);
 	st = stat_of(_metadata, self->kv);

@@ -268,19 +268,105 @@ int kv_write_sb(const char *dev, struct rawkv_sb *sb)
 	return ret;
 }
 
-int kv_read_ckpt_hdr(const char *dev, const struct rawkv_sb *sb, int area,
-		     struct rawkv_ckpt_hdr *hdr)
+int kv_read_anchor(const char *dev, const struct rawkv_sb *sb, int area,
+		   struct rawkv_anchor *a)
 {
-	int ret = read_struct(dev, le64toh(sb->ckpt_off[area]), hdr,
-			      sizeof(*hdr));
+	int ret = read_struct(dev, le64toh(sb->anchor_off[area]), a,
+			      sizeof(*a));
 
 	if (ret)
 		return ret;
-	if (le64toh(hdr->magic) != RAWKV_CKPT_MAGIC ||
-	    le32toh(hdr->crc) != STRUCT_CRC(hdr) ||
-	    memcmp(hdr->uuid, sb->uuid, sizeof(hdr->uuid)))
+	if (le64toh(a->magic) != RAWKV_ANCHOR_MAGIC ||
+	    le32toh(a->crc) != STRUCT_CRC(a) ||
+	    memcmp(a->uuid, sb->uuid, sizeof(a->uuid)))
 		return -EBADMSG;
 	return 0;
+}
+
+int kv_write_anchor(const char *dev, const struct rawkv_sb *sb, int area,
+		    struct rawkv_anchor *a)
+{
+	uint64_t off = le64toh(sb->anchor_off[area]);
+	void *buf = kv_alloc_aligned(RAWKV_BLOCK_SIZE);
+	int ret;
+
+	if (!buf)
+		return -ENOMEM;
+	a->crc = htole32(STRUCT_CRC(a));
+	ret = kv_dev_read(dev, off, buf, RAWKV_BLOCK_SIZE);
+	if (!ret) {
+		memcpy(buf, a, sizeof(*a));
+		ret = kv_dev_write(dev, off, buf, RAWKV_BLOCK_SIZE);
+	}
+	free(buf);
+	return ret;
+}
+
+uint32_t kv_log_block_crc(const void *blk)
+{
+	static const uint8_t zero[4];
+	size_t off = offsetof(struct rawkv_log_hdr, crc);
+	uint32_t crc;
+
+	crc = kv_crc32c(~0U, blk, off);
+	crc = kv_crc32c(crc, zero, sizeof(zero));
+	return kv_crc32c(crc, (const uint8_t *)blk + off + 4,
+			 RAWKV_BLOCK_SIZE - off - 4);
+}
+
+uint64_t kv_meta_ent_off(const struct rawkv_sb *sb, uint32_t slot)
+{
+	return le64toh(sb->meta_off) +
+	       (uint64_t)(slot / RAWKV_META_PER_BLOCK) * RAWKV_BLOCK_SIZE +
+	       slot % RAWKV_META_PER_BLOCK * sizeof(struct rawkv_meta_ent);
+}
+
+uint32_t kv_meta_ent_crc(const struct rawkv_sb *sb,
+			 const struct rawkv_meta_ent *me, uint32_t slot)
+{
+	struct rawkv_meta_ent e = *me;
+	uint32_t s = htole32(slot), crc;
+
+	e.crc = 0;
+	crc = kv_crc32c(~0U, sb->uuid, sizeof(sb->uuid));
+	crc = kv_crc32c(crc, &s, sizeof(s));
+	return kv_crc32c(crc, &e, sizeof(e));
+}
+
+int kv_read_meta_ent(const char *dev, const struct rawkv_sb *sb, uint32_t slot,
+		     struct rawkv_meta_ent *me)
+{
+	uint64_t off = kv_meta_ent_off(sb, slot);
+	uint64_t block = off & ~(uint64_t)(RAWKV_BLOCK_SIZE - 1);
+	unsigned char *buf = kv_alloc_aligned(RAWKV_BLOCK_SIZE);
+	int ret;
+
+	if (!buf)
+		return -ENOMEM;
+	ret = kv_dev_read(dev, block, buf, RAWKV_BLOCK_SIZE);
+	if (!ret)
+		memcpy(me, buf + (off - block), sizeof(*me));
+	free(buf);
+	return ret;
+}
+
+int kv_write_meta_ent(const char *dev, const struct rawkv_sb *sb,
+		      uint32_t slot, const struct rawkv_meta_ent *me)
+{
+	uint64_t off = kv_meta_ent_off(sb, slot);
+	uint64_t block = off & ~(uint64_t)(RAWKV_BLOCK_SIZE - 1);
+	unsigned char *buf = kv_alloc_aligned(RAWKV_BLOCK_SIZE);
+	int ret;
+
+	if (!buf)
+		return -ENOMEM;
+	ret = kv_dev_read(dev, block, buf, RAWKV_BLOCK_SIZE);
+	if (!ret) {
+		memcpy(buf + (off - block), me, sizeof(*me));
+		ret = kv_dev_write(dev, block, buf, RAWKV_BLOCK_SIZE);
+	}
+	free(buf);
+	return ret;
 }
 
 uint64_t kv_slot_off(const struct rawkv_sb *sb, uint32_t slot)
@@ -301,58 +387,78 @@ int kv_read_slot_hdr(const char *dev, const struct rawkv_sb *sb, uint32_t slot,
 	return 0;
 }
 
+/* Whether slot header @h holds @key. */
+static bool hdr_holds(const struct rawkv_slot_hdr *h, const void *key,
+		      size_t klen)
+{
+	return le16toh(h->key_len) == klen && !memcmp(h->key, key, klen);
+}
+
 int kv_find_slot(const char *dev, const void *key, size_t klen,
 		 uint32_t *slot, uint64_t *value_len)
 {
-	struct rawkv_ckpt_hdr hdr[2], *cur = NULL;
+	const struct rawkv_meta_ent *me;
+	struct rawkv_slot_hdr sh;
 	struct rawkv_sb sb;
-	const struct rawkv_ckpt_entry *e;
-	uint64_t len, pos, bytes;
-	unsigned char *payload;
-	int area, ret;
+	unsigned char *meta;
+	uint64_t count;
+	uint32_t i;
+	int ret;
 
 	ret = kv_read_sb(dev, &sb);
 	if (ret)
 		return ret;
-	for (area = 0; area < 2; area++) {
-		if (kv_read_ckpt_hdr(dev, &sb, area, &hdr[area]))
-			continue;
-		if (!cur || le64toh(hdr[area].seq) > le64toh(cur->seq))
-			cur = &hdr[area];
-	}
-	if (!cur)
-		return -EBADMSG;
-	area = cur - hdr;
-	len = le64toh(cur->payload_len);
-	if (len > le64toh(sb.ckpt_size) - RAWKV_BLOCK_SIZE)
-		return -EBADMSG;
-	bytes = (len + RAWKV_BLOCK_SIZE - 1) & ~(uint64_t)(RAWKV_BLOCK_SIZE - 1);
-	payload = kv_alloc_aligned(bytes);
-	if (!payload)
+	count = le64toh(sb.slot_count);
+	meta = kv_alloc_aligned(le64toh(sb.meta_size));
+	if (!meta)
 		return -ENOMEM;
-	ret = kv_dev_read(dev, le64toh(sb.ckpt_off[area]) + RAWKV_BLOCK_SIZE,
-			  payload, bytes);
+	ret = kv_dev_read(dev, le64toh(sb.meta_off), meta,
+			  le64toh(sb.meta_size));
 	if (ret)
 		goto out;
-	ret = -EBADMSG;
-	if (kv_crc32c(~0U, payload, len) != le32toh(cur->payload_crc))
-		goto out;
-	/* Entries hold only a fingerprint: the key is in the slot header. */
 	ret = -ENOENT;
-	for (pos = 0; pos + sizeof(*e) <= len; pos += sizeof(*e)) {
-		struct rawkv_slot_hdr sh;
-
-		e = (const void *)(payload + pos);
-		if (kv_read_slot_hdr(dev, &sb, le32toh(e->slot), &sh) ||
-		    le64toh(sh.gen) != le64toh(e->gen) ||
-		    le16toh(sh.key_len) != klen || memcmp(sh.key, key, klen))
+	for (i = 0; i < count; i++) {
+		me = (const void *)(meta + kv_meta_ent_off(&sb, i) -
+				    le64toh(sb.meta_off));
+		if (!me->gen || le32toh(me->crc) != kv_meta_ent_crc(&sb, me, i))
 			continue;
-		*slot = le32toh(e->slot);
-		*value_len = le32toh(e->value_len);
+		/* Entries hold only a fingerprint: the key is in the header. */
+		if (kv_read_slot_hdr(dev, &sb, i, &sh) ||
+		    le64toh(sh.gen) != (le64toh(me->gen) & ~RAWKV_META_SYNC) ||
+		    !hdr_holds(&sh, key, klen))
+			continue;
+		*slot = i;
+		*value_len = le32toh(me->value_len);
 		ret = 0;
 		break;
 	}
 out:
-	free(payload);
+	free(meta);
+	return ret;
+}
+
+int kv_find_slot_hdr(const char *dev, const void *key, size_t klen,
+		     uint32_t *slot, uint64_t *gen)
+{
+	struct rawkv_slot_hdr sh;
+	struct rawkv_sb sb;
+	uint64_t count, best = 0;
+	uint32_t i;
+	int ret;
+
+	ret = kv_read_sb(dev, &sb);
+	if (ret)
+		return ret;
+	count = le64toh(sb.slot_count);
+	ret = -ENOENT;
+	for (i = 0; i < count; i++) {
+		if (kv_read_slot_hdr(dev, &sb, i, &sh) ||
+		    !hdr_holds(&sh, key, klen) || le64toh(sh.gen) <= best)
+			continue;
+		best = le64toh(sh.gen);
+		*slot = i;
+		*gen = best;
+		ret = 0;
+	}
 	return ret;
 }

@@ -2,7 +2,7 @@
 /*
  * Helpers shared by the rawkv selftests: loading and unloading the module,
  * deterministic test data, crc32c, and raw access to the on-device format
- * (for the corruption tests).
+ * (kmod/rawkv_format.h, version 3; for the corruption tests).
  *
  * Every helper returns 0 (or a count) on success and a negative errno on
  * failure, so that the tests themselves do the asserting.
@@ -34,9 +34,9 @@
 #define KV_KO_DEFAULT	"/rawkv/rawkv.ko"
 
 /*
- * Long enough that no periodic checkpoint runs during a test: tests that
- * count checkpoints or pick checkpoint areas rely on FLUSH and rmmod being
- * the only writers of checkpoints.
+ * Long enough that no background commit runs during a test: tests that
+ * count commits or look at the log and the anchors rely on FLUSH, sync
+ * PUTs and DELETEs, full devices and rmmod being the only committers.
  */
 #define KV_NO_PERIODIC	"checkpoint_ms=3600000"
 
@@ -85,17 +85,49 @@ int kv_read_sb(const char *dev, struct rawkv_sb *sb);
 /* Set sb->crc for the current contents and write it to block 0. */
 int kv_write_sb(const char *dev, struct rawkv_sb *sb);
 
-/* Read the header of checkpoint area @area; -EBADMSG if it is not valid. */
-int kv_read_ckpt_hdr(const char *dev, const struct rawkv_sb *sb, int area,
-		     struct rawkv_ckpt_hdr *hdr);
+/*
+ * Read the anchor of area @area (0: A, 1: B); -EBADMSG if its magic, crc
+ * or uuid is wrong (its other fields are not checked).
+ */
+int kv_read_anchor(const char *dev, const struct rawkv_sb *sb, int area,
+		   struct rawkv_anchor *a);
+
+/* Set a->crc for the current contents and write it to area @area. */
+int kv_write_anchor(const char *dev, const struct rawkv_sb *sb, int area,
+		    struct rawkv_anchor *a);
+
+/* The crc of a log block (RAWKV_BLOCK_SIZE bytes), as rawkv_format.h says. */
+uint32_t kv_log_block_crc(const void *blk);
+
+/* Byte offset of the slot metadata entry of @slot. */
+uint64_t kv_meta_ent_off(const struct rawkv_sb *sb, uint32_t slot);
+
+/* The crc of the slot metadata entry @me of @slot, as rawkv_format.h says. */
+uint32_t kv_meta_ent_crc(const struct rawkv_sb *sb,
+			 const struct rawkv_meta_ent *me, uint32_t slot);
+
+/* Read or write the slot metadata entry of @slot as it is (no checks). */
+int kv_read_meta_ent(const char *dev, const struct rawkv_sb *sb, uint32_t slot,
+		     struct rawkv_meta_ent *me);
+int kv_write_meta_ent(const char *dev, const struct rawkv_sb *sb,
+		      uint32_t slot, const struct rawkv_meta_ent *me);
 
 /*
- * Find @key in the valid checkpoint with the highest sequence number, and
- * return its slot index and value length. -ENOENT if it is not there,
- * -EBADMSG if no checkpoint or its payload is valid.
+ * Find @key in the slot metadata (which holds every commit after a clean
+ * rmmod, but not the log): the slot whose entry verifies and whose header
+ * holds @key with the entry's generation and length. Returns its slot
+ * index and value length; -ENOENT if it is not there.
  */
 int kv_find_slot(const char *dev, const void *key, size_t klen,
 		 uint32_t *slot, uint64_t *value_len);
+
+/*
+ * Find the newest slot header holding @key (the highest generation),
+ * whatever the metadata says: for values written since the last
+ * writeback. -ENOENT if no slot header holds it.
+ */
+int kv_find_slot_hdr(const char *dev, const void *key, size_t klen,
+		     uint32_t *slot, uint64_t *gen);
 
 /* Byte offset of slot @slot. */
 uint64_t kv_slot_off(const struct rawkv_sb *sb, uint32_t slot);
