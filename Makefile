@@ -14,6 +14,8 @@
 #   make check KVER=$(scripts/setup-612.sh)  the same on Debian's 6.12 kernel
 #   make bench      benchmark rawkv against raw and file-per-key I/O in a VM
 #                   (BENCHMARKS.md)
+#   make scale      issue 9's table on multi-terabyte sparse disks in a VM
+#                   (BENCHMARKS.md, "Scale"); "N passed, N failed"
 #   make KDIR=...   build the module against another kernel tree
 #
 # KVER picks an installed Debian kernel (headers under /lib/modules/KVER/build,
@@ -29,7 +31,7 @@ KDIR ?= /lib/modules/$(KVER)/build
 export KVER KDIR
 
 .PHONY: all setup modules userlib selftests bench-build check crashtest fuzz \
-	lint check-debug demo bench clean
+	lint check-debug demo bench scale clean
 
 all: modules userlib selftests
 
@@ -94,6 +96,11 @@ demo: all
 
 bench: all bench-build
 	$(TOP)/scripts/bench.sh
+
+# Its own disks (build/vm/scale-*.img: two of 4 TiB and one of 32 GiB, sparse,
+# deleted afterwards) and a guest of 6 GiB; see scripts/scale.sh for settings.
+scale: all
+	$(TOP)/scripts/scale.sh
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(TOP) clean

@@ -14,9 +14,22 @@
 #include <linux/mm.h>
 #include <linux/slab.h>
 #include <linux/lockdep.h>
+#include <linux/vmalloc.h>
 #endif
 
 #include "index.h"
+
+/*
+ * The entries of a device with more than about 60 M slots take more than
+ * kvmalloc() allows (INT_MAX bytes): those come from vmalloc directly,
+ * page by page like any large kvmalloc. kvfree() frees both.
+ */
+static void *rawkv_big_zalloc(size_t size)
+{
+	if (size > INT_MAX)
+		return vzalloc(size);
+	return kvzalloc(size, GFP_KERNEL);
+}
 
 static u32 *rawkv_bucket(struct rawkv_index *ix, u64 fp)
 {
@@ -37,7 +50,7 @@ int rawkv_index_init(struct rawkv_index *ix, u32 slot_count,
 	ix->hash_bits = max(ilog2(slot_count) - 1, 1);
 	ix->buckets = kvmalloc_array(1U << ix->hash_bits, sizeof(u32),
 				     GFP_KERNEL);
-	ix->ents = kvcalloc(slot_count, sizeof(*ix->ents), GFP_KERNEL);
+	ix->ents = rawkv_big_zalloc((size_t)slot_count * sizeof(*ix->ents));
 	ix->dirty = kvcalloc(BITS_TO_LONGS(slot_count), sizeof(long),
 			     GFP_KERNEL);
 	ix->dirty_sum = kvcalloc(BITS_TO_LONGS(chunks), sizeof(long),

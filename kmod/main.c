@@ -417,17 +417,25 @@ static struct rawkv_dev *rawkv_dev_create(void)
 		if (ret)
 			goto out_exit_meta;
 	}
-	if (format) {
-		ret = rawkv_format(kd, slot_size);
-		if (ret)
-			goto out_exit_faults;
-	}
-	ret = rawkv_read_super(kd);
+	/* The index first: a load that fails for memory erases nothing. */
+	if (format)
+		ret = rawkv_format_geo(kd, slot_size);
+	else
+		ret = rawkv_read_super(kd);
 	if (ret)
 		goto out_exit_faults;
 	ret = rawkv_store_init(kd);
-	if (ret)
+	if (ret) {
+		pr_err("cannot allocate the table for %u slots (%zu bytes)\n",
+		       kd->geo.slot_count,
+		       (size_t)kd->geo.slot_count * sizeof(struct rawkv_entry));
 		goto out_exit_faults;
+	}
+	if (format) {
+		ret = rawkv_format_write(kd);
+		if (ret)
+			goto out_free_table;
+	}
 	ret = rawkv_recover(kd);
 	if (ret)
 		goto out_free_table;

@@ -94,18 +94,14 @@ static int rawkv_rw_vmalloc(struct rawkv_dev *kd, void *buf, size_t len,
 }
 
 /*
- * Write a fresh layout: as many slots as fit, the slot metadata zeroed
- * (every slot free), anchor A zeroed and anchor B pointing at the empty
- * log, then the superblock with a flush and FUA.
+ * Choose a fresh layout for the device: as many slots as fit, and a new
+ * uuid. Nothing is written yet (rawkv_format_write()), so that the index
+ * can be allocated first: a load that fails for memory erases nothing.
  */
-int rawkv_format(struct rawkv_dev *kd, u64 slot_size)
+int rawkv_format_geo(struct rawkv_dev *kd, u64 slot_size)
 {
 	u64 per_slot = slot_size + sizeof(struct rawkv_meta_ent) + sizeof(__le32);
 	u64 n = div64_u64(kd->geo.device_bytes, per_slot);
-	struct rawkv_anchor *a;
-	struct rawkv_sb *sb;
-	struct page *page;
-	int ret;
 
 	n = min_t(u64, n, U32_MAX);
 	for (; n; n--) {
@@ -121,6 +117,20 @@ int rawkv_format(struct rawkv_dev *kd, u64 slot_size)
 	}
 	get_random_bytes(kd->geo.uuid, sizeof(kd->geo.uuid));
 	rawkv_geo_set_uuid(&kd->geo, kd->geo.uuid);
+	return 0;
+}
+
+/*
+ * Write the layout rawkv_format_geo() chose: the slot metadata zeroed
+ * (every slot free), anchor A zeroed and anchor B pointing at the empty
+ * log, then the superblock with a flush and FUA.
+ */
+int rawkv_format_write(struct rawkv_dev *kd)
+{
+	struct rawkv_anchor *a;
+	struct rawkv_sb *sb;
+	struct page *page;
+	int ret;
 
 	ret = blkdev_issue_zeroout(kd->bdev, kd->geo.meta_off >> SECTOR_SHIFT,
 				   kd->geo.meta_size >> SECTOR_SHIFT,
@@ -129,6 +139,7 @@ int rawkv_format(struct rawkv_dev *kd, u64 slot_size)
 		pr_err("cannot zero the slot metadata: error %d\n", ret);
 		return ret;
 	}
+	atomic64_add(kd->geo.meta_size, &kd->stats.bytes_written);
 
 	page = alloc_page(GFP_KERNEL | __GFP_ZERO);
 	if (!page)

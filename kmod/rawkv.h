@@ -268,7 +268,8 @@ void rawkv_fill_stat(struct rawkv_dev *kd, struct rawkv_ioc_stat *st);
 /* meta.c */
 int rawkv_meta_init(struct rawkv_dev *kd);
 void rawkv_meta_exit(struct rawkv_dev *kd);
-int rawkv_format(struct rawkv_dev *kd, u64 slot_size);
+int rawkv_format_geo(struct rawkv_dev *kd, u64 slot_size);
+int rawkv_format_write(struct rawkv_dev *kd);
 int rawkv_read_super(struct rawkv_dev *kd);
 int rawkv_recover(struct rawkv_dev *kd);
 int rawkv_commit(struct rawkv_dev *kd, u64 target);

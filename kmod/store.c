@@ -748,6 +748,17 @@ again:
 	return ret;
 }
 
+/*
+ * GET: the whole request in order --
+ *   1. find the next entry with the key's fingerprint, make it the most
+ *      recently used, pin it				(begin)
+ *   2. read its slot header and value together, straight into the
+ *      caller's pages when aligned			(begin)
+ *   3. wait; check the header (key, generation, length) and the value's
+ *      crc32c, reading again into kernel pages on a mismatch	(end)
+ *   4. another key's value: back to 1 with the next entry;	(end)
+ *      damaged: drop the entry; else copy out what was bounced
+ */
 int rawkv_get(struct rawkv_dev *kd, const u8 *key, unsigned int klen,
 	      void __user *buf, u64 buflen, u64 *vlen)
 {
@@ -791,8 +802,12 @@ static int rawkv_remove_key(struct rawkv_dev *kd, const u8 *key,
 }
 
 /*
- * DELETE: remove the key. When its value was written with RAWKV_PUT_SYNC,
- * the deletion is committed before returning, so the key cannot come back.
+ * DELETE: the whole request in order --
+ *   1. claim the key's fingerprint
+ *   2. read the headers of the entries with that fingerprint, find the one
+ *      holding the key, remove it (its slot waits in limbo for a commit)
+ *   3. when its value was written with RAWKV_PUT_SYNC, commit, so that the
+ *      key cannot come back
  */
 int rawkv_delete(struct rawkv_dev *kd, const u8 *key, unsigned int klen)
 {
