@@ -10,22 +10,34 @@
  * every operation returned, after every FLUSH or FUA write completed, and
  * just before every write bio was submitted. At each, the images a power
  * cut may leave are built on KV_DEV_IMAGE: (a) every write not yet durable
- * lost, (b) none lost, (c) 8 to 12 seeded random choices, each
+ * lost, (b) none lost, (c) 12 to 16 seeded random choices, each
  * write lost, kept, or torn at 512-byte sectors. rawkv is loaded from each
  * image and checked: it loads and serves (a PUT, GET and FLUSH), every
  * key holds exactly one state the contract allows for the operations
  * acknowledged before the cut (kv_check_store_strict()), slots_used
- * matches, and nothing was dropped as stale.
+ * matches, and nothing was dropped as stale, nor at load unless a write
+ * of the slot metadata was torn (entries half old, half new, which the
+ * log replay restores).
  *
- *   flush  fillers, then PUTs of 0 B, 1 B, 4 KiB, 64 KiB, ~300 KiB and
- *          2 MiB - 4 KiB values, overwrites, DELETEs, FLUSHes, one periodic
- *          checkpoint (kick_checkpoint), new keys until the device is full
- *          and the oldest fillers are evicted, unflushed changes, rmmod;
- *   sync   rawkv_put_sync mixed with plain PUTs and DELETEs after a FLUSH,
- *          with no FLUSH after them (one periodic checkpoint in between);
- *   many   3000 keys on 8 KiB slots, FLUSHes every 1000: checkpoints of
- *          many sectors (full mode only);
+ *   flush  sync fillers, then PUTs of 0 B, 1 B, 4 KiB, 64 KiB, ~300 KiB and
+ *          2 MiB - 4 KiB values, overwrites, DELETEs, FLUSHes, one
+ *          background commit (kick_checkpoint), new keys until the device
+ *          is full and the oldest fillers are evicted, unflushed changes,
+ *          rmmod. Enough commits to fill half the metadata log, so a
+ *          background writeback and its anchor happen in the middle, and
+ *          rmmod's writeback at the end;
+ *   sync   rawkv_put_sync() (a PUT and a commit) mixed with plain PUTs and
+ *          DELETEs, DELETEs of sync-written keys (they commit), one
+ *          background commit, no FLUSH at the end;
+ *   many   3000 keys on 8 KiB slots, FLUSHes every 1000: log transactions
+ *          of several blocks, 300 sync PUTs, writebacks, a log that wraps
+ *          (full mode only, sampled cuts);
  *   random 160 seeded random operations on 12 keys.
+ *
+ * load_faults: on the image of the flush workload cut after its last
+ * operation (flushed changes, no rmmod), recovery replays the log and
+ * then writes back and writes an anchor: each of those writes is cut
+ * (whole, torn after 1 and 3 sectors), and each read of the load fails.
  *
  * mutants.caught: the flush workload recorded again with each durability
  * measure left out (fault_strip); some image must fail the check, or the
@@ -33,16 +45,18 @@
  *
  * Modes (RAWKV_CRASH_MODE, or the first argument): bounded (make check)
  * samples the cut points, one random image each, and one mutant; full
- * (make crashtest) every cut point, 8 to 12 random images each, every
+ * (make crashtest) every cut point, 12 to 16 random images each, every
  * mutant. RAWKV_CRASH_VARIANTS="flush mutants" runs only those named.
  *
  * More tests:
  *   sync_delete_while_an_older_put_is_in_flight  a DELETE of a sync key
- *          while an older PUT is held in flight (userfaultfd), then a cut;
+ *          (it commits) while an older PUT is held in flight
+ *          (userfaultfd), then a cut;
  *   rounds.random_cuts_across_reloads  random operations with a random
  *          cut per round on one store across 25 (full: 60) reloads. These
  *          cut with the module's power cut (every write before the cut
- *          lands), to test recovery from stores earlier recoveries made.
+ *          lands), to test recovery from stores earlier recoveries wrote
+ *          back, and a log that wraps.
  *
  * The same binary is the guest half of scripts/crash-blackbox.sh:
  *   rawkv_crash_test --blackbox-run SEED     format /dev/vda, run a random
@@ -160,12 +174,15 @@ static void build_flush_workload(struct kv_model *m, uint64_t slots,
 	char label[16];
 
 	/*
-	 * Long keys, so that the checkpoint payload spans several blocks;
-	 * some fillers are sync PUTs, so evicted keys include durable ones.
+	 * Sync PUTs, each a commit: with the commits that follow, more than
+	 * half the metadata log (64 blocks on this device, one per commit
+	 * here) fills before rmmod, so a background writeback and its anchor
+	 * happen between the operations below. Evicted keys are durable ones.
+	 * Long keys: a slot header holds the whole key.
 	 */
 	for (i = 0; i < nfill; i++) {
 		snprintf(label, sizeof(label), "f%02d", i);
-		kv_model_op(m, i % 4 == 1 ? KV_OP_PUT_SYNC : KV_OP_PUT,
+		kv_model_op(m, KV_OP_PUT_SYNC,
 			    kv_model_key(m, label, 100 + (i * 37) % 156, true),
 			    i % 3 == 0 ? 0 : i % 3 == 1 ? 100 : 4096);
 	}
@@ -196,7 +213,7 @@ static void build_flush_workload(struct kv_model *m, uint64_t slots,
 	del(m, k[1]);			/* delete of a flushed key */
 	put(m, k[8], 1);
 	put(m, k[2], 4097);
-	kick(m);			/* the periodic checkpoint */
+	kick(m);			/* the background commit */
 
 	del(m, k[0]);
 	put(m, k[4], vmax);
@@ -235,11 +252,11 @@ static void build_sync_workload(struct kv_model *m, uint32_t vmax)
 		s[i] = kv_model_key(m, label, i == 7 ? RAWKV_KEY_MAX :
 					      i == 8 ? 200 : 0, false);
 	}
-	/* before the first checkpoint: recovery scans every slot */
-	put_sync(m, s[8], 4096);
-	put_sync(m, s[1], 100);
-	del(m, s[1]);			/* commits the first checkpoint */
-	put_sync(m, s[5], 65536);
+	/* before the first FLUSH */
+	put_sync(m, s[8], 4096);	/* the first commit */
+	put(m, s[1], 100);
+	put_sync(m, s[5], 65536);	/* commits the plain PUT before it too */
+	del(m, s[1]);			/* plain DELETE: no commit */
 
 	put(m, s[0], 65536);
 	put(m, s[1], 4096);
@@ -250,29 +267,34 @@ static void build_sync_workload(struct kv_model *m, uint32_t vmax)
 
 	put_sync(m, s[0], vmax);	/* sync overwrite of a flushed key */
 	put_sync(m, s[4], 65536);	/* sync PUT of a new key */
-	put(m, s[5], 4096);		/* plain: no guarantee */
-	put_sync(m, s[1], 0);		/* zero-length sync PUT */
-	del(m, s[4]);			/* DELETE after a sync PUT: durable */
+	put(m, s[5], 4096);		/* plain overwrite of a sync PUT */
+	put_sync(m, s[1], 0);		/* zero-length sync PUT: commits s5 */
+	del(m, s[4]);			/* DELETE of a sync-written key: commits */
 	put_sync(m, s[6], K300);
-	put(m, s[6], 4096);		/* plain overwrite of a sync PUT */
+	put(m, s[6], 4096);		/* plain overwrite of a sync PUT ... */
+	del(m, s[6]);			/* ... so this DELETE does not commit */
 	del(m, s[2]);			/* plain DELETE of a flushed key */
 	put_sync(m, s[2], 1);		/* ... then a sync PUT of it */
 	put_sync(m, s[3], 65536);
-	del(m, s[3]);			/* flushed, sync PUT, DELETE: gone */
-	put_sync(m, s[6], 65537);
-	put(m, s[6], 4097);
-	del(m, s[6]);			/* sync PUT, plain PUT, DELETE: gone */
-	kick(m);			/* the periodic checkpoint */
+	del(m, s[3]);			/* flushed, sync PUT, DELETE: commits */
+	put(m, s[9], 65536);		/* plain overwrite of a flushed key */
+	kick(m);			/* the background commit commits it */
 
 	put_sync(m, s[7], 4096);	/* 255-byte key */
-	put_sync(m, s[4], 4097);	/* deleted key back, after a checkpoint */
+	put(m, s[6], 4097);		/* deleted, committed since; PUT again */
+	put_sync(m, s[4], 4097);	/* deleted key back */
 	put_sync(m, s[8], vmax);
-	del(m, s[9]);			/* plain DELETE: may come back */
+	del(m, s[9]);			/* plain DELETE: until the next commit */
 	put_sync(m, s[7], 65536);	/* sync overwrite of a sync PUT */
-	del(m, s[4]);			/* durable DELETE after the checkpoint */
+	del(m, s[4]);			/* durable DELETE after the KICK */
+	kick(m);			/* the background commit: nothing new */
 	put(m, s[5], 1);		/* plain overwrite of a plain PUT */
 	put_sync(m, s[0], 0);
-	put(m, s[6], 100);		/* plain PUT of a deleted key */
+	put(m, s[6], 100);		/* plain changes after the last commit */
+	del(m, s[7]);			/* a sync-written key: commits */
+	put(m, s[1], 65536);
+	del(m, s[2]);			/* sync-written, not evicted: commits */
+	put(m, s[9], 1);		/* the last op: not committed */
 }
 
 /* ---- running a workload ---- */
@@ -282,16 +304,16 @@ struct run {
 	struct rawkv *kv;
 	unsigned char *vbuf;
 	bool armed;
-	int last_flush;		/* last acknowledged successful FLUSH, or -1 */
+	/* ops before this one are committed (kv_check_store()), or -1 */
+	int committed_before;
 	int last_issued;
 	bool fired;
 	int start;		/* first op to run; those before are done */
 	uint64_t evictions;
 	int *lru;		/* in-memory keys, least recently used first */
 	int nlru;
-	bool *mark;		/* sync PUT since the last checkpoint */
-	uint64_t *mark_ckpt;
-	/* record: after each op, note its checkpoints and rawkv's event
+	bool *sync;		/* the key's value was written by a sync PUT */
+	/* record: after each op, note its commits and rawkv's event
 	 * count, and put a mark "op-<index>" in dm-log-writes' log
 	 */
 	const char *lw_name;
@@ -329,12 +351,11 @@ static void run_init(struct run *r, struct kv_model *m, struct rawkv *kv,
 	r->kv = kv;
 	r->vbuf = vbuf;
 	r->armed = armed;
-	r->last_flush = -1;
+	r->committed_before = -1;
 	r->last_issued = -1;
 	r->lru = calloc(m->nkeys + 1, sizeof(int));
-	r->mark = calloc(m->nkeys + 1, sizeof(bool));
-	r->mark_ckpt = calloc(m->nkeys + 1, sizeof(uint64_t));
-	if (!r->lru || !r->mark || !r->mark_ckpt)
+	r->sync = calloc(m->nkeys + 1, sizeof(bool));
+	if (!r->lru || !r->sync)
 		abort();
 	kv_model_reset_run(m);
 }
@@ -342,21 +363,7 @@ static void run_init(struct run *r, struct kv_model *m, struct rawkv *kv,
 static void run_free(struct run *r)
 {
 	free(r->lru);
-	free(r->mark);
-	free(r->mark_ckpt);
-}
-
-/*
- * Whether a DELETE of key @k is durable by itself (README: a DELETE of a
- * key written with rawkv_put_sync since the last checkpoint): the key had
- * an acknowledged sync PUT during which no checkpoint committed, and no
- * checkpoint committed from then until the DELETE was issued (@ckpts is the
- * count read before it; the DELETE may commit one itself). A plain PUT in
- * between does not change that the key was written with a sync PUT.
- */
-static bool sync_delete_durable(const struct run *r, int k, uint64_t ckpts)
-{
-	return r->mark[k] && r->mark_ckpt[k] == ckpts;
+	free(r->sync);
 }
 
 /*
@@ -387,7 +394,7 @@ static int run_workload(struct run *r)
 		struct kv_op *op = &m->ops[i];
 		const struct kv_key *key = op->key >= 0 ? &m->keys[op->key] :
 					   NULL;
-		bool expect_present = false;
+		bool expect_present = false, sync_value = false;
 		uint64_t ev, ckpts_before = ckpts;
 		int rc = 0;
 
@@ -405,6 +412,7 @@ static int run_workload(struct run *r)
 			break;
 		case KV_OP_DEL:
 			expect_present = lru_has(r, op->key);
+			sync_value = expect_present && r->sync[op->key];
 			rc = rawkv_delete(r->kv, key->name, key->len);
 			break;
 		case KV_OP_FLUSH:
@@ -429,7 +437,7 @@ static int run_workload(struct run *r)
 		for (j = 0; (uint64_t)j < ev && r->nlru; j++) {
 			m->keys[r->lru[0]].evicted = true;
 			m->keys[r->lru[0]].evicted_op = i;
-			r->mark[r->lru[0]] = false;
+			r->sync[r->lru[0]] = false;
 			lru_remove(r, r->lru[0]);
 		}
 		if (r->lw_name) {
@@ -459,13 +467,18 @@ static int run_workload(struct run *r)
 		}
 		op->acked = true;
 
+		/* ops before a commit are durable; see kv_check_store() */
+		if (ckpts != ckpts_before)
+			r->committed_before = i;
 		switch (op->type) {
 		case KV_OP_PUT:
+			if (!rc)
+				r->sync[op->key] = false;
 			break;
 		case KV_OP_PUT_SYNC:
 			if (!rc) {
-				r->mark[op->key] = ckpts == ckpts_before;
-				r->mark_ckpt[op->key] = ckpts;
+				r->sync[op->key] = true;
+				r->committed_before = i;
 				op->durable = true;
 			}
 			break;
@@ -477,15 +490,16 @@ static int run_workload(struct run *r)
 					 expect_present ? 0 : -ENOENT);
 				return -1;
 			}
-			op->durable = sync_delete_durable(r, op->key,
-							  ckpts_before);
-			r->mark[op->key] = false;
+			if (sync_value) {
+				r->committed_before = i;
+				op->durable = true;
+			}
+			r->sync[op->key] = false;
 			break;
 		case KV_OP_FLUSH:
-			if (!rc) {
-				r->last_flush = i;
-				memset(r->mark, 0, m->nkeys * sizeof(bool));
-			}
+		case KV_OP_KICK:
+			if (!rc)
+				r->committed_before = i;
 			break;
 		}
 		if (rc && op->type != KV_OP_DEL) {
@@ -520,6 +534,20 @@ static int check_evicted_absent(struct rawkv *kv, const struct kv_model *m,
 	return bad;
 }
 
+/* Whether write bio @n of the loaded rawkv was of @kind (write_log). */
+static bool cut_kind_is(uint64_t n, const char *kind)
+{
+	struct kv_wlog *wl = NULL;
+	const struct kv_wlog *e;
+	int cnt = kv_dbg_write_log(&wl);
+	bool ret;
+
+	e = cnt > 0 ? kv_wlog_find(wl, cnt, n) : NULL;
+	ret = e && !strcmp(e->kind, kind);
+	free(wl);
+	return ret;
+}
+
 /* ---- the write-cache model: record a workload once, judge crash images ---- */
 
 /*
@@ -532,7 +560,7 @@ static int check_evicted_absent(struct rawkv *kv, const struct kv_model *m,
 #define LW_NAME		"rawkv-lw"
 #define RP_TARGET	KV_DEV_IMAGE
 #define RP_EVENTS	"/tmp/rawkv-crash-events"
-#define RANDOM_IMAGES	12	/* (c) images per cut point, full mode */
+#define RANDOM_IMAGES	16	/* (c) images per cut point, full mode */
 
 /* (a): the reloaded store takes a PUT, a GET and a FLUSH. */
 static int probe(struct rawkv *kv, unsigned char *buf, unsigned char *want,
@@ -635,6 +663,40 @@ static int copy_file(const char *from, const char *to)
 }
 
 /*
+ * Wait until rawkv's writes settle: a background writeback the last
+ * commits queued runs on its own, and its writes belong in the recording
+ * before the events are read. Settled: event_count the same over 300 ms,
+ * and as many completions as submissions. 0, or -ETIMEDOUT after 30 s.
+ */
+static int settle(void)
+{
+	double end = kv_now() + 30;
+	uint64_t a = 0, b = 1;
+
+	while (kv_now() < end) {
+		if (kv_dbg_get("event_count", &a))
+			return -EIO;
+		usleep(300 * 1000);
+		if (kv_dbg_get("event_count", &b))
+			return -EIO;
+		if (a == b && !kv_dbg_val("held_bios")) {
+			FILE *f = fopen(KV_DBG_DIR "/events", "re");
+			char line[64];
+			int64_t open_bios = 0;
+
+			if (!f)
+				return -EIO;
+			while (fgets(line, sizeof(line), f))
+				open_bios += line[0] == 's' ? 1 : -1;
+			fclose(f);
+			if (!open_bios)
+				return 0;
+		}
+	}
+	return -ETIMEDOUT;
+}
+
+/*
  * Run @m's ops (building them first when @build, from the fresh store's
  * geometry) on dm-log-writes with rawkv's durability measures in @strip
  * left out, then rmmod and read the log. 0, or -1 with rec->why set.
@@ -671,6 +733,10 @@ static int record(struct kv_model *m, enum workload wl, bool build,
 		goto out_fail;
 	}
 	rc->start = ev;
+	if (lw_dm_mark(LW_NAME, WC_LOADED_MARK)) {
+		snprintf(rc->why, sizeof(rc->why), "cannot mark the log after the load");
+		goto out_fail;
+	}
 	if (build) {
 		uint32_t vmax = st.value_max < (2U << 20) - 4096 ?
 				st.value_max : (2U << 20) - 4096;
@@ -705,7 +771,11 @@ static int record(struct kv_model *m, enum workload wl, bool build,
 		snprintf(rc->why, sizeof(rc->why), "the store differs from the script before any crash");
 		goto out_fail;
 	}
-	/* rmmod commits a final checkpoint: the UNLOAD op */
+	if (settle()) {
+		snprintf(rc->why, sizeof(rc->why), "rawkv's writes did not settle");
+		goto out_fail;
+	}
+	/* rmmod commits, writes back and writes an anchor: the UNLOAD op */
 	j = m->nops - 1;
 	if (rawkv_stat(kv, &st))
 		goto out_fail;
@@ -739,6 +809,8 @@ static int record(struct kv_model *m, enum workload wl, bool build,
 	for (e = 0; e < rc->log.n; e++)
 		if (rc->log.e[e].data && !rc->log.e[e].sector)
 			memcpy(&rc->sb, rc->log.e[e].data, sizeof(rc->sb));
+	rc->wc.meta_lo = le64toh(rc->sb.meta_off) >> 9;
+	rc->wc.meta_hi = rc->wc.meta_lo + (le64toh(rc->sb.meta_size) >> 9);
 	free(wl_log);
 	free(vbuf);
 	free(vbuf2);
@@ -823,6 +895,7 @@ struct judge {
 	uint64_t *sigs;		/* images already judged */
 	size_t nsigs, capsigs;
 	int images, held, printed;
+	int dropped;		/* held with load_dropped after a torn write */
 };
 
 static bool seen_sig(struct judge *j, uint64_t sig)
@@ -859,10 +932,11 @@ static int forget_and_unload(struct judge *j)
 	for (i = 0; i < n; i++)
 		lw_image_forget(j->img, wl[i].sector, wl[i].sectors);
 	free(wl);
-	/* rmmod's final checkpoint goes to one of the areas */
-	for (i = 0; i < 2; i++)
-		lw_image_forget(j->img, le64toh(j->rc->sb.ckpt_off[i]) >> 9,
-				le64toh(j->rc->sb.ckpt_size) >> 9);
+	/*
+	 * rmmod writes after the debugfs files are gone: its commit, the
+	 * writeback, the LRU hint and an anchor, all before the first slot
+	 */
+	lw_image_forget(j->img, 0, le64toh(j->rc->sb.data_off) >> 9);
 	return kv_unload();
 }
 
@@ -874,6 +948,8 @@ static int forget_and_unload(struct judge *j)
 struct first_load {
 	const char *params;
 	bool must_fail;
+	uint64_t cut_at;	/* the write fault_powercut_at cuts */
+	unsigned int torn;	/* fault_torn_sectors */
 };
 
 static int judge_image_ex(struct judge *j, int64_t t, enum wc_variant v,
@@ -898,15 +974,24 @@ static int judge_image_ex(struct judge *j, int64_t t, enum wc_variant v,
 	struct rawkv *kv = NULL;
 	char prefix[160], why[256] = "", *details = NULL;
 	size_t dlen = 0;
-	uint64_t sig;
+	struct wc_image info;
 	FILE *mem;
 	bool issued;
 	int n, u, ret, ok = 1;
 
-	n = wc_image_pieces(&j->rc->wc, t, v, seed, &p, &sig);
+	n = wc_image_pieces(&j->rc->wc, t, v, seed, &p, &info);
 	if (n < 0)
 		return -2;
-	if (!fl && seen_sig(j, sig)) {
+	/* see struct kv_check: entries half old, half new do not verify */
+	res.torn_meta = info.torn_meta;
+	/*
+	 * An image already judged is skipped only if it was judged against
+	 * the same expectations: those of the same op, cut before or after
+	 * its first I/O.
+	 */
+	u = cut_op(j->rc, j->m, t, &issued);
+	if (!fl && seen_sig(j, info.sig ^ ((uint64_t)u << 1 | issued) *
+			   0x9e3779b97f4a7c15ULL)) {
 		free(p);
 		return -1;
 	}
@@ -918,7 +1003,6 @@ static int judge_image_ex(struct judge *j, int64_t t, enum wc_variant v,
 		return -2;
 	}
 	j->images++;
-	u = cut_op(j->rc, j->m, t, &issued);
 	snprintf(prefix, sizeof(prefix), "#   %s t=%" PRId64 " %s%s%s: ", j->name,
 		 t, variant_name[v], fl && fl->params ? " after " : "",
 		 fl && fl->params ? fl->params : "");
@@ -926,6 +1010,8 @@ static int judge_image_ex(struct judge *j, int64_t t, enum wc_variant v,
 	if (fl && fl->params) {
 		ret = kv_load("dev=%s format=0 %s %s", RP_TARGET, PARAMS,
 			      fl->params);
+		if (!ret && fl->torn && cut_kind_is(fl->cut_at, "meta"))
+			res.torn_meta = true;
 		if (!ret && forget_and_unload(j))
 			ret = -EBUSY;
 		if (fl->must_fail ? ret != -EIO : ret != 0) {
@@ -982,6 +1068,8 @@ out_report:
 	free(details);
 	if (ok)
 		j->held++;
+	if (ok && res.load_dropped)
+		j->dropped++;
 	return ok;
 }
 
@@ -1041,10 +1129,10 @@ static int build_image(struct judge *j, int64_t t, enum wc_variant v,
 		       uint64_t seed)
 {
 	struct lw_piece *p;
-	uint64_t sig;
+	struct wc_image info;
 	int n, ret;
 
-	n = wc_image_pieces(&j->rc->wc, t, v, seed, &p, &sig);
+	n = wc_image_pieces(&j->rc->wc, t, v, seed, &p, &info);
 	if (n < 0)
 		return n;
 	ret = lw_image_build(j->img, &j->rc->log, p, n);
@@ -1053,12 +1141,14 @@ static int build_image(struct judge *j, int64_t t, enum wc_variant v,
 }
 
 /*
- * Faults in the load itself, on the image of the cut after the last
- * operation (sync values recovery must adopt, so it writes a checkpoint):
- * each write recovery makes cut (whole, and torn after 1 and 3 sectors),
- * and each read of the load failing. A cut load is followed by a normal
- * one and the usual check; a load with a read error must fail with -EIO
- * and lose nothing: the normal load after it is checked too.
+ * Faults in the load itself, on the (a) image of the cut after the last
+ * operation before rmmod: committed changes the slot metadata does not
+ * hold yet, so recovery replays the log, then writes the slot metadata
+ * back and writes an anchor before it serves. Each of those writes cut
+ * (whole, and torn after 1 and 3 sectors), and each read of the load
+ * failing. A cut load is followed by a normal one and the usual check; a
+ * load with a read error must fail with -EIO and lose nothing: the normal
+ * load after it is checked too.
  */
 static void load_faults(struct __test_metadata *_metadata, struct judge *j,
 			const struct kv_model *m)
@@ -1069,7 +1159,7 @@ static void load_faults(struct __test_metadata *_metadata, struct judge *j,
 	char params[128];
 	int64_t t = m->ops[m->nops - 2].mark;
 	unsigned int k;
-	int r, tried = 0, held = 0;
+	int r, tried = 0, held = 0, cut = 0;
 
 	/* what the load reads and writes: count it once */
 	ASSERT_EQ(0, build_image(j, t, WC_ALL_LOST, 0));
@@ -1079,7 +1169,7 @@ static void load_faults(struct __test_metadata *_metadata, struct judge *j,
 	ASSERT_EQ(0, forget_and_unload(j));
 	kv_note("%s: the load of the last cut reads %" PRIu64 " bios, writes %" PRIu64,
 		j->name, reads, writes);
-	EXPECT_LT(0U, writes) TH_LOG("recovery adopted nothing: the cut is not the one intended");
+	EXPECT_LT(0U, writes) TH_LOG("recovery replayed nothing: the cut is not the one intended");
 
 	fl.params = params;
 	for (nn = 1; nn <= writes; nn++)
@@ -1087,12 +1177,16 @@ static void load_faults(struct __test_metadata *_metadata, struct judge *j,
 			snprintf(params, sizeof(params),
 				 "fault_powercut_at=%" PRIu64 " fault_torn_sectors=%u",
 				 nn, torn[k]);
+			fl.cut_at = nn;
+			fl.torn = torn[k];
 			r = judge_image_ex(j, t, WC_ALL_LOST, 0, &fl);
 			ASSERT_NE(-2, r);
 			tried++;
+			cut++;
 			held += r == 1;
 		}
 	fl.must_fail = true;
+	fl.torn = 0;
 	for (nn = 1; nn <= reads; nn++) {
 		snprintf(params, sizeof(params), "fault_fail_read_at=%" PRIu64, nn);
 		r = judge_image_ex(j, t, WC_ALL_LOST, 0, &fl);
@@ -1100,9 +1194,29 @@ static void load_faults(struct __test_metadata *_metadata, struct judge *j,
 		tried++;
 		held += r == 1;
 	}
-	kv_note("%s: faults in the load: %d tried, %d held", j->name, tried,
-		held);
+	kv_note("%s: faults in the load: %d tried (%d cut recovery writes, %d failing reads), %d held",
+		j->name, tried, cut, tried - cut, held);
 	EXPECT_EQ(tried, held);
+}
+
+/* Commits of a recorded run (STAT checkpoints), rmmod's included. */
+static int rec_commits(const struct kv_model *m)
+{
+	return m->nops ? (int)m->ops[m->nops - 1].ckpt_after : 0;
+}
+
+/* Anchors written after the format: each ends a writeback. */
+static int rec_anchors(const struct rec *rc)
+{
+	uint64_t a0 = le64toh(rc->sb.anchor_off[0]) >> 9;
+	uint64_t a1 = le64toh(rc->sb.anchor_off[1]) >> 9;
+	int i, n = 0;
+
+	for (i = 0; i < rc->wc.nw; i++)
+		if (rc->wc.w[i].entry >= 0 && rc->wc.w[i].submit >= rc->start &&
+		    (rc->wc.w[i].sector == a0 || rc->wc.w[i].sector == a1))
+			n++;
+	return n;
 }
 
 static void replay_variant(struct __test_metadata *_metadata,
@@ -1128,8 +1242,9 @@ static void replay_variant(struct __test_metadata *_metadata,
 	ASSERT_LT(0, npts);
 	ASSERT_EQ(0, judge_init(&j, _metadata, cfg->name, &m, &rc))
 		TH_LOG("%s is missing or smaller than %s", RP_TARGET, KV_DEV_LW_DATA);
-	kv_note("%s: %d ops, %d writes (%" PRId64 " events), %d cut points, recorded in %.1f s",
-		cfg->name, m.nops, rc.wc.nw, rc.wc.nev, npts, kv_now() - t0);
+	kv_note("%s: %d ops, %d writes (%" PRId64 " events), %d commits, %d anchors (writebacks, rmmod's included), %d cut points, recorded in %.1f s",
+		cfg->name, m.nops, rc.wc.nw, rc.wc.nev, rec_commits(&m),
+		rec_anchors(&rc), npts, kv_now() - t0);
 
 	for (i = 0; i < npts; i++) {
 		int64_t t = pts[i];
@@ -1144,11 +1259,11 @@ static void replay_variant(struct __test_metadata *_metadata,
 			ASSERT_NE(-2, r);
 		}
 	}
-	if (cfg->wl == WL_SYNC)
+	if (cfg->wl == WL_FLUSH)
 		load_faults(_metadata, &j, &m);
-	kv_note("%s (%s): %d cut points, crash images checked: %d, held %d, in %.1f s",
+	kv_note("%s (%s): %d cut points, crash images checked: %d, held %d (%d of them with load_dropped after a torn metadata write), in %.1f s",
 		cfg->name, full ? "full" : "bounded", tried, j.images, j.held,
-		kv_now() - t0);
+		j.dropped, kv_now() - t0);
 	EXPECT_EQ(j.images, j.held);
 	EXPECT_LT(0, j.images);
 	judge_free(&j);
@@ -1203,19 +1318,20 @@ TEST_F_TIMEOUT(replay, write_cache, 7200)
 
 /*
  * Mutants: each durability measure rawkv relies on, left out in turn
- * (fault_strip), must make some crash image fail the check; a mutant no
- * image catches means the test cannot see what it claims to check.
+ * (fault_strip, RAWKV_STRIP_* in kmod/rawkv.h), must make some crash image
+ * fail the check; a mutant no image catches means the test cannot see
+ * what it claims to check.
  */
 static const struct {
 	unsigned int bit;
+	const char *name;
 	const char *what;
 } mutants[] = {
-	{ 1U << 0, "no PREFLUSH on the checkpoint header" },
-	{ 1U << 1, "no FUA on the checkpoint header" },
-	{ 1U << 2, "no FUA on a sync PUT's value" },
-	{ 1U << 3, "no FUA on a sync PUT's header" },
-	{ 1U << 4, "a sync PUT's header written before its value" },
-	{ 1U << 5, "a checkpoint's header written before its payload" },
+	{ 1U << 0, "LOG_PREFLUSH", "log transaction written without REQ_PREFLUSH" },
+	{ 1U << 1, "LOG_FUA", "log transaction written without REQ_FUA" },
+	{ 1U << 2, "ANCHOR_PREFLUSH", "anchor written without REQ_PREFLUSH" },
+	{ 1U << 3, "ANCHOR_WAIT", "anchor written before the writeback's blocks" },
+	{ 1U << 4, "SYNC_COMMIT", "rawkv_put_sync() returns without committing" },
 };
 
 FIXTURE(mutants) {
@@ -1231,6 +1347,35 @@ FIXTURE_TEARDOWN(mutants)
 	if (kv_loaded())
 		kv_unload();
 	lw_dm_remove(LW_NAME);
+}
+
+/*
+ * The images of one recorded mutant, in the order that finds a failing
+ * one soonest whatever the mutant: first the (a) image of every cut point
+ * (what a missing flush or FUA loses shows there), then, from the last
+ * cut point back to the first, (b) and every random image of each (what
+ * reaches the device in the wrong order shows only in images that keep
+ * some writes and lose others). The same images the full run judges, in
+ * another order. Returns 1 when every image held, 0 when one did not, -2
+ * on a setup error.
+ */
+static int judge_mutant(struct judge *j, const int64_t *pts, int npts)
+{
+	int p, v, r;
+
+	for (p = 0; p < npts; p++) {
+		r = judge_image(j, pts[p], WC_ALL_LOST, 0x5eed);
+		if (r == -2 || !r)
+			return r;
+	}
+	for (p = npts - 1; p >= 0; p--)
+		for (v = 1; v < 2 + RANDOM_IMAGES; v++) {
+			r = judge_image(j, pts[p], v < 2 ? v : WC_RANDOM,
+					0x5eed + 977 * v);
+			if (r == -2 || !r)
+				return r;
+		}
+	return 1;
 }
 
 TEST_F_TIMEOUT(mutants, caught, 7200)
@@ -1251,24 +1396,24 @@ TEST_F_TIMEOUT(mutants, caught, 7200)
 		struct judge j;
 		struct rec rc;
 		int64_t *pts;
-		int npts, p, v, r = 1;
+		double t1 = kv_now();
+		int npts, r;
 
 		tried++;
 		ASSERT_EQ(0, record(&m, WL_FLUSH, true, 2UL << 20,
 				    mutants[i].bit, &rc))
-			TH_LOG("mutant %u: %s", mutants[i].bit, rc.why);
+			TH_LOG("mutant %s: %s", mutants[i].name, rc.why);
 		npts = cut_points(&rc, &m, &pts);
 		ASSERT_LT(0, npts);
 		ASSERT_EQ(0, judge_init(&j, _metadata, "mutant", &m, &rc));
-		/* every cut's (a) image first: the likeliest to catch it */
-		for (v = 0; v < 2 + RANDOM_IMAGES && r; v++)
-			for (p = 0; p < npts && r; p++) {
-				r = judge_image(&j, pts[p], v < 2 ? v : WC_RANDOM,
-						0x5eed + 977 * v);
-				ASSERT_NE(-2, r);
-			}
-		kv_note("mutant %#x (%s): %s after %d images", mutants[i].bit,
-			mutants[i].what, r ? "SURVIVED" : "caught", j.images);
+		kv_note("mutant %s: %d commits, %d anchors, %d cut points",
+			mutants[i].name, rec_commits(&m), rec_anchors(&rc),
+			npts);
+		r = judge_mutant(&j, pts, npts);
+		ASSERT_NE(-2, r);
+		kv_note("mutant %s (%#x, %s): %s after %d images, %.1f s",
+			mutants[i].name, mutants[i].bit, mutants[i].what,
+			r ? "SURVIVED" : "caught", j.images, kv_now() - t1);
 		caught += !r;
 		judge_free(&j);
 		free(pts);
@@ -1427,9 +1572,12 @@ TEST(sync_delete_while_an_older_put_is_in_flight)
  * random operations with a power cut at a random write bio (torn at a
  * random block boundary in every other round), reloads and checks. What
  * the check finds becomes the next round's starting state, as if flushed,
- * so later rounds recover stores that earlier recoveries produced
- * (values adopted from sync PUTs, generations after a recovery). 20 keys
- * on about 30 slots: nothing is evicted.
+ * so later rounds recover stores that earlier recoveries replayed and
+ * wrote back (generations after a recovery, a metadata log that wraps
+ * across reloads). 20 keys on about 30 slots: nothing is evicted. A cut
+ * that tears a block of slot metadata being written back leaves entries
+ * half old and half new, which the load counts in load_dropped before the
+ * log replay restores them: allowed then, with every key still checked.
  */
 #define RR_KEYS		20
 
@@ -1478,7 +1626,7 @@ TEST_F_TIMEOUT(rounds, random_cuts_across_reloads, 7200)
 	struct rawkv_stat st;
 	struct rawkv *kv;
 	struct cfg cfg;
-	uint64_t rng = 0x5eed, base;
+	uint64_t rng = 0x5eed, base, dropped = 0;
 	int round, rounds, held = 0, fired = 0, k, j;
 	double t0 = kv_now();
 	const char *only = getenv("RAWKV_CRASH_VARIANTS");
@@ -1547,6 +1695,8 @@ TEST_F_TIMEOUT(rounds, random_cuts_across_reloads, 7200)
 		r.start = b + 1;
 		ret = run_workload(&r);
 		fired += r.fired;
+		/* a torn write of the slot metadata may count in load_dropped */
+		res.torn_meta = torn && cut_kind_is(base + n, "meta");
 		rawkv_close(kv);
 		ASSERT_EQ(0, kv_unload());
 		ASSERT_EQ(0, kv_load("dev=%s format=0 %s", cfg.dev, PARAMS))
@@ -1557,23 +1707,24 @@ TEST_F_TIMEOUT(rounds, random_cuts_across_reloads, 7200)
 			 round, n, torn);
 		res.state = state;
 		mem = open_memstream(&details, &dlen);
-		kv_check_store(kv, &m, r.last_flush >= 0 ? r.last_flush : b,
-			       buf, want, st.value_max, mem, prefix, MAX_DETAIL,
-			       &res);
+		kv_check_store(kv, &m, r.committed_before >= 0 ?
+			       r.committed_before : b, buf, want, st.value_max,
+			       mem, prefix, MAX_DETAIL, &res);
 		if (mem)
 			fclose(mem);
 		if (ret || res.violations) {
 			kv_note("NOT HELD: round %d, cut at N=%" PRIu64 " K=%" PRIu64
-				" during op #%d (%s), last acked FLUSH op #%d: %s",
+				" during op #%d (%s), ops before #%d committed: %s",
 				round, n, torn, r.last_issued,
 				r.last_issued >= 0 ?
 				kv_op_name(m.ops[r.last_issued].type) : "-",
-				r.last_flush, ret ? r.err : "");
+				r.committed_before, ret ? r.err : "");
 			if (details)
 				fputs(details, stdout);
 			fflush(stdout);
 		} else {
 			held++;
+			dropped += res.load_dropped;
 		}
 		free(details);
 
@@ -1593,12 +1744,13 @@ TEST_F_TIMEOUT(rounds, random_cuts_across_reloads, 7200)
 		run_free(&r);
 		kv_model_free(&m);
 	}
+	EXPECT_EQ(0, rawkv_stat(kv, &st));
 	rawkv_close(kv);
 	free(buf);
 	free(want);
-	kv_note("rounds (%s): %d rounds on one store, cut fired in %d, held %d, in %.1f s",
-		cfg.full ? "full" : "bounded", rounds, fired, held,
-		kv_now() - t0);
+	kv_note("rounds (%s): %d rounds on one store, cut fired in %d, held %d (load_dropped %" PRIu64 " after torn metadata writes), commit %" PRIu64 ", in %.1f s",
+		cfg.full ? "full" : "bounded", rounds, fired, held, dropped,
+		(uint64_t)st.checkpoint_seq, kv_now() - t0);
 	EXPECT_EQ(rounds, held);
 	EXPECT_EQ(rounds, fired) TH_LOG("a round's cut did not fire: nothing was cut");
 }
@@ -1649,8 +1801,9 @@ static int blackbox_run(uint64_t seed)
 	struct rawkv *kv;
 	unsigned char *vbuf, *gbuf;
 	uint32_t ver[BB_KEYS] = { 0 }, lens[BB_KEYS] = { 0 };
-	bool present[BB_KEYS] = { false }, mark[BB_KEYS] = { false };
-	uint64_t mark_ckpt[BB_KEYS] = { 0 }, rng = seed, seq, vmax;
+	/* sync[k]: key k's value was written with rawkv_put_sync() */
+	bool present[BB_KEYS] = { false }, sync_val[BB_KEYS] = { false };
+	uint64_t rng = seed, seq, vmax;
 	int ret;
 
 	bb_keys(&m);
@@ -1670,14 +1823,12 @@ static int blackbox_run(uint64_t seed)
 	       (unsigned long long)vmax);
 
 	for (seq = 1; seq < 1000000; seq++) {
-		uint64_t r = kv_rand(&rng), c0, c1;
+		uint64_t r = kv_rand(&rng);
 		int k = r % BB_KEYS, what = (r >> 8) % 100;
 		const struct kv_key *key = &m.keys[k];
 		bool durable = false;
 		int rc;
 
-		rawkv_stat(kv, &st);
-		c0 = st.checkpoints;
 		if (what < 60) {
 			bool sync = (r >> 16) & 1;
 			unsigned int pick = (r >> 20) % 8;
@@ -1693,32 +1844,25 @@ static int blackbox_run(uint64_t seed)
 						   vbuf, len) :
 				    rawkv_put(kv, key->name, key->len, vbuf,
 					      len);
-			rawkv_stat(kv, &st);
-			c1 = st.checkpoints;
 			if (!rc) {
 				present[k] = true;
 				lens[k] = len;
-			}
-			if (!rc && sync) {
-				/* see sync_delete_durable() */
-				mark[k] = c0 == c1;
-				mark_ckpt[k] = c1;
+				sync_val[k] = sync;
 			}
 		} else if (what < 85) {
 			bb_say("BB OP %" PRIu64 " DELETE %d 0 0\n", seq, k);
-			durable = mark[k] && mark_ckpt[k] == c0;
+			/* a DELETE of a sync-written key commits */
+			durable = present[k] && sync_val[k];
 			rc = rawkv_delete(kv, key->name, key->len);
 			if (rc != (present[k] ? 0 : -ENOENT))
 				bb_say("BB FAIL DELETE %s returned %d\n",
 				       key->label, rc);
 			rc = 0;
 			present[k] = false;
-			mark[k] = false;
+			sync_val[k] = false;
 		} else if (what < 93) {
 			bb_say("BB OP %" PRIu64 " FLUSH -1 0 0\n", seq);
 			rc = rawkv_flush(kv);
-			if (!rc)
-				memset(mark, 0, sizeof(mark));
 		} else {
 			/* GET: the live value is the last one PUT */
 			ssize_t g = rawkv_get(kv, key->name, key->len, gbuf,
@@ -1759,15 +1903,15 @@ static int bb_type(const char *s)
 }
 
 /* Read the operations of a black-box log into @m; -1 on a bad log. */
-static int bb_read_log(const char *path, struct kv_model *m, int *last_flush,
-		       int *acked)
+static int bb_read_log(const char *path, struct kv_model *m,
+		       int *committed_before, int *acked)
 {
 	uint64_t *seqs = NULL;
 	char line[512];
 	FILE *f;
 	int j;
 
-	*last_flush = -1;
+	*committed_before = -1;
 	*acked = 0;
 	f = fopen(path, "re");
 	if (!f) {
@@ -1811,8 +1955,10 @@ static int bb_read_log(const char *path, struct kv_model *m, int *last_flush,
 					    rc == 0 :
 					    m->ops[j].type == KV_OP_DEL && dur;
 			(*acked)++;
-			if (m->ops[j].type == KV_OP_FLUSH && rc == 0)
-				*last_flush = j;
+			/* FLUSH, sync PUT, durable DELETE: all commit */
+			if (rc == 0 && (m->ops[j].type == KV_OP_FLUSH ||
+					m->ops[j].durable))
+				*committed_before = j;
 		}
 	}
 	fclose(f);
@@ -1827,14 +1973,14 @@ static int blackbox_verify(const char *path)
 	struct kv_check res = { 0 };
 	struct rawkv *kv;
 	unsigned char *buf, *want;
-	int last_flush, acked, ret;
+	int committed_before, acked, ret;
 	char why[256];
 
 	bb_keys(&m);
-	if (bb_read_log(path, &m, &last_flush, &acked))
+	if (bb_read_log(path, &m, &committed_before, &acked))
 		return 1;
-	printf("BB VERIFY %d ops logged, %d acknowledged, last acknowledged FLUSH is op #%d\n",
-	       m.nops, acked, last_flush);
+	printf("BB VERIFY %d ops logged, %d acknowledged, last acknowledged commit (FLUSH, sync PUT or DELETE) is op #%d\n",
+	       m.nops, acked, committed_before);
 	ret = kv_load("dev=%s format=0 checkpoint_ms=0 evict=1", bb_dev());
 	if (ret) {
 		printf("BB VERIFY FAIL (a) insmod format=0: %s\n", strerror(-ret));
@@ -1848,7 +1994,7 @@ static int blackbox_verify(const char *path)
 	want = malloc(st.value_max);
 	if (!buf || !want)
 		return 1;
-	kv_check_store(kv, &m, last_flush, buf, want, st.value_max, stdout,
+	kv_check_store(kv, &m, committed_before, buf, want, st.value_max, stdout,
 		       "BB VIOLATION ", 50, &res);
 	printf("BB VERIFY %d keys present, %d violations\n", res.present,
 	       res.violations);

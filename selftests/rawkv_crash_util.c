@@ -323,8 +323,8 @@ static uint32_t state_after(const struct kv_op *op)
  * the state the last guaranteed op left, then the state after every later
  * issued op. Returns the count; @floor_out gets the guaranteed op or -1.
  */
-static int allowed_states(const struct kv_model *m, int last_flush, int k,
-			  uint32_t *st, int max, int *floor_out)
+static int allowed_states(const struct kv_model *m, int committed_before,
+			  int k, uint32_t *st, int max, int *floor_out)
 {
 	int j, floor = -1, n = 0;
 
@@ -333,7 +333,7 @@ static int allowed_states(const struct kv_model *m, int last_flush, int k,
 
 		if (op->key != k || !changes_state(op))
 			continue;
-		if (j < last_flush || op->durable)
+		if (j < committed_before || op->durable)
 			floor = j;
 	}
 	if (floor < 0)
@@ -372,13 +372,13 @@ static void states_str(const uint32_t *st, int n, char *s, size_t len)
 	}
 }
 
-void kv_expected_str(const struct kv_model *m, int last_flush, int k,
+void kv_expected_str(const struct kv_model *m, int committed_before, int k,
 		     char *s, size_t n)
 {
 	uint32_t st[64];
 	int floor, cnt;
 
-	cnt = allowed_states(m, last_flush, k, st, 64, &floor);
+	cnt = allowed_states(m, committed_before, k, st, 64, &floor);
 	states_str(st, cnt, s, n);
 }
 
@@ -460,7 +460,7 @@ static void describe_bytes(const void *buf, size_t len, char *s, size_t n)
 
 /* The states key @k may be in, its guaranteeing op, and whether exempt. */
 struct allowed_ctx {
-	int last_flush;		/* kv_check_store() */
+	int committed_before;	/* kv_check_store() */
 	int cut_op;		/* kv_check_store_strict() */
 	bool cut_issued;
 	bool strict;
@@ -476,7 +476,8 @@ static int allowed_for(const struct kv_model *m, const struct allowed_ctx *a,
 
 	if (!a->strict) {
 		*exempt = key->evicted;
-		return allowed_states(m, a->last_flush, k, st, max, floor);
+		return allowed_states(m, a->committed_before, k, st, max,
+				      floor);
 	}
 	*floor = -1;
 	*exempt = key->evicted_op >= 0 && key->evicted_op <= a->cut_op;
@@ -488,11 +489,12 @@ static int check_store(struct rawkv *kv, const struct kv_model *m,
 		       size_t buflen, FILE *out, const char *prefix,
 		       int max_lines, struct kv_check *res);
 
-int kv_check_store(struct rawkv *kv, const struct kv_model *m, int last_flush,
-		   void *buf, void *want, size_t buflen, FILE *out,
-		   const char *prefix, int max_lines, struct kv_check *res)
+int kv_check_store(struct rawkv *kv, const struct kv_model *m,
+		   int committed_before, void *buf, void *want, size_t buflen,
+		   FILE *out, const char *prefix, int max_lines,
+		   struct kv_check *res)
 {
-	struct allowed_ctx a = { .last_flush = last_flush };
+	struct allowed_ctx a = { .committed_before = committed_before };
 
 	return check_store(kv, m, &a, buf, want, buflen, out, prefix,
 			   max_lines, res);
@@ -527,14 +529,71 @@ static uint32_t state_at(const struct kv_model *m, int k, int j)
 	return v;
 }
 
-/* Ops before this index are in the snapshot of a checkpoint op @j made. */
-static int snapshot_end(const struct kv_model *m, int j, int k)
+/*
+ * Whether the value DELETE op @j removed was written with
+ * rawkv_put_sync(): the last op on its key before @j that changed it was a
+ * sync PUT. (A key evicted since then makes the DELETE return -ENOENT.)
+ */
+static bool deletes_sync_value(const struct kv_model *m, int j)
+{
+	const struct kv_op *op = &m->ops[j];
+	int i;
+
+	if (op->type != KV_OP_DEL || op->rc)
+		return false;
+	for (i = j - 1; i >= 0; i--) {
+		const struct kv_op *p = &m->ops[i];
+
+		if (p->key != op->key || !p->issued || p->rc)
+			continue;
+		return p->type == KV_OP_PUT_SYNC;
+	}
+	return false;
+}
+
+/* Whether the contract makes op @j commit, after it, when it succeeds. */
+static bool commits_by_contract(const struct kv_model *m, int j)
 {
 	const struct kv_op *op = &m->ops[j];
 
-	if (op->key == k && is_put(op))
-		return j;	/* to free slots, before the PUT took effect */
-	return j + 1;
+	switch (op->type) {
+	case KV_OP_FLUSH:
+	case KV_OP_PUT_SYNC:
+		return !op->rc;
+	case KV_OP_DEL:
+		return deletes_sync_value(m, j);
+	case KV_OP_KICK:
+	case KV_OP_UNLOAD:
+		return true;
+	}
+	return false;
+}
+
+/*
+ * The snapshots commits of op @j have (ops before index s are in snapshot
+ * s), at most two, earliest first: see kv_check_store_strict(). Returns
+ * how many.
+ */
+static int op_snapshots(const struct kv_model *m, int j, int *snap)
+{
+	const struct kv_op *op = &m->ops[j];
+	uint64_t counted = op->ckpt_after - op->ckpt_before;
+	bool contract = commits_by_contract(m, j);
+	int n = 0;
+
+	if (op->ckpt_after < op->ckpt_before)
+		counted = 0;
+	if (is_put(op)) {
+		/* beyond its own commit, a PUT's commits free slots first */
+		if (counted > (uint64_t)(contract ? 1 : 0))
+			snap[n++] = j;
+		if (contract)
+			snap[n++] = j + 1;
+		return n;
+	}
+	if (contract || counted)
+		snap[n++] = j + 1;
+	return n;
 }
 
 static void add_state(uint32_t *st, int *n, int max, uint32_t v)
@@ -547,37 +606,24 @@ static void add_state(uint32_t *st, int *n, int max, uint32_t v)
 		st[(*n)++] = v;
 }
 
-/* The recovered state from the checkpoint whose snapshot ends at @snap. */
-static void from_snapshot(const struct kv_model *m, int snap, int cut,
-			  bool issued, int k, uint32_t *st, int *n, int max)
-{
-	uint32_t v = state_at(m, k, snap);
-	int i;
-
-	for (i = snap; i < cut; i++)
-		if (m->ops[i].key == k && m->ops[i].type == KV_OP_PUT_SYNC &&
-		    !m->ops[i].rc)
-			v = m->ops[i].ver;
-	add_state(st, n, max, v);
-	if (issued && cut < m->nops && cut >= snap &&
-	    m->ops[cut].key == k && m->ops[cut].type == KV_OP_PUT_SYNC)
-		add_state(st, n, max, m->ops[cut].ver);
-}
-
 static int allowed_strict(const struct kv_model *m, int cut, bool issued,
 			  int k, uint32_t *st, int max)
 {
-	int j, last = -1, n = 0;
+	int j, i, ns, snap[2], last = 0, n = 0;
 
-	for (j = 0; j < cut && j < m->nops; j++)
-		if (m->ops[j].ckpt_after > m->ops[j].ckpt_before)
-			last = j;
-	from_snapshot(m, last < 0 ? 0 : snapshot_end(m, last, k), cut,
-		      issued, k, st, &n, max);
-	if (issued && cut < m->nops &&
-	    m->ops[cut].ckpt_after > m->ops[cut].ckpt_before)
-		from_snapshot(m, snapshot_end(m, cut, k), cut, issued, k, st,
-			      &n, max);
+	/* the newest commit an acknowledged op made: the format is 0 */
+	for (j = 0; j < cut && j < m->nops; j++) {
+		ns = op_snapshots(m, j, snap);
+		if (ns)
+			last = snap[ns - 1];
+	}
+	add_state(st, &n, max, state_at(m, k, last));
+	/* or one the op cut in the middle may have made */
+	if (issued && cut < m->nops) {
+		ns = op_snapshots(m, cut, snap);
+		for (i = 0; i < ns; i++)
+			add_state(st, &n, max, state_at(m, k, snap[i]));
+	}
 	return n;
 }
 
@@ -589,12 +635,15 @@ static int check_store(struct rawkv *kv, const struct kv_model *m,
 	struct rawkv_stat st;
 	uint32_t *state = res->state;
 	int k, lines = 0, ret;
+	bool torn_meta;
 
 	if (state)
 		memset(state, 0, m->nkeys * sizeof(*state));
 
+	torn_meta = res->torn_meta;
 	memset(res, 0, sizeof(*res));
 	res->state = state;
+	res->torn_meta = torn_meta;
 	for (k = 0; k < m->nkeys; k++) {
 		const struct kv_key *key = &m->keys[k];
 		uint32_t allowed[64], ver = 0;
@@ -651,12 +700,13 @@ static int check_store(struct rawkv *kv, const struct kv_model *m,
 			}
 			violation(out, prefix, &lines, max_lines,
 				  "(%c) key %s: expected %s, got %s (guaranteed by op #%d %s%s)",
-				  fop && fop->durable && floor >= a->last_flush ?
+				  fop && fop->durable &&
+				  floor >= a->committed_before ?
 				  'd' : 'c',
 				  key->label, exp, got, floor,
 				  fop ? kv_op_name(fop->type) : "-",
 				  fop && fop->durable ? ", sync" :
-				  ", before the last FLUSH");
+				  ", before the last commit");
 		}
 	}
 
@@ -673,12 +723,15 @@ static int check_store(struct rawkv *kv, const struct kv_model *m,
 				  (unsigned long long)st.slots_used,
 				  res->present);
 		}
-		if (st.stale_dropped || st.load_dropped) {
+		if (st.stale_dropped ||
+		    (st.load_dropped && !res->torn_meta)) {
 			res->violations++;
 			violation(out, prefix, &lines, max_lines,
 				  "(e) stale_dropped %llu, load_dropped %llu (both should be 0)",
 				  (unsigned long long)st.stale_dropped,
 				  (unsigned long long)st.load_dropped);
+		} else {
+			res->load_dropped = st.load_dropped;
 		}
 	}
 	if (lines > max_lines && out)

@@ -10,19 +10,25 @@
  * - self-checking values: every value is determined by (key id, version,
  *   length) and, from 16 bytes on, starts with a header naming them and a
  *   crc32c of the rest, so any bytes a GET returns can be identified;
- * - a model of an operation history (PUT, sync PUT, DELETE, FLUSH, periodic
- *   checkpoint) and the checker of the durability contract (README,
- *   "Durability contract") after a crash:
+ * - a model of an operation history (PUT, sync PUT, DELETE, FLUSH, the
+ *   background commit, rmmod) and the checkers of the durability contract
+ *   (README, "Durability contract") after a crash. A commit makes the
+ *   table durable as it is at that moment (its "snapshot"); after a crash
+ *   the store holds the snapshot of the newest commit on the device.
+ *   kv_check_store() checks, for crashes whose writes all landed up to the
+ *   cut (the module's own power cut, a killed VM):
  *     (b) every GET returns -ENOENT or exactly the bytes of some PUT of that
  *         key that was issued;
- *     (c) everything acknowledged before the last acknowledged FLUSH is
+ *     (c) everything acknowledged before the last acknowledged commit (a
+ *         FLUSH, a sync PUT, a DELETE of a sync-written key, ...) is
  *         reflected (a key possibly evicted is exempt);
- *     (d) every acknowledged sync PUT, and every acknowledged DELETE of a key
- *         that had a sync PUT since the last checkpoint, is reflected;
+ *     (d) every acknowledged sync PUT, and every acknowledged DELETE of a
+ *         key whose value was written with rawkv_put_sync(), is reflected;
  *     (e) STAT slots_used equals the keys present, stale_dropped and
  *         load_dropped are 0 after reading every key.
  *   "Reflected" means: the key reads as the op left it, or as some op on
- *   that key issued after it left it.
+ *   that key issued after it left it. kv_check_store_strict() checks a
+ *   recorded run exactly: each key in the state of one snapshot.
  *
  * Every function returns 0 (or a count) or a negative errno.
  */
@@ -87,8 +93,8 @@ enum kv_op_type {
 	KV_OP_PUT_SYNC,
 	KV_OP_DEL,
 	KV_OP_FLUSH,
-	KV_OP_KICK,	/* kick_checkpoint: the periodic checkpoint */
-	KV_OP_UNLOAD,	/* rmmod: the final checkpoint */
+	KV_OP_KICK,	/* kick_checkpoint: the background commit, now */
+	KV_OP_UNLOAD,	/* rmmod: the final commit, writeback and anchor */
 };
 
 struct kv_op {
@@ -100,12 +106,12 @@ struct kv_op {
 	bool issued;		/* the call was made */
 	bool acked;		/* it returned before the power cut */
 	/* acked, and durable by itself: a sync PUT, or a DELETE of a key
-	 * with a sync PUT since the last checkpoint
+	 * whose value was written with rawkv_put_sync() (both commit)
 	 */
 	bool durable;
 	int rc;
 	/* Recorded runs (the write-cache model): */
-	uint64_t ckpt_before;	/* checkpoints committed before the op */
+	uint64_t ckpt_before;	/* STAT checkpoints (commits) before the op */
 	uint64_t ckpt_after;	/* ... and after it */
 	int64_t mark;		/* rawkv's event_count when it returned */
 };
@@ -149,32 +155,50 @@ struct kv_check {
 	 * wrote)
 	 */
 	uint32_t *state;
+	/*
+	 * Set by the caller: a write of the slot metadata may have been torn
+	 * in the image (a crash in the middle of a writeback). An entry half
+	 * old and half new does not verify and is counted in load_dropped,
+	 * although the log replay restores it: (e) then allows load_dropped,
+	 * and the keys must still be exact. Kept across the call, like
+	 * @state.
+	 */
+	bool torn_meta;
+	uint64_t load_dropped;	/* what STAT said, when allowed */
 };
 
 /*
- * Check the store behind @kv against the history @m, where @last_flush is
- * the index of the last acknowledged successful FLUSH (-1 for none; nops
- * for "everything", e.g. after a clean rmmod). Each violation is printed
- * to @out as "<prefix><what>" (at most @max_lines lines; the rest are
- * counted). @buf must hold value_max bytes, @want as many. @res->state
- * is kept (set it before the call to get the versions found).
+ * Check the store behind @kv against the history @m, where every op
+ * before @committed_before is covered by an acknowledged commit (-1 for
+ * none; nops for "everything", e.g. after a clean rmmod): the last
+ * acknowledged FLUSH, sync PUT, DELETE of a sync-written key, or op that
+ * STAT showed committing. Each violation is printed to @out as
+ * "<prefix><what>" (at most @max_lines lines; the rest are counted). @buf
+ * must hold value_max bytes, @want as many. @res->state and
+ * @res->torn_meta are kept (set them before the call).
  */
-int kv_check_store(struct rawkv *kv, const struct kv_model *m, int last_flush,
-		   void *buf, void *want, size_t buflen, FILE *out,
-		   const char *prefix, int max_lines, struct kv_check *res);
+int kv_check_store(struct rawkv *kv, const struct kv_model *m,
+		   int committed_before, void *buf, void *want, size_t buflen,
+		   FILE *out, const char *prefix, int max_lines,
+		   struct kv_check *res);
 
 /*
- * The strict check of a recorded run (every op's result and checkpoint
- * counts known) cut in the middle of op @cut_op (nops: after the last),
- * which had issued I/O when @cut_issued: each key must be in exactly one
- * of the states the README's durability contract allows. A crash
- * recovers the checkpoint the last acknowledged op committed, or one op
- * @cut_op committed; then every value written with rawkv_put_sync() after
- * that checkpoint's snapshot replaces the key's (the acknowledged ones for
- * sure, @cut_op's maybe). The checkpoint a PUT commits to free slots holds
- * the table before the PUT; the one a DELETE commits, after it. Keys
- * evicted by op @cut_op or earlier are exempt. Same output as
- * kv_check_store().
+ * The strict check of a recorded run (every op's result and commit counts
+ * known) cut in the middle of op @cut_op (nops: after the last), which had
+ * issued I/O when @cut_issued: each key must hold exactly its state in
+ * the snapshot of the newest commit, the one the last acknowledged op
+ * committed or one op @cut_op may have committed. Which ops commit, and
+ * their snapshots (ops before index s are in snapshot s):
+ *   - by the contract, whatever STAT says: an acknowledged FLUSH, sync PUT
+ *     and DELETE of a key whose value was written with rawkv_put_sync(),
+ *     the background commit (KICK) and rmmod (UNLOAD), all after the op
+ *     (a sync PUT's commit includes it);
+ *   - any op STAT showed committing: a PUT that frees slots commits
+ *     before it (a sync PUT that did so as well as its own commit: both),
+ *     any other op after it.
+ * An op that commits twice: the later snapshot wins. No other state is
+ * allowed: no sync value is adopted from outside a commit. Keys evicted
+ * by op @cut_op or earlier are exempt. Same output as kv_check_store().
  */
 int kv_check_store_strict(struct rawkv *kv, const struct kv_model *m,
 			  int cut_op, bool cut_issued, void *buf, void *want,
@@ -182,7 +206,7 @@ int kv_check_store_strict(struct rawkv *kv, const struct kv_model *m,
 			  int max_lines, struct kv_check *res);
 
 /* The "expected" description of key @k (e.g. "v2|v3|absent"). */
-void kv_expected_str(const struct kv_model *m, int last_flush, int k,
+void kv_expected_str(const struct kv_model *m, int committed_before, int k,
 		     char *s, size_t n);
 
 /* Print a line to stdout as a TAP comment and flush it. */

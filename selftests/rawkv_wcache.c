@@ -76,6 +76,16 @@ static int read_events(const char *path, int64_t **sub, int64_t **comp,
 	return 0;
 }
 
+static bool all_zero(const struct lw_entry *le)
+{
+	uint64_t i;
+
+	for (i = 0; i < le->nr_sectors * 512; i++)
+		if (le->data[i])
+			return false;
+	return true;
+}
+
 /* Durable from: FUA at completion, else the first covering flush's end. */
 static void set_durable(struct wc_model *m)
 {
@@ -108,7 +118,7 @@ int wc_model_build(struct wc_model *m, const struct lw_log *log,
 	int64_t *sub = NULL, *comp = NULL, nev = 0;
 	uint64_t maxn = 0;
 	bool *used = NULL;
-	size_t e, last_mark = 0;
+	size_t e, last_mark = 0, load_mark = 0;
 	int i, cap = 0, ret;
 
 	memset(m, 0, sizeof(*m));
@@ -127,10 +137,14 @@ int wc_model_build(struct wc_model *m, const struct lw_log *log,
 		ret = -ENOMEM;
 		goto out;
 	}
-	for (e = 0; e < log->n; e++)
-		if (log->e[e].flags & LW_MARK)
-			if (!strncmp(log->e[e].mark, "op-", 3))
-				last_mark = e;
+	for (e = 0; e < log->n; e++) {
+		if (!(log->e[e].flags & LW_MARK))
+			continue;
+		if (!strncmp(log->e[e].mark, "op-", 3))
+			last_mark = e;
+		else if (!strcmp(log->e[e].mark, WC_LOADED_MARK) && !load_mark)
+			load_mark = e;
+	}
 
 	/* Every write rawkv submitted, with its data from the log. */
 	for (i = 0; i < nwl; i++) {
@@ -147,7 +161,10 @@ int wc_model_build(struct wc_model *m, const struct lw_log *log,
 		w.complete = comp[w.n];
 		w.entry = -1;
 		snprintf(w.kind, sizeof(w.kind), "%s", wl[i].kind);
-		for (e = 0; e < log->n; e++) {
+		/* the format's writes before the mark, the rest after it */
+		for (e = w.submit < start ? 0 : load_mark;
+		     e < (w.submit < start && load_mark ? load_mark : log->n);
+		     e++) {
 			const struct lw_entry *le = &log->e[e];
 
 			if (used[e] || !le->data || le->sector != w.sector ||
@@ -178,6 +195,13 @@ int wc_model_build(struct wc_model *m, const struct lw_log *log,
 		if (used[e] || (le->flags & LW_MARK))
 			continue;
 		if (!le->data && !(le->flags & LW_FLUSH))
+			continue;
+		/*
+		 * The format zeroes the slot metadata with
+		 * blkdev_issue_zeroout(), not with bios of rawkv's own: zeros
+		 * on the device the recording starts from zeroed.
+		 */
+		if (e < load_mark && le->data && all_zero(le))
 			continue;
 		if (e < last_mark && le->data) {
 			ret = why_set(why, whylen,
@@ -266,7 +290,7 @@ static uint64_t mix(uint64_t h, uint64_t v)
 
 int wc_image_pieces(const struct wc_model *m, int64_t t,
 		    enum wc_variant variant, uint64_t seed,
-		    struct lw_piece **p, uint64_t *sig)
+		    struct lw_piece **p, struct wc_image *info)
 {
 	int *ids = malloc(2 * (m->nw + 1) * sizeof(int)), *maybe, nd, nm;
 	uint8_t *fate = calloc(m->nw + 1, 1);	/* 0 lost, 1 kept, 2 torn */
@@ -275,6 +299,7 @@ int wc_image_pieces(const struct wc_model *m, int64_t t,
 	struct lw_piece *v = NULL;
 
 	*p = NULL;
+	memset(info, 0, sizeof(*info));
 	if (!ids || !fate) {
 		free(ids);
 		free(fate);
@@ -302,6 +327,9 @@ int wc_image_pieces(const struct wc_model *m, int64_t t,
 
 		if (!fate[ids[i]])
 			continue;
+		if (fate[ids[i]] == 2 && w->sector < m->meta_hi &&
+		    w->sector + w->sectors > m->meta_lo)
+			info->torn_meta = true;
 		while (s < w->sectors) {
 			uint32_t run = w->sectors - s;
 
@@ -340,7 +368,7 @@ int wc_image_pieces(const struct wc_model *m, int64_t t,
 	}
 	count = n;
 	*p = v;
-	*sig = h;
+	info->sig = h;
 	free(ids);
 	free(fate);
 	return count;

@@ -20,10 +20,18 @@
  * device (completion order; writes still in flight last, in submission
  * order). wc_image_pieces() lists it for lw_image_build().
  *
- * Writes dm-log-writes logged but rawkv's events do not know (those of the
- * final checkpoint rmmod writes after the debugfs files are gone) are
- * appended to the timeline in log order, each completing before the next
- * is submitted, which is how rmmod writes them.
+ * Writes dm-log-writes logged but rawkv's events do not know (those rmmod
+ * makes after the debugfs files are gone: the final commit, the writeback
+ * of the slot metadata, the LRU hint and the anchor) are appended to the
+ * timeline in log order, each completing before the next is submitted.
+ * rmmod waits for each of them, except that the blocks of one writeback
+ * chunk are in flight together; dm-log-writes logs those in the order
+ * they completed, and any order is one the device could have seen.
+ * The recording places the mark WC_LOADED_MARK in the log once the load
+ * (the format) is done: writes rawkv submitted before it are looked for
+ * before the mark, later ones after it. Writes of zeros before it that
+ * are not rawkv's bios (the format's blkdev_issue_zeroout() of the slot
+ * metadata) change nothing on the zeroed device and are left out.
  */
 #ifndef RAWKV_WCACHE_H
 #define RAWKV_WCACHE_H
@@ -33,6 +41,8 @@
 
 #include "rawkv_crash_util.h"
 #include "rawkv_logwrites.h"
+
+#define WC_LOADED_MARK	"loaded"
 
 struct wc_write {
 	uint64_t n;		/* rawkv's write bio number; 0: from the log only */
@@ -52,6 +62,10 @@ struct wc_model {
 	int nw;
 	int64_t nev;		/* events, tail included */
 	int64_t start;		/* cuts before this (the format) are not judged */
+	/* Set by the caller: the slot metadata, [meta_lo, meta_hi) in
+	 * 512-byte sectors, whose torn writes wc_image_pieces() reports.
+	 */
+	uint64_t meta_lo, meta_hi;
 };
 
 /*
@@ -77,13 +91,18 @@ enum wc_variant {
 	WC_RANDOM,		/* (c): each lost, kept or torn, seeded */
 };
 
+/* What wc_image_pieces() says about an image. */
+struct wc_image {
+	uint64_t sig;		/* a signature of it, to skip duplicates */
+	bool torn_meta;		/* a write of the slot metadata kept in part */
+};
+
 /*
  * The pieces of the image at cut @t for @variant (@seed for WC_RANDOM):
  * a malloc'ed array in *@p (free() it), its length returned, or -ENOMEM.
- * *@sig gets a signature of the image, to skip duplicates.
  */
 int wc_image_pieces(const struct wc_model *m, int64_t t,
 		    enum wc_variant variant, uint64_t seed,
-		    struct lw_piece **p, uint64_t *sig);
+		    struct lw_piece **p, struct wc_image *info);
 
 #endif /* RAWKV_WCACHE_H */
