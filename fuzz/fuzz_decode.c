@@ -364,7 +364,7 @@ static void fz_check_sb(const struct rawkv_geo *g, const struct rawkv_sb *sb,
 
 /*
  * Does the format allow this anchor in @area of @g? Sequence numbers of
- * transactions start at 1, so tail_seq does; every generation is 1 to
+ * transactions are 1 to 2^63, so tail_seq is; every generation is 1 to
  * FZ_GEN_MAX, so next_gen is 1 to FZ_GEN_MAX + 1.
  */
 static bool fz_anchor_ok(const struct rawkv_geo *g,
@@ -375,6 +375,7 @@ static bool fz_anchor_ok(const struct rawkv_geo *g,
 	return le64_to_cpu(a->magic) == RAWKV_ANCHOR_MAGIC && FZ_CRC_OK(a) &&
 	       !memcmp(a->uuid, g->uuid, sizeof(a->uuid)) && !a->flags &&
 	       seq && seq % 2 == (u64)area && le64_to_cpu(a->tail_seq) &&
+	       le64_to_cpu(a->tail_seq) <= FZ_GEN_MAX + 1 &&
 	       le32_to_cpu(a->tail) < g->log_blocks &&
 	       le64_to_cpu(a->lru_count) <= g->slot_count &&
 	       next_gen && next_gen <= FZ_GEN_MAX + 1;
@@ -404,7 +405,8 @@ static bool fz_log_ok(const struct rawkv_geo *g, const void *blk)
 	return le64_to_cpu(h->magic) == RAWKV_LOG_MAGIC &&
 	       fz_log_crc(blk) == le32_to_cpu(h->crc) &&
 	       !memcmp(h->uuid, g->uuid, sizeof(h->uuid)) &&
-	       le64_to_cpu(h->seq) && nblk && nblk <= g->log_blocks &&
+	       le64_to_cpu(h->seq) && le64_to_cpu(h->seq) <= FZ_GEN_MAX + 1 &&
+	       nblk && nblk <= g->log_blocks &&
 	       le32_to_cpu(h->blk) < nblk &&
 	       le32_to_cpu(h->nrec) <= RAWKV_LOG_RECS_PER_BLOCK &&
 	       !h->flags && !h->reserved &&

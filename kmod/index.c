@@ -348,7 +348,7 @@ void rawkv_index_remove(struct rawkv_index *ix, struct rawkv_entry *e)
 bool rawkv_index_pin(struct rawkv_index *ix, struct rawkv_entry *e)
 {
 	lockdep_assert_held(&ix->lock);
-	if (WARN_ON_ONCE(e->pins == U16_MAX))
+	if (WARN_ON_ONCE(e->pins == U32_MAX))
 		return false;
 	e->pins++;
 	return true;

@@ -34,17 +34,21 @@ enum { RAWKV_E_IDLE, RAWKV_E_LIVE, RAWKV_E_DEAD };
 #define RAWKV_EF_COMMITTED	0x2	/* the committed table has it */
 #define RAWKV_EF_MARK		0x4	/* scratch, at load only */
 
+/* Bits of rawkv_entry.value_len: values are below 128 MiB. */
+#define RAWKV_VALUE_LEN_BITS	27
+
 /**
  * struct rawkv_entry - the index's record of one slot
  * @fp:		fingerprint of the key (siphash keyed by the device uuid)
  * @gen:	generation of the PUT that wrote the slot
- * @value_len:	value length
  * @hnext:	next slot in the hash chain
  * @prev:	previous slot on the LRU list
  * @next:	next slot on the LRU list, or on the slot list the slot is on
  * @pins:	readers of the slot right now (GETs, and PUTs or DELETEs
  *		checking its key); the slot is not reused before the last one
- *		is done
+ *		is done. 32 bits: a 16-bit count wrapped under 65,536 GETs of
+ *		one key in flight
+ * @value_len:	value length
  * @state:	RAWKV_E_LIVE: in the table; RAWKV_E_DEAD: removed, freed at
  *		the last unpin; RAWKV_E_IDLE: neither
  * @flags:	RAWKV_EF_*. RAWKV_EF_COMMITTED: the last committed log
@@ -53,19 +57,19 @@ enum { RAWKV_E_IDLE, RAWKV_E_LIVE, RAWKV_E_DEAD };
  *		the slot, which needs it free in the committed table, so
  *		they and this flag are the slot's committed state.
  *
- * 36 bytes per slot whatever the key length. Guarded by rawkv_index.lock,
- * except the fields of a slot a PUT in flight owns.
+ * 36 bytes per slot whatever the key length. Guarded by rawkv_index.lock
+ * (the bit fields share a word: every write to it is under the lock).
  */
 struct rawkv_entry {
 	u64 fp;
 	u64 gen;
-	u32 value_len;
 	u32 hnext;
 	u32 prev;
 	u32 next;
-	u16 pins;
-	u8 state;
-	u8 flags;
+	u32 pins;
+	u32 value_len:RAWKV_VALUE_LEN_BITS;
+	u32 state:2;
+	u32 flags:3;
 } __packed __aligned(4);
 
 /* A list of slots threaded through rawkv_entry.next. */

@@ -145,7 +145,8 @@ const char *rawkv_decode_anchor(const struct rawkv_geo *g,
 	if (!ai->seq || (ai->seq & 1) != (u64)area)
 		return "sequence number does not belong to this area";
 	/* Transactions are numbered from 1; generations have 63 bits. */
-	if (!ai->tail_seq || !ai->next_gen || ai->next_gen > RAWKV_META_SYNC)
+	if (!ai->tail_seq || ai->tail_seq > RAWKV_META_SYNC ||
+	    !ai->next_gen || ai->next_gen > RAWKV_META_SYNC)
 		return "sequence or generation out of range";
 	if (ai->tail >= g->log_blocks)
 		return "log tail beyond the log";
@@ -185,7 +186,9 @@ const char *rawkv_decode_log_block(const struct rawkv_geo *g, const void *blk,
 	li->blk = le32_to_cpu(h->blk);
 	li->nblk = le32_to_cpu(h->nblk);
 	li->nrec = le32_to_cpu(h->nrec);
-	if (!li->seq || !li->nblk || li->nblk > g->log_blocks ||
+	/* Sequence numbers, like generations, stay below 2^63. */
+	if (!li->seq || li->seq > RAWKV_META_SYNC ||
+	    !li->nblk || li->nblk > g->log_blocks ||
 	    li->blk >= li->nblk || li->nrec > RAWKV_LOG_RECS_PER_BLOCK ||
 	    !li->next_gen || li->next_gen > RAWKV_META_SYNC ||
 	    h->flags || h->reserved)

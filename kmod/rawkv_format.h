@@ -116,10 +116,10 @@ struct rawkv_sb {
  *		anchor it replaces.
  * @uuid:	the superblock's uuid
  * @tail_seq:	every transaction the slot metadata does not hold has a
- *		sequence number >= this
+ *		sequence number >= this; 1..2^63
  * @tail:	log block where the first such transaction starts
  * @lru_crc:	crc32c of the first @lru_count entries of the LRU hint
- * @next_gen:	every generation on the device is below this
+ * @next_gen:	every generation on the device is below this; 1..2^63
  * @lru_count:	entries in the LRU hint, zero when there is none
  * @flags:	zero
  * @crc:	crc32c of this struct with @crc zero
@@ -171,9 +171,9 @@ struct rawkv_meta_ent {
 /**
  * struct rawkv_log_hdr - first 64 bytes of a log block
  * @magic:	RAWKV_LOG_MAGIC
- * @seq:	sequence number of the transaction; transactions follow each
- *		other in the ring with increasing (not always consecutive)
- *		numbers
+ * @seq:	sequence number of the transaction, 1..2^63; transactions
+ *		follow each other in the ring with increasing (not always
+ *		consecutive) numbers
  * @uuid:	the superblock's uuid
  * @next_gen:	every generation on the device was below this at commit
  * @blk:	index of this block in its transaction

@@ -60,6 +60,8 @@ int rawkv_store_init(struct rawkv_dev *kd)
 {
 	int ret;
 
+	BUILD_BUG_ON(RAWKV_SLOT_SIZE_MAX - RAWKV_BLOCK_SIZE >=
+		     1U << RAWKV_VALUE_LEN_BITS);
 	ret = rawkv_index_init(&kd->ix, kd->geo.slot_count,
 			       RAWKV_META_PER_BLOCK);
 	if (ret)
@@ -703,7 +705,8 @@ static int rawkv_get_reread(struct rawkv_dev *kd, struct rawkv_req *rq,
  * Finish a GET. The value counts only if the header proves the slot holds
  * this key's value and its crc32c matches; otherwise no byte read reaches
  * the caller, and the entry is dropped. An entry of another key with the
- * same fingerprint sends the GET on to the next one.
+ * same fingerprint, or one whose slot holds another value, sends the GET
+ * on to the next one.
  */
 int rawkv_get_end(struct rawkv_dev *kd, struct rawkv_req *rq)
 {
@@ -733,8 +736,11 @@ again:
 	if (e) {
 		rawkv_unpin(kd, e);
 		rq->e = NULL;
-		if (ret == -EXDEV) {
-			/* Another key's value: try the next candidate. */
+		if (ret == -EXDEV || ret == -ENOENT) {
+			/*
+			 * Another key's value, or a stale entry (dropped):
+			 * try the next candidate.
+			 */
 			rawkv_get_begin(kd, rq, rq->key, rq->klen, rq->ubuf,
 					rq->buflen);
 			goto again;

@@ -83,7 +83,7 @@ struct tix {
 	u8 *where;
 	u64 *fp, *gen, *lseq;
 	u32 *len;
-	u16 *pins;
+	u32 *pins;
 	bool *sync, *committed, *dirty, *mdirty, *named;
 	u32 nr_live, nr_out, nr_dead, nr_dirty, nr_mdirty;
 	struct mlist free, limbo, committing;
@@ -258,7 +258,7 @@ static void check_entry(struct __test_metadata *_metadata, struct tix *t,
 		    w == W_DEAD ? RAWKV_E_DEAD : RAWKV_E_IDLE;
 	bool dirty = test_bit(s, t->ix.dirty);
 
-	ASSERT_EQ(state, e->state)
+	ASSERT_EQ(state, (u32)e->state)
 		TH_LOG("slot %u: the model has it %s", s, where_name[w]);
 	ASSERT_EQ(t->pins[s], e->pins) TH_LOG("slot %u pins", s);
 	if (w == W_LIVE || w == W_DEAD || t->committed[s]) {
@@ -268,8 +268,8 @@ static void check_entry(struct __test_metadata *_metadata, struct tix *t,
 
 		ASSERT_EQ(t->fp[s], e->fp) TH_LOG("slot %u fp", s);
 		ASSERT_EQ(t->gen[s], e->gen) TH_LOG("slot %u gen", s);
-		ASSERT_EQ(t->len[s], e->value_len) TH_LOG("slot %u len", s);
-		ASSERT_EQ(flags, e->flags)
+		ASSERT_EQ(t->len[s], (u32)e->value_len) TH_LOG("slot %u len", s);
+		ASSERT_EQ(flags, (u32)e->flags)
 			TH_LOG("slot %u (%s) flags", s, where_name[w]);
 	} else {
 		ASSERT_EQ(0, e->flags & (RAWKV_EF_COMMITTED | RAWKV_EF_MARK))
@@ -596,7 +596,7 @@ static void tix_init(struct __test_metadata *_metadata, struct tix *t, u32 n,
 	t->gen = xcalloc(n, sizeof(u64));
 	t->lseq = xcalloc(n, sizeof(u64));
 	t->len = xcalloc(n, sizeof(u32));
-	t->pins = xcalloc(n, sizeof(u16));
+	t->pins = xcalloc(n, sizeof(u32));
 	t->sync = xcalloc(n, 1);
 	t->committed = xcalloc(n, 1);
 	t->dirty = xcalloc(n, 1);
@@ -743,7 +743,7 @@ static void op_touch(struct __test_metadata *_metadata, struct tix *t, u32 s)
 
 static bool op_pin(struct __test_metadata *_metadata, struct tix *t, u32 s)
 {
-	bool ok, want = t->pins[s] < U16_MAX;
+	bool ok, want = t->pins[s] < U32_MAX;
 
 	ASSERT_EQ(W_LIVE, t->where[s]);
 	ix_lock(t);
@@ -1159,13 +1159,20 @@ TEST(entry_layout)
 	ASSERT_EQ(4, _Alignof(struct rawkv_entry));
 	ASSERT_EQ(0, offsetof(struct rawkv_entry, fp));
 	ASSERT_EQ(8, offsetof(struct rawkv_entry, gen));
-	ASSERT_EQ(16, offsetof(struct rawkv_entry, value_len));
-	ASSERT_EQ(20, offsetof(struct rawkv_entry, hnext));
-	ASSERT_EQ(24, offsetof(struct rawkv_entry, prev));
-	ASSERT_EQ(28, offsetof(struct rawkv_entry, next));
-	ASSERT_EQ(32, offsetof(struct rawkv_entry, pins));
-	ASSERT_EQ(34, offsetof(struct rawkv_entry, state));
-	ASSERT_EQ(35, offsetof(struct rawkv_entry, flags));
+	ASSERT_EQ(16, offsetof(struct rawkv_entry, hnext));
+	ASSERT_EQ(20, offsetof(struct rawkv_entry, prev));
+	ASSERT_EQ(24, offsetof(struct rawkv_entry, next));
+	ASSERT_EQ(28, offsetof(struct rawkv_entry, pins));
+	/* value_len, state and flags share the last word, without loss */
+	memset(two, 0, sizeof(two));
+	two[0].value_len = (1U << RAWKV_VALUE_LEN_BITS) - 1;
+	two[0].state = RAWKV_E_DEAD;
+	two[0].flags = RAWKV_EF_SYNC | RAWKV_EF_COMMITTED | RAWKV_EF_MARK;
+	ASSERT_EQ((1U << RAWKV_VALUE_LEN_BITS) - 1, (u32)two[0].value_len);
+	ASSERT_EQ(RAWKV_E_DEAD, (u32)two[0].state);
+	ASSERT_EQ(RAWKV_EF_SYNC | RAWKV_EF_COMMITTED | RAWKV_EF_MARK,
+		  (u32)two[0].flags);
+	ASSERT_EQ(0U, (u32)two[1].value_len);
 	ASSERT_EQ(12, sizeof(struct rawkv_slot_list));
 }
 
@@ -1309,7 +1316,7 @@ TEST(init_big)
 		ASSERT_EQ(table, ix.table_bytes);
 		ASSERT_EQ(index_compat_bytes, ix.ents_bytes + ix.table_bytes);
 		ASSERT_LE(index_compat_bytes, (size_t)n * 40);
-		ASSERT_EQ(0, ix.ents[top].state);
+		ASSERT_EQ(0U, (u32)ix.ents[top].state);
 		ASSERT_EQ(0ULL, ix.ents[top].fp);
 		rawkv_index_load_done(&ix, top, n);
 		spin_lock(&ix.lock);
@@ -1519,7 +1526,7 @@ TEST(pin_unpin)
 	ASSERT_TRUE(op_pin(_metadata, &t, sl[0]));
 	ASSERT_FALSE(op_unpin(_metadata, &t, sl[0]));
 	ASSERT_TRUE(op_unpin(_metadata, &t, sl[0]));
-	ASSERT_EQ(RAWKV_E_LIVE, t.ix.ents[sl[0]].state);
+	ASSERT_EQ(RAWKV_E_LIVE, (u32)t.ix.ents[sl[0]].state);
 
 	/* removed while pinned: dead, busy, to limbo at the last unpin */
 	op_pin(_metadata, &t, sl[1]);
@@ -1539,22 +1546,27 @@ TEST(pin_unpin)
 	ASSERT_EQ(sl[1], t.ix.limbo.head);
 	ASSERT_EQ(2U, t.ix.limbo.count);
 
-	/* the pin count saturates: refused, warned once */
-	t.full_every = 1 << 30;
-	for (i = 0; i < U16_MAX; i++)
+	/*
+	 * 65,536 pins do not wrap (a 16-bit count did); the count saturates
+	 * at U32_MAX: refused, warned. Reaching it takes 4 G pins: start
+	 * near it, in the index and the model alike.
+	 */
+	for (i = 0; i < 65536; i++)
 		ASSERT_TRUE(op_pin(_metadata, &t, sl[3]));
-	t.full_every = 1;
+	ASSERT_EQ(65536U, t.ix.ents[sl[3]].pins);
+	t.ix.ents[sl[3]].pins = U32_MAX - 1;
+	t.pins[sl[3]] = U32_MAX - 1;
+	ASSERT_TRUE(op_pin(_metadata, &t, sl[3]));
 	ASSERT_EQ(0U, index_compat_warns);
-	report("pin_unpin: a pin past U16_MAX, refused with one WARNING (expected):\n");
+	report("pin_unpin: a pin past U32_MAX, refused with one WARNING (expected):\n");
 	ASSERT_FALSE(op_pin(_metadata, &t, sl[3]));
 	ASSERT_FALSE(op_pin(_metadata, &t, sl[3]));
 	ASSERT_EQ(2U, index_compat_warns);
-	ASSERT_EQ(U16_MAX, t.ix.ents[sl[3]].pins);
+	ASSERT_EQ(U32_MAX, t.ix.ents[sl[3]].pins);
 	op_remove(_metadata, &t, sl[3]);
-	t.full_every = 1 << 30;
-	for (i = 1; i < U16_MAX; i++)
-		ASSERT_FALSE(op_unpin(_metadata, &t, sl[3]));
-	t.full_every = 1;
+	t.ix.ents[sl[3]].pins = 2;
+	t.pins[sl[3]] = 2;
+	ASSERT_FALSE(op_unpin(_metadata, &t, sl[3]));
 	ASSERT_TRUE(op_unpin(_metadata, &t, sl[3]));
 	ASSERT_EQ(sl[3], t.ix.limbo.head);
 	tix_fini(_metadata, &t);
@@ -1771,7 +1783,7 @@ TEST(commit_cycle)
 	op_finish(_metadata, &t, recs, n, true);
 	/* s was committed live: the committed table has it, limbo keeps it */
 	ASSERT_TRUE(t.ix.ents[s].flags & RAWKV_EF_COMMITTED);
-	ASSERT_EQ(RAWKV_E_IDLE, t.ix.ents[s].state);
+	ASSERT_EQ(RAWKV_E_IDLE, (u32)t.ix.ents[s].state);
 	ASSERT_EQ(0, t.ix.ents[sl[4000]].flags & RAWKV_EF_COMMITTED);
 	ASSERT_EQ(40U + 100 - 11, t.ix.free.count);
 
@@ -1980,8 +1992,8 @@ TEST(load_path)
 	ASSERT_EQ(4U, got[n3 - 3]);
 	ASSERT_EQ(5U, got[n3 - 2]);
 	ASSERT_EQ(3U, got[n3 - 1]);
-	ASSERT_EQ(RAWKV_EF_COMMITTED | RAWKV_EF_SYNC, t.ix.ents[5].flags);
-	ASSERT_EQ(0, t.ix.ents[2].flags);
+	ASSERT_EQ(RAWKV_EF_COMMITTED | RAWKV_EF_SYNC, (u32)t.ix.ents[5].flags);
+	ASSERT_EQ(0U, (u32)t.ix.ents[2].flags);
 
 	/* load_done from the top down, in ranges that do not divide */
 	load_done_all(_metadata, &t, 500);
