@@ -896,6 +896,7 @@ struct judge {
 	size_t nsigs, capsigs;
 	int images, held, printed;
 	int dropped;		/* held with load_dropped after a torn write */
+	int in_flight;		/* kept a PREFLUSH write still in flight */
 };
 
 static bool seen_sig(struct judge *j, uint64_t sig)
@@ -1003,6 +1004,7 @@ static int judge_image_ex(struct judge *j, int64_t t, enum wc_variant v,
 		return -2;
 	}
 	j->images++;
+	j->in_flight += info.preflush_in_flight;
 	snprintf(prefix, sizeof(prefix), "#   %s t=%" PRId64 " %s%s%s: ", j->name,
 		 t, variant_name[v], fl && fl->params ? " after " : "",
 		 fl && fl->params ? fl->params : "");
@@ -1063,6 +1065,7 @@ out_report:
 			issued ? "" : " (before its I/O)", why);
 		if (details)
 			fputs(details, stdout);
+		wc_image_describe(&j->rc->wc, t, v, seed, stdout, "#     ");
 		fflush(stdout);
 	}
 	free(details);
@@ -1261,9 +1264,9 @@ static void replay_variant(struct __test_metadata *_metadata,
 	}
 	if (cfg->wl == WL_FLUSH)
 		load_faults(_metadata, &j, &m);
-	kv_note("%s (%s): %d cut points, crash images checked: %d, held %d (%d of them with load_dropped after a torn metadata write), in %.1f s",
+	kv_note("%s (%s): %d cut points, crash images checked: %d, held %d (%d of them with load_dropped after a torn metadata write; %d keep a PREFLUSH write in flight), in %.1f s",
 		cfg->name, full ? "full" : "bounded", tried, j.images, j.held,
-		j.dropped, kv_now() - t0);
+		j.dropped, j.in_flight, kv_now() - t0);
 	EXPECT_EQ(j.images, j.held);
 	EXPECT_LT(0, j.images);
 	judge_free(&j);

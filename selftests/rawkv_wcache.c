@@ -288,6 +288,41 @@ static uint64_t mix(uint64_t h, uint64_t v)
 	return h * 0xff51afd7ed558ccdULL;
 }
 
+/*
+ * The fate of each write not yet durable at cut @t: 0 lost, 1 kept, 2
+ * torn. A PREFLUSH write still in flight whose data the image keeps, even
+ * in part, had its flush done first: every write that completed before it
+ * was submitted is then kept too.
+ */
+static bool choose_fates(const struct wc_model *m, enum wc_variant variant,
+			 const int *maybe, int nm, uint8_t *fate,
+			 uint64_t *rng)
+{
+	bool flushed = false;
+	int i, k;
+
+	for (i = 0; i < nm; i++) {
+		if (variant == WC_NONE_LOST)
+			fate[maybe[i]] = 1;
+		else if (variant == WC_RANDOM)
+			fate[maybe[i]] = kv_rand(rng) % 3;
+	}
+	for (i = 0; i < nm; i++) {
+		const struct wc_write *f = &m->w[maybe[i]];
+
+		if (!f->preflush || !fate[maybe[i]])
+			continue;
+		flushed = true;
+		for (k = 0; k < nm; k++) {
+			const struct wc_write *w = &m->w[maybe[k]];
+
+			if (w->complete >= 0 && w->complete < f->submit)
+				fate[maybe[k]] = 1;
+		}
+	}
+	return flushed;
+}
+
 int wc_image_pieces(const struct wc_model *m, int64_t t,
 		    enum wc_variant variant, uint64_t seed,
 		    struct lw_piece **p, struct wc_image *info)
@@ -307,13 +342,10 @@ int wc_image_pieces(const struct wc_model *m, int64_t t,
 	}
 	maybe = ids + m->nw + 1;
 	wc_cut_sets(m, t, ids, &nd, maybe, &nm);
-	for (i = 0; i < nm; i++) {
-		if (variant == WC_NONE_LOST)
-			fate[maybe[i]] = 1;
-		else if (variant == WC_RANDOM)
-			fate[maybe[i]] = kv_rand(&rng) % 3;
+	info->preflush_in_flight = choose_fates(m, variant, maybe, nm, fate,
+						&rng);
+	for (i = 0; i < nm; i++)
 		ids[nd++] = maybe[i];
-	}
 	for (i = 0; i < nd; i++)
 		if (m->w[ids[i]].durable <= t)
 			fate[ids[i]] = 1;
@@ -373,3 +405,36 @@ int wc_image_pieces(const struct wc_model *m, int64_t t,
 	free(fate);
 	return count;
 }
+
+void wc_image_describe(const struct wc_model *m, int64_t t,
+		       enum wc_variant variant, uint64_t seed, FILE *out,
+		       const char *prefix)
+{
+	static const char *const fates[] = { "lost", "kept", "torn" };
+	int *dur = malloc(2 * (m->nw + 1) * sizeof(int)), *maybe, nd, nm, i;
+	uint8_t *fate = calloc(m->nw + 1, 1);
+	uint64_t rng = seed ^ (uint64_t)t * 0x9e3779b97f4a7c15ULL;
+
+	if (!dur || !fate || !out) {
+		free(dur);
+		free(fate);
+		return;
+	}
+	maybe = dur + m->nw + 1;
+	wc_cut_sets(m, t, dur, &nd, maybe, &nm);
+	choose_fates(m, variant, maybe, nm, fate, &rng);
+	fprintf(out, "%s%d writes durable at the cut, %d not yet:\n", prefix,
+		nd, nm);
+	for (i = 0; i < nm; i++) {
+		const struct wc_write *w = &m->w[maybe[i]];
+
+		fprintf(out, "%s  bio %" PRIu64 " %s sector %" PRIu64 " +%u%s%s, submitted at event %" PRId64 ", completed %s%" PRId64 ": %s\n",
+			prefix, w->n, w->kind, w->sector, w->sectors,
+			w->preflush ? " PREFLUSH" : "", w->fua ? " FUA" : "",
+			w->submit, w->complete < 0 ? "never " : "at ",
+			w->complete, fates[fate[maybe[i]]]);
+	}
+	free(dur);
+	free(fate);
+}
+

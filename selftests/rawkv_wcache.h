@@ -13,7 +13,10 @@
  *            submitted that then completed itself, before the cut;
  *   maybe    every other write submitted before the cut: completed but
  *            still in the cache, or in flight. Each may be lost, kept, or
- *            kept in part (any subset of its 512-byte sectors).
+ *            kept in part (any subset of its 512-byte sectors), except
+ *            that a PREFLUSH write in flight whose data reached the device
+ *            had its flush done first: every write that completed before
+ *            it was submitted is then kept.
  *
  * An image is the device after such a cut: zeros (the device is zeroed
  * before the workload), then the kept writes in the order they reached the
@@ -38,6 +41,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "rawkv_crash_util.h"
 #include "rawkv_logwrites.h"
@@ -95,6 +99,8 @@ enum wc_variant {
 struct wc_image {
 	uint64_t sig;		/* a signature of it, to skip duplicates */
 	bool torn_meta;		/* a write of the slot metadata kept in part */
+	/* a PREFLUSH write in flight kept (in part): its flush was done */
+	bool preflush_in_flight;
 };
 
 /*
@@ -104,5 +110,14 @@ struct wc_image {
 int wc_image_pieces(const struct wc_model *m, int64_t t,
 		    enum wc_variant variant, uint64_t seed,
 		    struct lw_piece **p, struct wc_image *info);
+
+/*
+ * Print to @out, one line each after @prefix, the writes not yet durable
+ * at cut @t and what the image of @variant and @seed kept of each (torn:
+ * some of its sectors): to tell what a failed image holds.
+ */
+void wc_image_describe(const struct wc_model *m, int64_t t,
+		       enum wc_variant variant, uint64_t seed, FILE *out,
+		       const char *prefix);
 
 #endif /* RAWKV_WCACHE_H */
