@@ -3,11 +3,13 @@
 # with a busybox initramfs, the repo's built artifacts under /rawkv, and raw disk images.
 #
 #   scripts/vm.sh [--name NAME] [--timeout SECS] [--mem MIB] [--virtfs]
-#                 [--disk FILE[:LBS]]... --run 'COMMAND'
+#                 [--throttle BPS] [--disk FILE[:LBS]]... --run 'COMMAND'
 #
 # --disk     raw image, attached in order as /dev/vda, vdb, ...; ":4096" sets logical and
 #            physical block size. Images are used in place, so they persist across runs.
 # --run      shell command run by /bin/sh in the guest, cwd /rawkv, PATH starting with /rawkv.
+# --throttle QEMU throttles every --disk to BPS bytes per second, reads and writes
+#            together (throttling.bps-total; its bucket holds BPS/10 bytes, 0.1 s).
 # --timeout  seconds before QEMU is killed (default 300); the guest dumps blocked tasks
 #            to the console a little before that.
 # --mem      guest memory in MiB (default 1024).
@@ -32,6 +34,7 @@ TIMEOUT=300
 MEM=${RAWKV_VM_MEM:-1024}
 VIRTFS=
 RUN=
+THROTTLE=
 DISKS=()
 
 die() { echo "vm.sh: $*" >&2; exit 64; }
@@ -42,6 +45,7 @@ while [ $# -gt 0 ]; do
 	--timeout) TIMEOUT=$2; shift 2 ;;
 	--mem) MEM=$2; shift 2 ;;
 	--virtfs) VIRTFS=1; shift ;;
+	--throttle) THROTTLE=$2; shift 2 ;;
 	--run) RUN=$2; shift 2 ;;
 	--disk) DISKS+=("$2"); shift 2 ;;
 	-h | --help) sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -51,6 +55,7 @@ done
 [ -n "$RUN" ] || die "--run is required"
 case $TIMEOUT in '' | *[!0-9]*) die "bad --timeout: $TIMEOUT" ;; esac
 case $MEM in '' | *[!0-9]*) die "bad --mem: $MEM" ;; esac
+case $THROTTLE in *[!0-9]*) die "bad --throttle: $THROTTLE" ;; esac
 case $NAME in '' | */* | .*) die "bad --name: $NAME" ;; esac
 
 KVER=${KVER:-$("$TOP/scripts/kver.sh")}
@@ -181,8 +186,9 @@ for spec in "${DISKS[@]}"; do
 	# cache=unsafe: the guest still sees a volatile write cache (flushes
 	# and FUA reach QEMU as on any disk); QEMU just skips the host's fsync
 	# for these scratch images, which would only slow the tests down.
-	QDISKS+=(-drive "file=${file//,/,,},format=raw,if=none,id=d$n,cache=unsafe"
-		-device "$opt")
+	drv="file=${file//,/,,},format=raw,if=none,id=d$n,cache=unsafe"
+	[ -n "$THROTTLE" ] && drv="$drv,throttling.bps-total=$THROTTLE"
+	QDISKS+=(-drive "$drv" -device "$opt")
 	n=$((n + 1))
 done
 cat >"$ROOT/etc/vm/conf" <<EOF
