@@ -46,7 +46,9 @@
 #include <inttypes.h>
 #include <linux/aio_abi.h>
 #include <linux/fs.h>
+#include <linux/if_alg.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -55,6 +57,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -67,13 +70,26 @@
 #ifndef RAWKV_HAVE_BATCH	/* bench/Makefile sets it from userlib/rawkv.h */
 #define RAWKV_HAVE_BATCH 0
 #endif
+#ifndef RAWKV_HAVE_RING		/* rawkv_ring_*(): librawkv's io_uring API */
+#define RAWKV_HAVE_RING 0
+#endif
+#ifndef RAWKV_HAVE_CRC_STAT	/* rawkv_stat.crc32c_mbps / crc32c_driver */
+#define RAWKV_HAVE_CRC_STAT 0
+#endif
+#ifndef HAVE_LIBURING		/* liburing.h (Debian liburing-dev) */
+#define HAVE_LIBURING 0
+#endif
+#if HAVE_LIBURING
+#include <liburing.h>
+#endif
 
 #define KiB		1024UL
 #define MiB		(1024 * KiB)
 #define MAX_THREADS	64
 #define MAX_BATCH	256
 #define MAX_SIZES	16
-#define MAX_GROUPS	8
+#define MAX_GROUPS	16
+#define MAX_TCOUNTS	4
 #define KEY_BUF		64
 #define PATH_BUF	160
 
@@ -92,16 +108,30 @@ static struct {
 	const char *mnt;
 	size_t sizes[MAX_SIZES];
 	int nsizes;
-	int threads[2];
+	int threads[MAX_TCOUNTS];
+	int nthreads;
 	int batch;
 	double row_mib;		/* target MiB moved per row */
 	size_t min_ops, max_ops;
 	size_t mem_entries;
 	size_t mem_klen, mem_vlen;
+	bool model;		/* the drive model's rows (--model) */
+	size_t batch_only_max;	/* --model: sizes up to this get only a batch group */
+	size_t uring_max;	/* --model: sizes up to this get an io_uring group */
+	int depth;		/* io_uring depth */
+	double row_secs;	/* a row stops after this long (0: never) */
+	double throttle_mbps;	/* QEMU's throttle of DEVICE, 10^6 B/s (0: none) */
+	double host_crc_mbps;	/* user-space crc32c on the host, for the projection */
+	bool calibrate;
+	const char *perf;	/* profile a PUT and a GET row with this perf */
 } opt = {
 	.ko = "/rawkv/rawkv.ko",
 	.threads = { 1, 8 },
+	.nthreads = 2,
 	.batch = 32,
+	.batch_only_max = 4 * KiB,
+	.uring_max = MiB,
+	.depth = 32,
 	.row_mib = 256,
 	.min_ops = 24,
 	.max_ops = 1024,
@@ -245,6 +275,144 @@ static uint32_t crc_self(const void *s, size_t size)
 	return crc32c(crc32c(~0U, s, size - 4), zero, 4);
 }
 
+/*
+ * ---- calibration: crc32c speeds ----
+ *
+ * The user-space crc32c is a slicing-by-8 table version: plain C, the same
+ * instructions in the guest and on the host, so its speed in the guest over
+ * its speed on the host is the guest's slowdown on this code.
+ */
+
+static uint32_t crc8_table[8][256];
+
+static uint32_t crc32c_s8(uint32_t crc, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+	uint64_t v;
+
+	while (len >= 8) {
+		memcpy(&v, p, 8);
+		v = le64toh(v) ^ crc;
+		crc = crc8_table[7][v & 0xff] ^ crc8_table[6][(v >> 8) & 0xff] ^
+		      crc8_table[5][(v >> 16) & 0xff] ^ crc8_table[4][(v >> 24) & 0xff] ^
+		      crc8_table[3][(v >> 32) & 0xff] ^ crc8_table[2][(v >> 40) & 0xff] ^
+		      crc8_table[1][(v >> 48) & 0xff] ^ crc8_table[0][v >> 56];
+		p += 8;
+		len -= 8;
+	}
+	return crc32c(crc, p, len);
+}
+
+#define CAL_BUF		MiB
+#define CAL_ROUNDS	5
+#define CAL_SECS	0.3
+
+/* Best of CAL_ROUNDS rounds of at least CAL_SECS each; 10^6 B/s. */
+static double user_crc_mbps(void)
+{
+	unsigned char *buf = xalloc(CAL_BUF);
+	double best = 0;
+	uint32_t sink = 0, i, k;
+	int r;
+
+	for (i = 0; i < 256; i++) {
+		crc8_table[0][i] = crc_table[i];
+		for (k = 1; k < 8; k++)
+			crc8_table[k][i] = (crc8_table[k - 1][i] >> 8) ^
+					   crc_table[crc8_table[k - 1][i] & 0xff];
+	}
+	fill(buf, CAL_BUF, 42);
+	if (crc32c_s8(~0U, buf, CAL_BUF - 3) != crc32c(~0U, buf, CAL_BUF - 3)) {
+		fail("slicing-by-8 crc32c disagrees with the bytewise one");
+		free(buf);
+		return 0;
+	}
+	for (r = 0; r < CAL_ROUNDS; r++) {
+		double t0 = now(), t;
+		size_t n = 0;
+
+		do {
+			sink ^= crc32c_s8(~0U, buf, CAL_BUF);
+			n++;
+		} while ((t = now() - t0) < CAL_SECS);
+		if (n * (double)CAL_BUF / t / 1e6 > best)
+			best = n * (double)CAL_BUF / t / 1e6;
+	}
+	free(buf);
+	return sink == 0x12345678 ? best + 1e-9 : best;	/* keep the work */
+}
+
+/* The crc32c driver the crypto API picks: the highest priority in /proc/crypto. */
+static void crypto_driver(const char *alg, char *drv, size_t len)
+{
+	FILE *f = fopen("/proc/crypto", "r");
+	char line[256], name[64] = "", d[64] = "";
+	int prio, best = -1;
+
+	snprintf(drv, len, "?");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "name : %63s", name) == 1)
+			continue;
+		if (sscanf(line, "driver : %63s", d) == 1)
+			continue;
+		if (sscanf(line, "priority : %d", &prio) == 1 && !strcmp(name, alg) &&
+		    prio > best) {
+			best = prio;
+			snprintf(drv, len, "%s", d);
+		}
+	}
+	fclose(f);
+}
+
+/*
+ * The kernel's crc32c from user space: AF_ALG "hash" "crc32c", 1 MiB per
+ * send() (the pages are pinned, not copied), digest read back. Best of
+ * CAL_ROUNDS rounds; 10^6 B/s, or 0 when AF_ALG is not there.
+ */
+static double kernel_crc_mbps(char *drv, size_t dlen)
+{
+	struct sockaddr_alg sa = { .salg_family = AF_ALG, .salg_type = "hash",
+				   .salg_name = "crc32c" };
+	unsigned char *buf = xalloc(CAL_BUF), out[4];
+	double best = 0;
+	int tfm, op = -1, r;
+
+	snprintf(drv, dlen, "-");
+	tfm = socket(AF_ALG, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (tfm < 0 || bind(tfm, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    (op = accept(tfm, NULL, 0)) < 0) {
+		note("calibration: AF_ALG crc32c unavailable: %s", strerror(errno));
+		goto out;
+	}
+	crypto_driver("crc32c", drv, dlen);
+	fill(buf, CAL_BUF, 43);
+	for (r = 0; r < CAL_ROUNDS; r++) {
+		double t0 = now(), t;
+		size_t n = 0;
+
+		do {
+			if (send(op, buf, CAL_BUF, 0) != (ssize_t)CAL_BUF ||
+			    read(op, out, 4) != 4) {
+				note("calibration: AF_ALG crc32c: %s", strerror(errno));
+				best = 0;
+				goto out;
+			}
+			n++;
+		} while ((t = now() - t0) < CAL_SECS);
+		if (n * (double)CAL_BUF / t / 1e6 > best)
+			best = n * (double)CAL_BUF / t / 1e6;
+	}
+out:
+	if (op >= 0)
+		close(op);
+	if (tfm >= 0)
+		close(tfm);
+	free(buf);
+	return best;
+}
+
 /* ---- the device ---- */
 
 /* The device, O_DIRECT (+ @flags); never O_CREAT or O_TRUNC: a block device only. */
@@ -346,6 +514,7 @@ struct result {
 	double secs;
 	double p50, p99;	/* seconds per call */
 	int errors;
+	bool cut;		/* stopped at --row-secs */
 };
 
 struct group {
@@ -354,7 +523,23 @@ struct group {
 	int threads;
 	int batch;		/* 1: one value per call */
 	bool sync;		/* PUT-sync rows only: rawkv_put_sync(), O_DSYNC, fsync */
+	bool uring;		/* io_uring rows, 1 thread, depth = batch */
 	size_t n;		/* values */
+	/*
+	 * After the rawkv PUT row: thread t stored values [t * (n / threads),
+	 * stored_hi[t]); fewer than its share when the row was cut at
+	 * --row-secs. The later rows of the group cycle over those values
+	 * until they have moved n (or are cut too).
+	 */
+	bool stored_set;
+	size_t stored_hi[MAX_THREADS];
+	/*
+	 * After the raw PUT row: thread t wrote [t * (n / threads), raw_hi[t]);
+	 * the raw GET reads only those (with a format per group, the other
+	 * offsets hold another group's values).
+	 */
+	bool raw_set;
+	size_t raw_hi[MAX_THREADS];
 	uint64_t *off;		/* per value: byte offset of its bytes in rawkv */
 	bool off_exact;		/* offsets from rawkv's checkpoint */
 	struct result res[NBK][NOP];
@@ -426,6 +611,9 @@ struct worker {
 	pthread_barrier_t *bar;
 	aio_context_t aio;
 	double t0, t1;		/* this thread's first call started, last ended */
+	size_t todo, done;	/* values to move, moved */
+	double deadline;	/* stop starting calls after this (0: never) */
+	bool cut;
 };
 
 static void werr(struct worker *w, const char *fmt, ...)
@@ -694,15 +882,224 @@ static void do_call(struct worker *w, size_t i, size_t m)
 				werr(w, "%s GET of value %zu: wrong bytes", bk_name[w->bk], i + j);
 }
 
+/*
+ * io_uring rows: one thread keeps g->batch operations in flight, each on
+ * its own buffer, refilling as completions arrive. Latency is per value,
+ * from its queueing to its completion being reaped.
+ */
+#if HAVE_LIBURING
+static int uring_raw_open(struct worker *w, struct io_uring *ring, unsigned int depth)
+{
+	int r = io_uring_queue_init(depth, ring, 0);
+
+	if (r < 0)
+		werr(w, "io_uring_queue_init(%u): %s", depth, strerror(-r));
+	return r;
+}
+#endif
+
+static void uring_loop(struct worker *w)
+{
+	struct group *g = w->g;
+	size_t V = g->vsize, D = g->batch, span = w->hi - w->lo;
+	size_t issued = 0, reaped = 0, nfree = D, s, i;
+	size_t idx[MAX_BATCH], freel[MAX_BATCH];
+	double ts[MAX_BATCH];
+	char keys[MAX_BATCH][KEY_BUF];
+	bool stop = false, raw = w->bk == BK_RAW;
+#if HAVE_LIBURING
+	struct io_uring ring;
+#endif
+#if RAWKV_HAVE_RING
+	struct rawkv_ring *kr = NULL;
+	struct rawkv_completion comp[MAX_BATCH];
+#endif
+
+	for (s = 0; s < D; s++)
+		freel[s] = D - 1 - s;
+	if (raw) {
+#if HAVE_LIBURING
+		if (uring_raw_open(w, &ring, D) < 0)
+			return;
+#else
+		werr(w, "built without liburing");
+		return;
+#endif
+	} else {
+#if RAWKV_HAVE_RING
+		int r = rawkv_ring_open(w->c->kv, D, &kr);
+
+		if (r) {
+			werr(w, "rawkv_ring_open(%zu): %s", D, rawkv_strerror(r));
+			return;
+		}
+#else
+		werr(w, "built without rawkv_ring_*()");
+		return;
+#endif
+	}
+	while (reaped < issued || (!stop && issued < w->todo && span)) {
+		size_t q = 0;
+		int r = 0;
+
+		/* Queue into every free buffer. */
+		while (!stop && nfree && issued < w->todo && span) {
+			s = freel[--nfree];
+			i = w->lo + issued % span;
+			idx[s] = i;
+			key_of(g, i, keys[s]);
+			stamp(w->bufs[s], V, w->op == OP_PUT ? stamp_of(g, i) : 0);
+			ts[s] = now();
+			if (raw) {
+#if HAVE_LIBURING
+				struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+
+				if (!sqe) {
+					werr(w, "io_uring_get_sqe: ring full");
+					r = -EBUSY;
+				} else {
+					if (w->op == OP_PUT)
+						io_uring_prep_write(sqe, w->c->rawfd, w->bufs[s], V,
+								    g->off[i]);
+					else
+						io_uring_prep_read(sqe, w->c->rawfd, w->bufs[s], V,
+								   g->off[i]);
+					sqe->user_data = s;
+				}
+#endif
+			} else {
+#if RAWKV_HAVE_RING
+				r = w->op == OP_PUT ?
+					rawkv_ring_put(kr, keys[s], strlen(keys[s]), w->bufs[s], V, s) :
+					rawkv_ring_get(kr, keys[s], strlen(keys[s]), w->bufs[s], V, s);
+				if (r)
+					werr(w, "rawkv_ring_%s %s: %s", w->op == OP_PUT ? "put" : "get",
+					     keys[s], rawkv_strerror(r));
+#endif
+			}
+			if (r) {
+				freel[nfree++] = s;
+				stop = true;
+				break;
+			}
+			issued++;
+			q++;
+		}
+		if (q) {
+#if HAVE_LIBURING
+			if (raw)
+				r = io_uring_submit(&ring);
+#endif
+#if RAWKV_HAVE_RING
+			if (!raw)
+				r = rawkv_ring_submit(kr);
+#endif
+			if (r < 0) {
+				werr(w, "%s submit: %s", raw ? "io_uring" : "rawkv_ring",
+				     strerror(-r));
+				break;	/* what is in flight is lost to us */
+			}
+		}
+		if (reaped == issued)
+			continue;
+		/* Reap at least one completion. */
+		{
+			uint64_t ud[MAX_BATCH];
+			int64_t res[MAX_BATCH];
+			size_t n = 0, j;
+
+#if HAVE_LIBURING
+			if (raw) {
+				struct io_uring_cqe *cqe;
+
+				r = io_uring_wait_cqe(&ring, &cqe);
+				while (!r && cqe && n < D) {
+					ud[n] = cqe->user_data;
+					res[n++] = cqe->res;
+					io_uring_cqe_seen(&ring, cqe);
+					r = io_uring_peek_cqe(&ring, &cqe);
+				}
+				if (r == -EAGAIN || n)
+					r = 0;
+			}
+#endif
+#if RAWKV_HAVE_RING
+			if (!raw) {
+				r = rawkv_ring_reap(kr, comp, D, 1);
+				for (j = 0; r > 0 && j < (size_t)r; j++) {
+					ud[n] = comp[j].user_data;
+					res[n++] = comp[j].result;
+				}
+				r = r < 0 ? r : 0;
+			}
+#endif
+			if (r < 0) {
+				werr(w, "%s reap: %s", raw ? "io_uring" : "rawkv_ring", strerror(-r));
+				break;
+			}
+			for (j = 0; j < n; j++) {
+				double t = now();
+
+				s = ud[j];
+				if (s >= D) {
+					werr(w, "completion with user_data %zu", s);
+					continue;
+				}
+				i = idx[s];
+				if (w->op == OP_GET ? res[j] != (int64_t)V :
+				    res[j] < 0 || (res[j] && res[j] != (int64_t)V))
+					werr(w, "%s %s of value %zu: result %" PRId64,
+					     raw ? "io_uring" : "rawkv_ring", op_name[w->op], i, res[j]);
+				else if (w->op == OP_GET && !stamp_ok(w->bufs[s], V, stamp_of(g, i)))
+					werr(w, "%s GET of value %zu: wrong bytes", bk_name[w->bk], i);
+				w->lat[w->nlat++] = t - ts[s];
+				freel[nfree++] = s;
+				reaped++;
+			}
+		}
+		if (w->deadline && !stop && now() > w->deadline) {
+			stop = true;
+			w->cut = issued < w->todo;
+		}
+	}
+	w->done = reaped;
+#if HAVE_LIBURING
+	if (raw)
+		io_uring_queue_exit(&ring);
+#endif
+#if RAWKV_HAVE_RING
+	if (kr)
+		rawkv_ring_close(kr);
+#endif
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
-	size_t i, m = w->g->batch;
+	size_t B = w->g->batch, span = w->hi - w->lo, k = 0, m, i;
 
 	pthread_barrier_wait(w->bar);
 	w->t0 = now();
-	for (i = w->lo; i < w->hi; i += m)
-		do_call(w, i, m < w->hi - i ? m : w->hi - i);
+	if (w->g->uring) {
+		uring_loop(w);
+		w->t1 = now();
+		return NULL;
+	}
+	while (k < w->todo && span) {
+		if (w->deadline && k && now() > w->deadline) {
+			w->cut = true;
+			break;
+		}
+		i = w->lo + k % span;
+		m = B;
+		if (m > w->todo - k)
+			m = w->todo - k;
+		if (m > w->lo + span - i)
+			m = w->lo + span - i;
+		do_call(w, i, m);
+		k += m;
+	}
+	w->done = k;
 	w->t1 = now();
 	return NULL;
 }
@@ -753,7 +1150,15 @@ static void run_row(struct ctx *c, struct group *g, int bk, int op)
 		w->bar = &bar;
 		w->lo = t * per;
 		w->hi = t == T - 1 ? g->n : (t + 1) * per;
-		w->lat = calloc((w->hi - w->lo) / B + 2, sizeof(double));
+		w->todo = w->hi - w->lo;
+		/* Rows after the rawkv PUT cycle over the values it stored. */
+		if (g->stored_set && !(bk == BK_RAWKV && op == OP_PUT))
+			w->hi = g->stored_hi[t];
+		if (g->raw_set && bk == BK_RAW && op == OP_GET && g->raw_hi[t] < w->hi)
+			w->hi = g->raw_hi[t];
+		if (bk == BK_FILE)
+			w->todo = w->hi - w->lo;
+		w->lat = calloc(w->todo + 2, sizeof(double));
 		for (j = 0; j < B; j++) {
 			w->bufs[j] = xalloc(g->vsize);
 			fill(w->bufs[j], g->vsize, ((uint64_t)g->id << 40) ^ (t << 16) ^ j);
@@ -768,9 +1173,26 @@ static void run_row(struct ctx *c, struct group *g, int bk, int op)
 			exit(1);
 		}
 	}
+	if (opt.row_secs > 0 && bk != BK_FILE) {
+		double dl = now() + opt.row_secs;
+
+		for (t = 0; t < T; t++)
+			ws[t].deadline = dl;
+	}
 	pthread_barrier_wait(&bar);
 	for (t = 0; t < T; t++)
 		pthread_join(ws[t].thr, NULL);
+	if (bk == BK_RAWKV && op == OP_PUT) {
+		for (t = 0; t < T; t++)
+			g->stored_hi[t] = ws[t].lo + ws[t].done;
+		g->stored_set = true;
+	}
+	if (bk == BK_RAW && op == OP_PUT) {
+		for (t = 0; t < T; t++)
+			g->raw_hi[t] = ws[t].lo + (ws[t].done < ws[t].hi - ws[t].lo ?
+						   ws[t].done : ws[t].hi - ws[t].lo);
+		g->raw_set = true;
+	}
 	/* From the first call's start to the last call's end, in any thread. */
 	t0 = ws[0].t0;
 	t1 = ws[0].t1;
@@ -779,7 +1201,9 @@ static void run_row(struct ctx *c, struct group *g, int bk, int op)
 		t1 = ws[t].t1 > t1 ? ws[t].t1 : t1;
 	}
 
-	all = calloc(g->n / B + 2 * T, sizeof(double));
+	for (t = 0, j = 0; t < T; t++)
+		j += ws[t].todo + 2;
+	all = calloc(j, sizeof(double));
 	memset(res, 0, sizeof(*res));
 	for (t = 0; t < T; t++) {
 		struct worker *w = &ws[t];
@@ -800,7 +1224,11 @@ static void run_row(struct ctx *c, struct group *g, int bk, int op)
 	}
 	qsort(all, k, sizeof(double), cmp_double);
 	res->ran = true;
-	res->ops = g->n;
+	res->ops = 0;
+	for (t = 0; t < T; t++) {
+		res->ops += ws[t].done;
+		res->cut |= ws[t].cut;
+	}
 	res->calls = k;
 	res->secs = t1 - t0;
 	res->p50 = pct(all, k, 50);
@@ -814,13 +1242,13 @@ static void run_row(struct ctx *c, struct group *g, int bk, int op)
 		}
 		for (j = 0; j < k; j++)
 			busy += all[j];
-		note("%-5s %-8s %7s T%d B%-2d n=%-5zu %8.1f MB/s %8.0f ops/s p50 %9.0f us p99 %9.0f us"
-		     " [start spread %.1f ms, in calls %.0f%%]%s",
+		note("%-5s %-8s %7s T%d %s%-2d n=%-5zu %6.2f s %8.1f MB/s %8.0f ops/s p50 %9.0f us"
+		     " p99 %9.0f us [start spread %.1f ms, in calls %.0f%%]%s%s",
 		     bk_name[bk], g->sync ? "PUT-sync" : op_name[op], size_str(g->vsize), T,
-		     g->batch, g->n,
-		     g->n * (double)g->vsize / res->secs / 1e6, g->n / res->secs,
+		     g->uring ? "Q" : "B", g->batch, res->ops, res->secs,
+		     res->ops * (double)g->vsize / res->secs / 1e6, res->ops / res->secs,
 		     res->p50 * 1e6, res->p99 * 1e6, smax * 1e3, busy / T / res->secs * 100,
-		     res->errors ? "  ERRORS" : "");
+		     res->cut ? " CUT at --row-secs" : "", res->errors ? "  ERRORS" : "");
 	}
 	free(all);
 	free(ws);
@@ -850,6 +1278,19 @@ static int read_sb(int fd, struct layout *lo, struct rawkv_sb *sbout)
 	return ret;
 }
 
+/* Values the rawkv PUT row stored (all n, unless it was cut). */
+static size_t group_stored(const struct group *g)
+{
+	size_t per = g->n / g->threads, n = 0;
+	int t;
+
+	if (!g->stored_set)
+		return g->n;
+	for (t = 0; t < g->threads; t++)
+		n += g->stored_hi[t] - t * per;
+	return n;
+}
+
 /*
  * Set g->off for the groups [g0, g1) of @r from the slot headers on the
  * device (the module must be unloaded; every PUT has completed). A slot
@@ -870,7 +1311,7 @@ static void map_slots(struct sizerun *r, int g0, int g1)
 	size_t i;
 
 	for (gi = g0; gi < g1; gi++)
-		want += r->g[gi].n;
+		want += group_stored(&r->g[gi]);
 	fd = dev_fd_direct(0);
 	if (fd < 0 || read_sb(fd, &lo, &sb)) {
 		fail("%s: cannot read the rawkv superblock", opt.dev);
@@ -880,7 +1321,7 @@ static void map_slots(struct sizerun *r, int g0, int g1)
 		goto fallback;
 	}
 	/* Small slots: 1 MiB reads cover many headers; large: the header block. */
-	per_read = lo.slot_size <= 64 * KiB ? MiB / lo.slot_size : 1;
+	per_read = lo.slot_size <= 16 * KiB ? MiB / lo.slot_size : 1;
 	bytes = per_read > 1 ? per_read * lo.slot_size : RAWKV_BLOCK_SIZE;
 	chunk = xalloc(bytes);
 	for (slot = 0; slot < lo.slot_count && found < want; slot += per_read) {
@@ -956,34 +1397,53 @@ static size_t round_down(size_t n, size_t k)
 	return n / k * k;
 }
 
-/* The groups of a value size: (no batch, batch) x the two thread counts. */
+static void add_group(struct sizerun *r, int threads, int batch, bool sync, bool uring)
+{
+	if (r->ngroups == MAX_GROUPS)
+		return;
+	r->g[r->ngroups] = (struct group){ .id = (int)(r - runs) * MAX_GROUPS + r->ngroups,
+					   .vsize = r->vsize, .threads = threads,
+					   .batch = batch, .sync = sync, .uring = uring };
+	r->ngroups++;
+}
+
+/*
+ * The groups of a value size. Default: (no batch, batch up to 64 KiB) x
+ * the thread counts, and PUT-sync with the first thread count. --model:
+ * up to --batch-only-max one batch group of 1 thread; above it, a group
+ * (PUT, GET) and a PUT-sync group per thread count, and up to --uring-max
+ * an io_uring group (1 thread, depth --depth).
+ */
 static void make_groups(struct sizerun *r)
 {
 	int ti, bi;
+	bool batch_ok = RAWKV_HAVE_BATCH && opt.batch > 1;
 
 	r->ngroups = 0;
+	if (opt.model) {
+		if (r->vsize <= opt.batch_only_max) {
+			if (batch_ok)
+				add_group(r, 1, opt.batch, false, false);
+			return;
+		}
+		for (ti = 0; ti < opt.nthreads; ti++)
+			add_group(r, opt.threads[ti], 1, false, false);
+		for (ti = 0; ti < opt.nthreads; ti++)
+			add_group(r, opt.threads[ti], 1, true, false);
+		if (opt.depth > 1 && r->vsize <= opt.uring_max)
+			add_group(r, 1, opt.depth, false, true);
+		return;
+	}
 	for (bi = 0; bi < 2; bi++) {
 		int B = bi ? opt.batch : 1;
 
-		if (B > 1 && (!RAWKV_HAVE_BATCH || r->vsize > 64 * KiB || opt.batch <= 1))
+		if (B > 1 && (!batch_ok || r->vsize > 64 * KiB))
 			continue;
-		for (ti = 0; ti < 2; ti++) {
-			struct group *g = &r->g[r->ngroups];
-
-			if (ti && opt.threads[1] == opt.threads[0])
-				continue;
-			g->id = (int)(r - runs) * MAX_GROUPS + r->ngroups;
-			g->vsize = r->vsize;
-			g->threads = opt.threads[ti];
-			g->batch = B;
-			r->ngroups++;
-		}
+		for (ti = 0; ti < opt.nthreads; ti++)
+			add_group(r, opt.threads[ti], B, false, false);
 	}
 	/* Durable PUTs, one thread: what a caller that needs them waits for. */
-	r->g[r->ngroups] = (struct group){ .id = (int)(r - runs) * MAX_GROUPS + r->ngroups,
-					   .vsize = r->vsize, .threads = opt.threads[0],
-					   .batch = 1, .sync = true };
-	r->ngroups++;
+	add_group(r, opt.threads[0], 1, true, false);
 }
 
 /*
@@ -995,16 +1455,18 @@ static void make_groups(struct sizerun *r)
  */
 static void size_groups(struct sizerun *r)
 {
-	int tmax = opt.threads[0] > opt.threads[1] ? opt.threads[0] : opt.threads[1];
+	int tmax = 1, ti;
 	size_t want = (size_t)(opt.row_mib * MiB / r->vsize);
 	size_t budget = r->slots * 9 / 10 / r->ngroups;
 	int gi;
 
+	for (ti = 0; ti < opt.nthreads; ti++)
+		tmax = opt.threads[ti] > tmax ? opt.threads[ti] : tmax;
 	if (want < opt.min_ops)
 		want = opt.min_ops;
 	if (want > opt.max_ops)
 		want = opt.max_ops;
-	if (want > budget && r->slots <= 4096 && r->ngroups > 1) {
+	if (want > budget && r->ngroups > 1) {
 		r->own_format = true;
 		budget = r->slots * 9 / 10;
 	}
@@ -1055,6 +1517,77 @@ static int rawkv_unload_map(struct sizerun *r, struct rawkv **kv, int g0, int g1
 	return 0;
 }
 
+/*
+ * --perf PROG: `PROG record -a -g -e cpu-clock -o /tmp/perf-NAME.data`
+ * around the rawkv PUT and GET rows of the first 1-thread group (one value
+ * per call); run-guest.sh reports them.
+ */
+static pid_t perf_start(const char *name)
+{
+	static const char ctl[] = "/tmp/perf-ctl.fifo", ack[] = "/tmp/perf-ack.fifo";
+	char out[64], buf[16] = "";
+	double t0 = now();
+	pid_t pid;
+	int fd;
+
+	snprintf(out, sizeof(out), "/tmp/perf-%s.data", name);
+	unlink(ctl);
+	unlink(ack);
+	if (mkfifo(ctl, 0600) || mkfifo(ack, 0600)) {
+		note("perf: mkfifo: %s", strerror(errno));
+		return -1;
+	}
+	pid = fork();
+	if (pid == 0) {
+		/* Disabled until we say "enable" on the control fifo and it acks. */
+		execl(opt.perf, opt.perf, "record", "-q", "-a", "-g", "-e", "cpu-clock", "-D", "-1",
+		      "--control", "fifo:/tmp/perf-ctl.fifo,/tmp/perf-ack.fifo", "-o", out,
+		      (char *)NULL);
+		_exit(127);
+	}
+	if (pid < 0)
+		return -1;
+	/* perf's setup (-a: every task, every map) takes seconds under TCG. */
+	fd = open(ctl, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, "enable\n", 7) != 7)
+		note("perf: control fifo: %s", strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	fd = open(ack, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || read(fd, buf, sizeof(buf) - 1) <= 0)
+		note("perf: no ack: %s", strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	note("perf record -a -g -e cpu-clock -o %s: enabled after %.1f s (%s)", out,
+	     now() - t0, strncmp(buf, "ack", 3) ? "no ack" : "ack");
+	return pid;
+}
+
+static void perf_stop(pid_t pid)
+{
+	int status;
+
+	if (pid <= 0)
+		return;
+	kill(pid, SIGINT);
+	waitpid(pid, &status, 0);
+	note("perf record: stopped (status %d)", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+}
+
+static void run_row_perf(struct ctx *c, struct group *g, int op)
+{
+	static bool done[NOP];
+	bool prof = opt.perf && !done[op] && g->threads == 1 && g->batch == 1 && !g->sync &&
+		    !g->uring;
+	pid_t pid = prof ? perf_start(op == OP_PUT ? "put" : "get") : -1;
+
+	run_row(c, g, BK_RAWKV, op);
+	if (prof) {
+		perf_stop(pid);
+		done[op] = true;
+	}
+}
+
 /* The rawkv rows of one value size. */
 static void phase_rawkv(struct sizerun *r)
 {
@@ -1077,9 +1610,24 @@ static void phase_rawkv(struct sizerun *r)
 		}
 		if (!g->n)
 			continue;
-		run_row(&c, g, BK_RAWKV, OP_PUT);
+		if (g->uring && !RAWKV_HAVE_RING) {
+			/*
+			 * No rawkv_ring_*() in this librawkv: store the values
+			 * with batch calls (not reported), so that the raw
+			 * io_uring rows have rawkv's offsets.
+			 */
+			note("no rawkv_ring_*() in this librawkv: the io_uring group's values "
+			     "are stored with rawkv_put_batch(), untimed; raw io_uring rows only");
+			g->uring = false;
+			if (RAWKV_HAVE_BATCH)
+				run_row(&c, g, BK_RAWKV, OP_PUT);
+			g->uring = true;
+			memset(&g->res[BK_RAWKV], 0, sizeof(g->res[BK_RAWKV]));
+			continue;
+		}
+		run_row_perf(&c, g, OP_PUT);
 		if (!g->sync)
-			run_row(&c, g, BK_RAWKV, OP_GET);
+			run_row_perf(&c, g, OP_GET);
 	}
 	rawkv_unload_map(r, &c.kv, g0, r->ngroups);
 	return;
@@ -1160,7 +1708,7 @@ static void phase_file(struct sizerun *r)
 	for (gi = 0; gi < r->ngroups; gi++) {
 		struct group *g = &r->g[gi];
 
-		if (!g->n)
+		if (!g->n || g->uring)
 			continue;
 		if (mounted && r->own_format) {
 			if (umount2(opt.mnt, 0)) {
@@ -1247,7 +1795,7 @@ static void phase_mem(void)
 	struct rawkv *kv = NULL;
 	struct rawkv_stat st;
 	struct fill_worker ws[MAX_THREADS];
-	int T = opt.threads[1], t, errs = 0;
+	int T = opt.threads[opt.nthreads - 1], t, errs = 0;
 	size_t n, per;
 	double t0;
 
@@ -1417,6 +1965,196 @@ static void report(void)
 	fflush(stdout);
 }
 
+/* ---- calibration phase (--calibrate) ---- */
+
+static struct {
+	bool ran;
+	double user_mbps;	/* slicing-by-8 crc32c, here */
+	double kernel_mbps;	/* AF_ALG crc32c */
+	char kernel_drv[64];
+	double stat_mbps;	/* rawkv_stat.crc32c_mbps (0: not reported) */
+	char stat_drv[32];
+	double used;		/* the kernel crc32c speed the throttle is set from */
+	const char *source;
+} cal;
+
+static void phase_calibrate(void)
+{
+	struct rawkv *kv = NULL;
+	double t;
+
+	cal.ran = true;
+	cal.user_mbps = user_crc_mbps();
+	note("calibration: user-space crc32c (slicing-by-8, this binary): %.1f MB/s",
+	     cal.user_mbps);
+	cal.kernel_mbps = kernel_crc_mbps(cal.kernel_drv, sizeof(cal.kernel_drv));
+	note("calibration: kernel crc32c from user space (AF_ALG \"crc32c\", driver %s, "
+	     "1 MiB per send): %.1f MB/s", cal.kernel_drv, cal.kernel_mbps);
+	if (!mod_load(&t, &kv, "dev=%s format=1 slot_size=%lu", opt.dev, MiB)) {
+#if RAWKV_HAVE_CRC_STAT
+		struct rawkv_stat st;
+
+		if (!rawkv_stat(kv, &st)) {
+			cal.stat_mbps = (double)st.crc32c_mbps;
+			snprintf(cal.stat_drv, sizeof(cal.stat_drv), "%.*s",
+				 (int)sizeof(st.crc32c_driver), st.crc32c_driver);
+		}
+		note("calibration: rawkv stat: crc32c_mbps %.0f, crc32c_driver %s (measured by "
+		     "rawkv at module load)", cal.stat_mbps, cal.stat_drv);
+#else
+		note("calibration: this librawkv has no rawkv_stat.crc32c_mbps");
+#endif
+		rawkv_close(kv);
+		mod_unload(NULL);
+	}
+	if (cal.stat_mbps > 0) {
+		cal.used = cal.stat_mbps;
+		cal.source = "rawkv-stat";
+	} else {
+		cal.used = cal.kernel_mbps;
+		cal.source = "af_alg";
+	}
+	printf("BENCH-CAL kernel_crc32c_mbps=%.1f source=%s user_crc32c_mbps=%.1f "
+	       "af_alg_mbps=%.1f af_alg_driver=%s stat_mbps=%.1f stat_driver=%s\n",
+	       cal.used, cal.source, cal.user_mbps, cal.kernel_mbps, cal.kernel_drv,
+	       cal.stat_mbps, cal.stat_drv[0] ? cal.stat_drv : "-");
+	fflush(stdout);
+}
+
+/* ---- the drive model's report (--model) ---- */
+
+static double mbps(const struct result *r, size_t vsize)
+{
+	return r->ran && !r->errors && r->secs > 0 ? r->ops * (double)vsize / r->secs / 1e6 : 0;
+}
+
+static void mcell(const struct result *r, size_t vsize)
+{
+	if (!r->ran)
+		printf(" - | - | - | - | - |");
+	else if (r->errors)
+		printf(" ERR | - | - | - | - |");
+	else
+		printf(" %zu | %.2f%s | %.1f | %.0f | %.0f |", r->ops, r->secs, r->cut ? "*" : "",
+		       mbps(r, vsize), r->p50 * 1e6, r->p99 * 1e6);
+}
+
+static void report_model(void)
+{
+	int ri, gi, op, counted = 0, rows = 0;
+	uint64_t bytes = 0;
+	unsigned int lbs = 0;
+	bool thr = opt.throttle_mbps > 0;
+	int fd = open(opt.dev, O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		ioctl(fd, BLKGETSIZE64, &bytes);
+		ioctl(fd, BLKSSZGET, &lbs);
+		close(fd);
+	}
+	printf("\n### %s: %s, %" PRIu64 " MiB, %u B logical blocks\n\n",
+	       opt.dev, opt.label ? opt.label : "block device", bytes / MiB, lbs);
+	if (cal.ran)
+		printf("Calibration: guest kernel crc32c %.1f MB/s (%s%s%s); AF_ALG %.1f MB/s "
+		       "(%s); user-space slicing-by-8 crc32c %.1f MB/s.\n\n", cal.used,
+		       cal.source, cal.stat_drv[0] ? ", " : "", cal.stat_drv, cal.kernel_mbps,
+		       cal.kernel_drv, cal.user_mbps);
+	if (thr)
+		printf("Throttle: %.1f MB/s (QEMU throttling.bps-total). A row counts when raw "
+		       "ran within +-10 %% of it. Rows stop at %.0f s (* = cut there).\n\n",
+		       opt.throttle_mbps, opt.row_secs);
+	else if (opt.row_secs > 0)
+		printf("Unthrottled. Rows stop at %.0f s (* = cut there).\n\n", opt.row_secs);
+	printf("| op | value | thr | calls | rawkv values | rawkv s | rawkv MB/s | rawkv p50 us | "
+	       "rawkv p99 us | raw values | raw s | raw MB/s | raw p50 us | raw p99 us | "
+	       "rawkv/raw |%s\n", thr ? " raw vs throttle | counts |" : "");
+	printf("|---|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|%s\n",
+	       thr ? "--:|---|" : "");
+	for (ri = 0; ri < nruns; ri++)
+		for (gi = 0; gi < runs[ri].ngroups; gi++) {
+			struct group *g = &runs[ri].g[gi];
+
+			for (op = 0; op < NOP; op++) {
+				const struct result *a = &g->res[BK_RAWKV][op], *b = &g->res[BK_RAW][op];
+				char calls[48];
+
+				if (!a->ran && !b->ran)
+					continue;
+				if (g->uring)
+					snprintf(calls, sizeof(calls), "io_uring, depth %d", g->batch);
+				else if (g->batch > 1)
+					snprintf(calls, sizeof(calls), "batch %d%s", g->batch,
+						 " (raw: AIO)");
+				else
+					snprintf(calls, sizeof(calls), "%s",
+						 g->sync ? "sync (raw: O_DSYNC)" : "1");
+				printf("| %s%s | %s | %d | %s |", op_name[op], g->sync ? "-sync" : "",
+				       size_str(g->vsize), g->threads, calls);
+				mcell(a, g->vsize);
+				mcell(b, g->vsize);
+				if (mbps(a, g->vsize) > 0 && mbps(b, g->vsize) > 0)
+					printf(" %.2f |", mbps(a, g->vsize) / mbps(b, g->vsize));
+				else
+					printf(" - |");
+				if (thr) {
+					double dev = mbps(b, g->vsize) / opt.throttle_mbps - 1;
+					bool ok = b->ran && !b->errors && dev >= -0.10 && dev <= 0.10;
+
+					rows++;
+					counted += ok;
+					if (mbps(b, g->vsize) > 0)
+						printf(" %+.0f %% | %s |", dev * 100, ok ? "yes" : "no");
+					else
+						printf(" - | no |");
+				}
+				putchar('\n');
+			}
+		}
+	if (thr)
+		printf("\nRows that count (raw within +-10 %% of %.1f MB/s): %d of %d.\n",
+		       opt.throttle_mbps, counted, rows);
+
+	/* The latency a single caller sees, projected onto a fast drive: a model. */
+	if (!thr && cal.user_mbps > 0 && opt.host_crc_mbps > 0) {
+		double slow = opt.host_crc_mbps / cal.user_mbps;
+
+		printf("\n#### Model: depth 1 on a drive of 7 GB/s with 80 us access time\n\n");
+		printf("Inputs: user-space crc32c (slicing-by-8) %.1f MB/s on the host, %.1f MB/s "
+		       "in the guest: slowdown %.1fx. added_guest = rawkv p50 - raw p50 per "
+		       "call, 1 thread, unthrottled rows above; added_host = added_guest / "
+		       "slowdown; t_drive = 80 us + size / 7 GB/s; ratio = t_drive / (t_drive "
+		       "+ added_host).\n\n", opt.host_crc_mbps, cal.user_mbps, slow);
+		printf("| op | value | rawkv p50 us (guest) | raw p50 us (guest) | added_guest us | "
+		       "added_host us | t_drive us | projected rawkv/raw |\n");
+		printf("|---|---|--:|--:|--:|--:|--:|--:|\n");
+		for (ri = 0; ri < nruns; ri++)
+			for (gi = 0; gi < runs[ri].ngroups; gi++) {
+				struct group *g = &runs[ri].g[gi];
+
+				if (g->threads != 1 || g->batch != 1 || g->sync || g->uring)
+					continue;
+				for (op = 0; op < NOP; op++) {
+					const struct result *a = &g->res[BK_RAWKV][op],
+							    *b = &g->res[BK_RAW][op];
+					double added, host, td;
+
+					if (!a->ran || !b->ran || a->errors || b->errors)
+						continue;
+					added = (a->p50 - b->p50) * 1e6;
+					host = added / slow;
+					td = 80 + g->vsize / 7e9 * 1e6;
+					printf("| %s | %s | %.0f | %.0f | %.0f | %.1f | %.1f | %.2f |\n",
+					       op_name[op], size_str(g->vsize), a->p50 * 1e6, b->p50 * 1e6,
+					       added, host, td, td / (td + (host > 0 ? host : 0)));
+				}
+			}
+		printf("\nA model, not a measurement: it assumes rawkv's added time is CPU time "
+		       "that scales like the crc32c loop between guest and host, and that the "
+		       "drive's time does not overlap it.\n");
+	}
+	fflush(stdout);
+}
+
 /* ---- main ---- */
 
 static void usage(void)
@@ -1428,12 +2166,20 @@ static void usage(void)
 "  --mkfs PROG        run PROG DEVICE to make an ext4 file system (file rows)\n"
 "  --mnt DIR          mount point for the file rows (an existing directory)\n"
 "  --sizes LIST       value sizes, e.g. 4K,64K,1M,4M,16M (the default)\n"
-"  --threads A,B      the two thread counts (default 1,8)\n"
 "  --batch N          values per batch call for sizes <= 64 KiB (default 32; 1: none)\n"
 "  --row-mib X        MiB moved per row, before the limits below (default 256)\n"
 "  --min-ops N        at least N values per row (default 24)\n"
 "  --max-ops N        at most N values per row (default 1024)\n"
 "  --mem-entries N    entries stored for the memory row (default 100000; 0: skip)\n"
+"  --model            the drive model's rows: 4 KiB batches only, then per size\n"
+"                     PUT/GET and PUT-sync per thread count, io_uring up to 1 MiB\n"
+"  --threads LIST     thread counts, up to 4 (default 1,8; --model: 1,4,8)\n"
+"  --depth N          io_uring depth (default 32; 0: no io_uring rows)\n"
+"  --row-secs S       stop a row after S seconds (default 0: never)\n"
+"  --throttle-mbps X  the device is throttled to X MB/s: print the +-10 %% check\n"
+"  --host-crc-mbps X  the host's user-space crc32c speed, for the projection\n"
+"  --calibrate        first measure crc32c (user space, AF_ALG, rawkv stat)\n"
+"  rawkv-bench --host-crc   print this binary's crc32c speed here and exit\n"
 "Must run as root with rawkv unloaded. DEVICE is overwritten.\n");
 	exit(2);
 }
@@ -1442,6 +2188,7 @@ int main(int argc, char **argv)
 {
 	struct stat st;
 	int i, ri;
+	bool threads_set = false;
 
 	t_start = now();
 	crc_init();
@@ -1459,6 +2206,20 @@ int main(int argc, char **argv)
 			if (opt.dev)
 				usage();
 			opt.dev = a;
+			continue;
+		}
+		if (!strcmp(a, "--host-crc")) {
+			double m = user_crc_mbps();
+
+			printf("BENCH-HOSTCRC user_crc32c_mbps=%.1f\n", m);
+			return m > 0 ? 0 : 1;
+		}
+		if (!strcmp(a, "--model")) {
+			opt.model = true;
+			continue;
+		}
+		if (!strcmp(a, "--calibrate")) {
+			opt.calibrate = true;
 			continue;
 		}
 		if (!v)
@@ -1486,9 +2247,21 @@ int main(int argc, char **argv)
 			}
 			free(s);
 		} else if (!strcmp(a, "--threads")) {
-			if (sscanf(v, "%d,%d", &opt.threads[0], &opt.threads[1]) != 2 ||
-			    opt.threads[0] < 1 || opt.threads[1] < 1 ||
-			    opt.threads[0] > MAX_THREADS || opt.threads[1] > MAX_THREADS)
+			threads_set = true;
+			char *s = strdup(v), *tok, *save = NULL;
+
+			opt.nthreads = 0;
+			for (tok = strtok_r(s, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+				if (opt.nthreads == MAX_TCOUNTS)
+					usage();
+				opt.threads[opt.nthreads] = atoi(tok);
+				if (opt.threads[opt.nthreads] < 1 ||
+				    opt.threads[opt.nthreads] > MAX_THREADS)
+					usage();
+				opt.nthreads++;
+			}
+			free(s);
+			if (!opt.nthreads)
 				usage();
 		} else if (!strcmp(a, "--batch")) {
 			opt.batch = atoi(v);
@@ -1502,10 +2275,27 @@ int main(int argc, char **argv)
 			opt.max_ops = strtoul(v, NULL, 0);
 		else if (!strcmp(a, "--mem-entries"))
 			opt.mem_entries = strtoul(v, NULL, 0);
+		else if (!strcmp(a, "--depth"))
+			opt.depth = atoi(v);
+		else if (!strcmp(a, "--row-secs"))
+			opt.row_secs = atof(v);
+		else if (!strcmp(a, "--throttle-mbps"))
+			opt.throttle_mbps = atof(v);
+		else if (!strcmp(a, "--host-crc-mbps"))
+			opt.host_crc_mbps = atof(v);
+		else if (!strcmp(a, "--perf"))
+			opt.perf = v;
 		else
 			usage();
 	}
-	if (!opt.dev || opt.row_mib <= 0 || !opt.min_ops || opt.max_ops < opt.min_ops)
+	if (opt.model && !threads_set) {
+		opt.threads[0] = 1;
+		opt.threads[1] = 4;
+		opt.threads[2] = 8;
+		opt.nthreads = 3;
+	}
+	if (!opt.dev || opt.row_mib <= 0 || !opt.min_ops || opt.max_ops < opt.min_ops ||
+	    opt.depth < 0 || opt.depth > MAX_BATCH)
 		usage();
 	/* Only ever a block device: it is opened without O_CREAT or O_TRUNC. */
 	if (stat(opt.dev, &st) || !S_ISBLK(st.st_mode)) {
@@ -1516,9 +2306,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "rawkv-bench: rawkv is loaded; rmmod it first\n");
 		return 2;
 	}
-	note("rawkv-bench on %s (%s); batch calls %s", opt.dev, opt.label ? opt.label : "",
-	     RAWKV_HAVE_BATCH ? "built in" : "not in this librawkv: no batch rows");
+	note("rawkv-bench on %s (%s); batch calls %s; rawkv io_uring calls %s; liburing %s",
+	     opt.dev, opt.label ? opt.label : "",
+	     RAWKV_HAVE_BATCH ? "built in" : "not in this librawkv: no batch rows",
+	     RAWKV_HAVE_RING ? "built in" : "not in this librawkv: raw io_uring rows only",
+	     HAVE_LIBURING ? "built in" : "missing: no raw io_uring rows");
 
+	if (opt.calibrate)
+		phase_calibrate();
 	if (opt.mem_entries)
 		phase_mem();
 	for (ri = 0; ri < opt.nsizes; ri++) {
@@ -1533,6 +2328,9 @@ int main(int argc, char **argv)
 		phase_file(r);
 	}
 	note("done in %.1f s, %d errors", now() - t_start, failures);
-	report();
+	if (opt.model)
+		report_model();
+	else
+		report();
 	return failures ? 1 : 0;
 }
