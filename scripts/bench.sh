@@ -20,7 +20,7 @@
 #   BENCH_ROW_SECS      throttled rows move this many seconds' worth at the
 #                       throttle (default 3; at least 2 s each after the
 #                       bucket of 0.1 s)
-#   BENCH_MAX_SECS      a row stops after this long (default 8)
+#   BENCH_MAX_SECS      a row stops after this long (default 6)
 #   BENCH_PERF          1 (default): profile a 1 MiB PUT and GET in boot 1
 #   BENCH_OLD_MIB       N: also the older bench (file per key on ext4, a brd
 #                       RAM disk of N MiB, load and memory) in boot 1
@@ -44,7 +44,7 @@ OLD_MIB=${BENCH_OLD_MIB:-}
 VM_MIB=${BENCH_VM_MIB:-$([ -n "$OLD_MIB" ] && echo 3072 || echo 2048)}
 TIMEOUT=${BENCH_TIMEOUT:-1200}
 ROW_SECS=${BENCH_ROW_SECS:-3}
-MAX_SECS=${BENCH_MAX_SECS:-8}
+MAX_SECS=${BENCH_MAX_SECS:-6}
 PERF=${BENCH_PERF:-1}
 ARGS=${BENCH_ARGS:-}
 SIZES="--sizes 4K,64K,1M,4M,16M --threads 1,4,8"
