@@ -30,7 +30,7 @@ static void rawkv_io_end(struct bio *bio)
 
 	if (bio->bi_status) {
 		cmpxchg(&io->status, BLK_STS_OK, bio->bi_status);
-		atomic64_inc(&io->kd->stats.io_errors);
+		rawkv_count(io->kd, io_errors, 1);
 	}
 	if (static_branch_unlikely(&rawkv_faults_on))
 		rawkv_fault_bio_done(io->kd, bio);
@@ -56,8 +56,10 @@ void rawkv_io_send(struct rawkv_io *io)
 	if (!bio)
 		return;
 	io->bio = NULL;
-	atomic64_add(bio->bi_iter.bi_size, op_is_write(bio_op(bio)) ?
-		     &kd->stats.bytes_written : &kd->stats.bytes_read);
+	if (op_is_write(bio_op(bio)))
+		rawkv_count(kd, bytes_written, bio->bi_iter.bi_size);
+	else
+		rawkv_count(kd, bytes_read, bio->bi_iter.bi_size);
 	atomic_inc(&io->pending);
 	if (!static_branch_unlikely(&rawkv_faults_on) ||
 	    !rawkv_fault_bio(kd, bio))

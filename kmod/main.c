@@ -405,10 +405,15 @@ static struct rawkv_dev *rawkv_dev_create(void)
 	INIT_DELAYED_WORK(&kd->ckpt_work, rawkv_ckpt_work);
 	kd->evict = evict;
 	kd->checkpoint_ms = checkpoint_ms;
+	ret = -ENOMEM;
+	kd->stats = alloc_percpu(struct rawkv_stats);
+	if (!kd->stats)
+		goto out_free_dev;
+	rawkv_crc32c_probe(kd);
 
 	ret = rawkv_open_bdev(kd);
 	if (ret)
-		goto out_free_dev;
+		goto out_free_stats;
 	ret = rawkv_meta_init(kd);
 	if (ret)
 		goto out_close_bdev;
@@ -467,6 +472,8 @@ out_exit_meta:
 	rawkv_meta_exit(kd);
 out_close_bdev:
 	rawkv_bdev_close(&kd->bd, kd);
+out_free_stats:
+	free_percpu(kd->stats);
 out_free_dev:
 	kfree(kd);
 	return ERR_PTR(ret);
@@ -495,6 +502,7 @@ static void rawkv_dev_destroy(struct rawkv_dev *kd)
 	rawkv_meta_exit(kd);
 	rawkv_bdev_close(&kd->bd, kd);
 	pr_info("%s: released at commit %llu\n", dev, kd->meta.seq);
+	free_percpu(kd->stats);
 	kfree(kd);
 }
 

@@ -27,6 +27,7 @@
 #include <linux/siphash.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
+#include <linux/percpu.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 
@@ -39,22 +40,29 @@ struct rawkv_ioc_stat;
 struct rawkv_faults;
 struct bio;
 
+/*
+ * Counters of rawkv stat, one set per CPU: a command adds to its own CPU's
+ * with rawkv_count() (no shared cache line, safe in any context), and
+ * rawkv_fill_stat() sums them.
+ */
 struct rawkv_stats {
-	atomic64_t puts;
-	atomic64_t gets;
-	atomic64_t hits;
-	atomic64_t misses;
-	atomic64_t deletes;
-	atomic64_t evictions;
-	atomic64_t checkpoints;
-	atomic64_t bytes_written;
-	atomic64_t bytes_read;
-	atomic64_t io_errors;
-	atomic64_t load_dropped;
-	atomic64_t stale_dropped;
-	atomic64_t bytes_zero_copy;
-	atomic64_t bytes_bounced;
+	u64 puts;
+	u64 gets;
+	u64 hits;
+	u64 misses;
+	u64 deletes;
+	u64 evictions;
+	u64 checkpoints;
+	u64 bytes_written;
+	u64 bytes_read;
+	u64 io_errors;
+	u64 load_dropped;
+	u64 stale_dropped;
+	u64 bytes_zero_copy;
+	u64 bytes_bounced;
 };
+
+#define rawkv_count(kd, field, n)	this_cpu_add((kd)->stats->field, (n))
 
 /* A PUT or DELETE in flight owns its key's fingerprint. */
 struct rawkv_fp_lock {
@@ -129,7 +137,9 @@ struct rawkv_dev {
 	struct rawkv_meta meta;
 	struct delayed_work ckpt_work;	/* the background commit */
 
-	struct rawkv_stats stats;
+	struct rawkv_stats __percpu *stats;
+	char crc32c_driver[16];		/* the crypto driver behind crc32c() */
+	u32 crc32c_mbps;		/* its speed, measured at load */
 	struct miscdevice misc;
 	struct rawkv_faults *faults;	/* fault_inject=1 only */
 };
@@ -186,6 +196,7 @@ struct rawkv_vbuf {
 void rawkv_vbuf_account(struct rawkv_dev *kd, struct rawkv_vbuf *vb);
 int rawkv_vbuf_init(struct rawkv_dev *kd, struct rawkv_vbuf *vb,
 		    void __user *ubuf, u64 len, bool to_device, bool bounce);
+void rawkv_crc32c_probe(struct rawkv_dev *kd);
 void rawkv_vbuf_io(struct rawkv_vbuf *vb, struct rawkv_io *io);
 u32 rawkv_vbuf_crc(struct rawkv_vbuf *vb);
 int rawkv_vbuf_copy_out(struct rawkv_vbuf *vb, bool verified);

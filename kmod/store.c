@@ -115,7 +115,7 @@ static u32 rawkv_evict(struct rawkv_dev *kd)
 		rawkv_index_remove(ix, e);
 		n++;
 	}
-	atomic64_add(n, &kd->stats.evictions);
+	rawkv_count(kd, evictions, n);
 	return n;
 }
 
@@ -527,7 +527,7 @@ int rawkv_put_end(struct rawkv_dev *kd, struct rawkv_req *rq)
 		rawkv_fp_release(kd, &rq->fpl);
 		spin_unlock(&ix->lock);
 		if (!ret) {
-			atomic64_inc(&kd->stats.puts);
+			rawkv_count(kd, puts, 1);
 			rawkv_vbuf_account(kd, &rq->vb);
 		}
 	}
@@ -575,7 +575,7 @@ static void rawkv_drop_stale(struct rawkv_dev *kd, struct rawkv_entry *e,
 	}
 	spin_unlock(&kd->ix.lock);
 	if (dropped) {
-		atomic64_inc(&kd->stats.stale_dropped);
+		rawkv_count(kd, stale_dropped, 1);
 		pr_warn_ratelimited("slot %u: %s; key dropped\n",
 				    rawkv_slot_of(&kd->ix, e), why);
 	}
@@ -600,7 +600,7 @@ void rawkv_get_begin(struct rawkv_dev *kd, struct rawkv_req *rq,
 
 	if (!tried) {
 		memset(rq, 0, sizeof(*rq));
-		atomic64_inc(&kd->stats.gets);
+		rawkv_count(kd, gets, 1);
 	}
 	rq->key = key;
 	rq->klen = klen;
@@ -610,7 +610,7 @@ void rawkv_get_begin(struct rawkv_dev *kd, struct rawkv_req *rq,
 	if (tried == RAWKV_MAX_SAME_FP ||
 	    !rawkv_index_find(&kd->ix, fp, &slot, 1, rq->cand.slots, tried)) {
 		spin_unlock(&kd->ix.lock);
-		atomic64_inc(&kd->stats.misses);
+		rawkv_count(kd, misses, 1);
 		rq->ret = -ENOENT;
 		return;
 	}
@@ -620,7 +620,7 @@ void rawkv_get_begin(struct rawkv_dev *kd, struct rawkv_req *rq,
 	rq->vlen = e->value_len;
 	if (!buflen || buflen < e->value_len) {
 		spin_unlock(&kd->ix.lock);
-		atomic64_inc(&kd->stats.hits);
+		rawkv_count(kd, hits, 1);
 		rq->ret = buflen ? -ERANGE : 0;
 		return;
 	}
@@ -745,8 +745,10 @@ again:
 					rq->buflen);
 			goto again;
 		}
-		atomic64_inc(ret == -ENOENT ? &kd->stats.misses :
-					      &kd->stats.hits);
+		if (ret == -ENOENT)
+			rawkv_count(kd, misses, 1);
+		else
+			rawkv_count(kd, hits, 1);
 	}
 	if (rq->hdr)
 		__free_page(rq->hdr);
@@ -824,7 +826,7 @@ int rawkv_delete(struct rawkv_dev *kd, const u8 *key, unsigned int klen)
 	ret = rawkv_remove_key(kd, key, klen, &sync, &changes);
 	if (ret)
 		return ret;
-	atomic64_inc(&kd->stats.deletes);
+	rawkv_count(kd, deletes, 1);
 	return sync ? rawkv_commit(kd, changes) : 0;
 }
 
@@ -837,9 +839,35 @@ int rawkv_flush(struct rawkv_dev *kd)
 	return rawkv_commit(kd, U64_MAX);
 }
 
+/* The sum of every CPU's counters. */
+static void rawkv_sum_stats(struct rawkv_dev *kd, struct rawkv_stats *sum)
+{
+	int cpu;
+
+	memset(sum, 0, sizeof(*sum));
+	for_each_possible_cpu(cpu) {
+		const struct rawkv_stats *s = per_cpu_ptr(kd->stats, cpu);
+
+		sum->puts += READ_ONCE(s->puts);
+		sum->gets += READ_ONCE(s->gets);
+		sum->hits += READ_ONCE(s->hits);
+		sum->misses += READ_ONCE(s->misses);
+		sum->deletes += READ_ONCE(s->deletes);
+		sum->evictions += READ_ONCE(s->evictions);
+		sum->checkpoints += READ_ONCE(s->checkpoints);
+		sum->bytes_written += READ_ONCE(s->bytes_written);
+		sum->bytes_read += READ_ONCE(s->bytes_read);
+		sum->io_errors += READ_ONCE(s->io_errors);
+		sum->load_dropped += READ_ONCE(s->load_dropped);
+		sum->stale_dropped += READ_ONCE(s->stale_dropped);
+		sum->bytes_zero_copy += READ_ONCE(s->bytes_zero_copy);
+		sum->bytes_bounced += READ_ONCE(s->bytes_bounced);
+	}
+}
+
 void rawkv_fill_stat(struct rawkv_dev *kd, struct rawkv_ioc_stat *st)
 {
-	struct rawkv_stats *s = &kd->stats;
+	struct rawkv_stats s;
 
 	st->size = sizeof(*st);
 	st->slot_size = kd->geo.slot_size;
@@ -850,24 +878,28 @@ void rawkv_fill_stat(struct rawkv_dev *kd, struct rawkv_ioc_stat *st)
 	st->logical_block_size = kd->lbs;
 	st->entry_mem_bytes = kd->ix.ents_bytes;
 	st->table_mem_bytes = kd->ix.table_bytes;
+	st->crc32c_mbps = kd->crc32c_mbps;
+	BUILD_BUG_ON(sizeof(st->crc32c_driver) != sizeof(kd->crc32c_driver));
+	memcpy(st->crc32c_driver, kd->crc32c_driver, sizeof(st->crc32c_driver));
 
 	spin_lock(&kd->ix.lock);
 	st->slots_used = kd->ix.nr_used;
 	st->checkpoint_seq = kd->meta.seq;
 	spin_unlock(&kd->ix.lock);
 
-	st->puts = atomic64_read(&s->puts);
-	st->gets = atomic64_read(&s->gets);
-	st->hits = atomic64_read(&s->hits);
-	st->misses = atomic64_read(&s->misses);
-	st->deletes = atomic64_read(&s->deletes);
-	st->evictions = atomic64_read(&s->evictions);
-	st->checkpoints = atomic64_read(&s->checkpoints);
-	st->bytes_written = atomic64_read(&s->bytes_written);
-	st->bytes_read = atomic64_read(&s->bytes_read);
-	st->io_errors = atomic64_read(&s->io_errors);
-	st->load_dropped = atomic64_read(&s->load_dropped);
-	st->stale_dropped = atomic64_read(&s->stale_dropped);
-	st->bytes_zero_copy = atomic64_read(&s->bytes_zero_copy);
-	st->bytes_bounced = atomic64_read(&s->bytes_bounced);
+	rawkv_sum_stats(kd, &s);
+	st->puts = s.puts;
+	st->gets = s.gets;
+	st->hits = s.hits;
+	st->misses = s.misses;
+	st->deletes = s.deletes;
+	st->evictions = s.evictions;
+	st->checkpoints = s.checkpoints;
+	st->bytes_written = s.bytes_written;
+	st->bytes_read = s.bytes_read;
+	st->io_errors = s.io_errors;
+	st->load_dropped = s.load_dropped;
+	st->stale_dropped = s.stale_dropped;
+	st->bytes_zero_copy = s.bytes_zero_copy;
+	st->bytes_bounced = s.bytes_bounced;
 }

@@ -14,11 +14,18 @@
 
 #include <linux/crc32c.h>
 #include <linux/highmem.h>
+#include <linux/ktime.h>
+#include <linux/math64.h>
+#include <linux/sizes.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
 #include "rawkv.h"
+
+#ifdef CONFIG_X86
+#include <asm/cpufeature.h>
+#endif
 
 static int rawkv_vbuf_alloc(struct rawkv_vbuf *vb, unsigned int nr_bv,
 			    unsigned int nr_bounce)
@@ -140,11 +147,45 @@ out_release:
 	return ret;
 }
 
+/*
+ * Find which driver backs crc32c() and time it over 4 MiB, for rawkv stat
+ * and the load message. On x86 the SSE4.2 driver (crc32c-intel) is many
+ * times faster than crc32c-generic, but libcrc32c binds to whichever was
+ * registered when it loaded: say how to get the fast one.
+ */
+void rawkv_crc32c_probe(struct rawkv_dev *kd)
+{
+	const unsigned int len = SZ_64K, rounds = 64;
+	u64 t0, ns;
+	void *buf;
+	unsigned int i;
+
+	rawkv_crc32c_driver(kd->crc32c_driver, sizeof(kd->crc32c_driver));
+	buf = kvmalloc(len, GFP_KERNEL);
+	if (buf) {
+		memset(buf, 0x5a, len);
+		t0 = ktime_get_ns();
+		for (i = 0; i < rounds; i++)
+			crc32c(~0U, buf, len);
+		ns = max_t(u64, ktime_get_ns() - t0, 1);
+		kd->crc32c_mbps = div64_u64((u64)len * rounds * NSEC_PER_SEC,
+					    ns * 1000000);
+		kvfree(buf);
+	}
+	pr_info("crc32c by %s, %u MB/s\n", kd->crc32c_driver,
+		kd->crc32c_mbps);
+#ifdef CONFIG_X86
+	if (boot_cpu_has(X86_FEATURE_XMM4_2) &&
+	    !strcmp(kd->crc32c_driver, "crc32c-generic"))
+		pr_info("the CPU has SSE4.2 but crc32c-intel was not loaded before libcrc32c: modprobe crc32c-intel first for faster checksums\n");
+#endif
+}
+
 /* Count the value's bytes as moved, zero-copy or bounced. */
 void rawkv_vbuf_account(struct rawkv_dev *kd, struct rawkv_vbuf *vb)
 {
-	atomic64_add(vb->bounce_off, &kd->stats.bytes_zero_copy);
-	atomic64_add(vb->len - vb->bounce_off, &kd->stats.bytes_bounced);
+	rawkv_count(kd, bytes_zero_copy, vb->bounce_off);
+	rawkv_count(kd, bytes_bounced, vb->len - vb->bounce_off);
 }
 
 /* Add the value's segments to @io, from its current position on. */
