@@ -214,6 +214,7 @@ static long rawkv_ioctl_batch(struct rawkv_dev *kd, unsigned int cmd,
 	struct rawkv_batch_op __user *uops;
 	struct rawkv_batch_ctx *ctx;
 	struct rawkv_batch b;
+	struct blk_plug plug;
 	unsigned int i, to;
 	long ret = 0;
 
@@ -238,6 +239,8 @@ static long rawkv_ioctl_batch(struct rawkv_dev *kd, unsigned int cmd,
 			rawkv_batch_put_run(kd, ctx, i, to);
 		}
 	} else {
+		/* Every read of the batch reaches the driver in one go. */
+		blk_start_plug(&plug);
 		for (i = 0; i < b.count; i++) {
 			struct rawkv_batch_ctx *c = &ctx[i];
 			struct rawkv_batch_op *op = &c->op;
@@ -250,6 +253,7 @@ static long rawkv_ioctl_batch(struct rawkv_dev *kd, unsigned int cmd,
 					op->val_len);
 			c->begun = true;
 		}
+		blk_finish_plug(&plug);
 		rawkv_batch_end(kd, cmd, ctx, 0, b.count);
 	}
 

@@ -619,7 +619,7 @@ static int rawkv_commit_locked(struct rawkv_dev *kd, u64 target)
 	struct rawkv_index *ix = &kd->ix;
 	u64 snap, next_gen, seq;
 	u32 n, max = 0, nblk, pos, charge;
-	blk_opf_t opf = REQ_OP_WRITE;
+	blk_opf_t opf = RAWKV_OPF_WRITE;
 	void *buf = NULL;
 	int ret;
 

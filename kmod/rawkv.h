@@ -152,6 +152,13 @@ static inline void rawkv_slot_event(struct rawkv_dev *kd)
 	wake_up(&kd->slot_wait);
 }
 
+/*
+ * Writes of values, slot headers and commits: a caller waits for each, as
+ * for O_DIRECT (see block/fops.c), so writeback throttling must not hold
+ * them back like background writeback.
+ */
+#define RAWKV_OPF_WRITE		(REQ_OP_WRITE | REQ_SYNC | REQ_IDLE)
+
 /* io.c */
 struct rawkv_io {
 	struct rawkv_dev *kd;
@@ -198,6 +205,8 @@ int rawkv_vbuf_init(struct rawkv_dev *kd, struct rawkv_vbuf *vb,
 		    void __user *ubuf, u64 len, bool to_device, bool bounce);
 void rawkv_crc32c_probe(struct rawkv_dev *kd);
 void rawkv_vbuf_io(struct rawkv_vbuf *vb, struct rawkv_io *io);
+u32 rawkv_vbuf_crc_segs(struct rawkv_vbuf *vb, u32 crc, unsigned int first,
+			unsigned int end, u64 *left);
 u32 rawkv_vbuf_crc(struct rawkv_vbuf *vb);
 int rawkv_vbuf_copy_out(struct rawkv_vbuf *vb, bool verified);
 void rawkv_vbuf_release(struct rawkv_vbuf *vb, bool dirty);
@@ -215,8 +224,19 @@ struct rawkv_cand {
 	struct page *pages[RAWKV_MAX_SAME_FP];
 };
 
+/*
+ * GET reads a value in pieces, each its own batch of bios, so that the
+ * checksum of a piece is computed while the later ones are in flight.
+ */
+struct rawkv_piece {
+	struct rawkv_io io;
+	unsigned int seg_end;		/* the piece ends before this segment */
+};
+
 struct rawkv_req {
 	struct rawkv_io io;
+	struct rawkv_piece *pieces;	/* GET */
+	unsigned int nr_pieces;		/* GET */
 	struct rawkv_vbuf vb;
 	struct page *hdr;		/* slot header block */
 	struct rawkv_entry *e;		/* PUT: the new entry; GET: pinned */

@@ -388,6 +388,9 @@ static struct rawkv_entry *rawkv_find_key(struct rawkv_dev *kd, u64 fp,
 static void rawkv_submit_slot(struct rawkv_req *rq, u64 pos, blk_opf_t opf,
 			      bool hdr)
 {
+	struct blk_plug plug;
+
+	blk_start_plug(&plug);
 	if (hdr) {
 		rawkv_io_start(&rq->io, pos, opf, rq->vb.nr_bv + 1);
 		rawkv_io_add(&rq->io, rq->hdr, RAWKV_BLOCK_SIZE, 0);
@@ -397,7 +400,105 @@ static void rawkv_submit_slot(struct rawkv_req *rq, u64 pos, blk_opf_t opf,
 	}
 	rawkv_vbuf_io(&rq->vb, &rq->io);
 	rawkv_io_send(&rq->io);
+	blk_finish_plug(&plug);
 	rq->busy = true;
+}
+
+/*
+ * Segments per GET piece: a quarter of the value, from 4 segments (16 KiB)
+ * to 64 (256 KiB). Smaller pieces leave less checksum work after the last
+ * completion; larger ones cost fewer bios.
+ */
+static unsigned int rawkv_piece_segs(unsigned int nr_bv)
+{
+	return clamp(nr_bv / 4, 4U, 64U);
+}
+
+/*
+ * Submit the read of @rq's slot header and value at byte @pos in pieces
+ * (the header in the first), every bio in flight together. rawkv_get_end()
+ * waits for the pieces in order and checksums each as it completes.
+ */
+static int rawkv_get_submit(struct rawkv_dev *kd, struct rawkv_req *rq,
+			    u64 pos)
+{
+	unsigned int per = rawkv_piece_segs(rq->vb.nr_bv);
+	unsigned int nr = max(DIV_ROUND_UP(rq->vb.nr_bv, per), 1U);
+	unsigned int i, seg = 0;
+	struct blk_plug plug;
+
+	rq->pieces = kvmalloc_array(nr, sizeof(*rq->pieces), GFP_KERNEL);
+	if (!rq->pieces)
+		return -ENOMEM;
+	rq->nr_pieces = nr;
+	blk_start_plug(&plug);
+	for (i = 0; i < nr; i++) {
+		struct rawkv_piece *p = &rq->pieces[i];
+		unsigned int end = min(seg + per, rq->vb.nr_bv);
+
+		rawkv_io_init(&p->io, kd);
+		if (!i) {
+			rawkv_io_start(&p->io, pos, REQ_OP_READ, end + 1);
+			rawkv_io_add(&p->io, rq->hdr, RAWKV_BLOCK_SIZE, 0);
+		} else {
+			rawkv_io_start(&p->io, pos, REQ_OP_READ, end - seg);
+		}
+		for (; seg < end; seg++)
+			rawkv_io_add(&p->io, rq->vb.bv[seg].bv_page,
+				     rq->vb.bv[seg].bv_len,
+				     rq->vb.bv[seg].bv_offset);
+		rawkv_io_send(&p->io);
+		pos = p->io.pos;
+		p->seg_end = seg;
+	}
+	blk_finish_plug(&plug);
+	rq->busy = true;
+	return 0;
+}
+
+/*
+ * Wait for the pieces of a GET in order, computing the value's crc32c
+ * piece by piece as each completes: only the last piece's checksum follows
+ * the last completion. Returns 0 or the first I/O error (every piece is
+ * waited for either way); *crc is valid on 0.
+ */
+static int rawkv_get_wait(struct rawkv_req *rq, u32 *crc)
+{
+	u64 left = rq->vb.len;
+	unsigned int i, seg = 0;
+	int ret = 0;
+
+	*crc = ~0U;
+	for (i = 0; i < rq->nr_pieces; i++) {
+		struct rawkv_piece *p = &rq->pieces[i];
+
+		ret = rawkv_io_wait(&p->io) ?: ret;
+		if (!ret)
+			*crc = rawkv_vbuf_crc_segs(&rq->vb, *crc, seg,
+						   p->seg_end, &left);
+		seg = p->seg_end;
+	}
+	kvfree(rq->pieces);
+	rq->pieces = NULL;
+	rq->nr_pieces = 0;
+	return ret;
+}
+
+/*
+ * Write the value of a PUT, then its slot header: the value's bios go out
+ * first and its crc32c, which the header holds, is computed while they
+ * are in flight.
+ */
+static void rawkv_put_write(struct rawkv_dev *kd, struct rawkv_req *rq)
+{
+	u64 pos = rawkv_slot_pos(kd, rq->slot);
+
+	rawkv_submit_slot(rq, pos, RAWKV_OPF_WRITE, false);
+	rawkv_fill_slot_hdr(kd, rq->hdr, rq->slot, rq->gen, rq->key, rq->klen,
+			    rq->vlen, rawkv_vbuf_crc(&rq->vb));
+	rawkv_io_start(&rq->io, pos, RAWKV_OPF_WRITE, 1);
+	rawkv_io_add(&rq->io, rq->hdr, RAWKV_BLOCK_SIZE, 0);
+	rawkv_io_send(&rq->io);
 }
 
 /*
@@ -443,10 +544,10 @@ u64 rawkv_put_bounce_bytes(struct rawkv_req *rq)
 
 /*
  * Submit a prepared PUT: claim the key's fingerprint and a slot (taking a
- * generation), then send the value and its header, every bio in flight
- * together (the header in the same bio as the value's first blocks), and
- * the reads of the headers of the entries that share the fingerprint, to
- * tell which one holds the key.
+ * generation), then send the reads of the headers of the entries that
+ * share the fingerprint (to tell which one holds the key) and the value,
+ * and, once the value's crc32c is computed while those are in flight, its
+ * slot header.
  *
  * On return rq->busy says whether rawkv_put_end() has I/O to wait for, and
  * rq->ret holds any error so far: with @nowait, -EAGAIN means "complete
@@ -481,12 +582,10 @@ void rawkv_put_submit(struct rawkv_dev *kd, struct rawkv_req *rq, bool nowait)
 	ret = rawkv_cand_pages(&rq->cand);
 	if (ret)
 		goto out_fail;
-	rawkv_fill_slot_hdr(kd, rq->hdr, rq->slot, rq->gen, rq->key, rq->klen,
-			    rq->vlen, rawkv_vbuf_crc(&rq->vb));
 	rawkv_io_init(&rq->io, kd);
 	rawkv_read_hdrs(kd, &rq->io, rq->cand.slots, rq->cand.n,
 			rq->cand.pages);
-	rawkv_submit_slot(rq, rawkv_slot_pos(kd, rq->slot), REQ_OP_WRITE, true);
+	rawkv_put_write(kd, rq);
 	return;
 
 out_release_fp:
@@ -547,8 +646,9 @@ int rawkv_put_end(struct rawkv_dev *kd, struct rawkv_req *rq)
  *   1. check the size, pin or copy the caller's buffer	(prepare)
  *   2. claim the key's fingerprint, then a slot and a generation,
  *      committing or evicting first if needed		(submit)
- *   3. write header + value, read the headers of the entries sharing
- *      the fingerprint, all in flight together		(submit)
+ *   3. read the headers of the entries sharing the fingerprint, write
+ *      the value; compute its crc32c while those are in flight, then
+ *      write the slot header that holds it			(submit)
  *   4. wait; publish the entry, replacing the key's old one	(end)
  *   5. sync: commit					(end)
  */
@@ -640,8 +740,11 @@ void rawkv_get_begin(struct rawkv_dev *kd, struct rawkv_req *rq,
 	ret = rawkv_vbuf_init(kd, &rq->vb, buf, e->value_len, false, false);
 	if (ret)
 		goto out_fail;
-	rawkv_io_init(&rq->io, kd);
-	rawkv_submit_slot(rq, rawkv_slot_pos(kd, slot), REQ_OP_READ, true);
+	ret = rawkv_get_submit(kd, rq, rawkv_slot_pos(kd, slot));
+	if (ret) {
+		rawkv_vbuf_release(&rq->vb, false);
+		goto out_fail;
+	}
 	return;
 
 out_fail:
@@ -650,12 +753,12 @@ out_fail:
 
 /*
  * Check what a GET read: 0 when the header proves the slot holds this
- * key's value and the value's crc32c matches; -EXDEV for another key's
+ * key's value and the value's crc32c, @value_crc as read, matches; -EXDEV for another key's
  * value (same fingerprint); -ENOENT or -EIO with *why otherwise.
  * *value_bad tells a value checksum mismatch.
  */
 static int rawkv_get_verify(struct rawkv_dev *kd, struct rawkv_req *rq,
-			    const char **why, bool *value_bad)
+			    u32 value_crc, const char **why, bool *value_bad)
 {
 	u32 crc;
 	int ret;
@@ -663,7 +766,7 @@ static int rawkv_get_verify(struct rawkv_dev *kd, struct rawkv_req *rq,
 	*value_bad = false;
 	ret = rawkv_check_slot_hdr(kd, rq->e, page_address(rq->hdr), rq->key,
 				   rq->klen, &crc, why);
-	if (!ret && rawkv_vbuf_crc(&rq->vb) != crc) {
+	if (!ret && value_crc != crc) {
 		*why = "value checksum mismatch";
 		*value_bad = true;
 		ret = -EIO;
@@ -698,7 +801,8 @@ static int rawkv_get_reread(struct rawkv_dev *kd, struct rawkv_req *rq,
 		*why = NULL;
 		return ret;
 	}
-	return rawkv_get_verify(kd, rq, why, &value_bad);
+	return rawkv_get_verify(kd, rq, rawkv_vbuf_crc(&rq->vb), why,
+				&value_bad);
 }
 
 /*
@@ -713,15 +817,16 @@ int rawkv_get_end(struct rawkv_dev *kd, struct rawkv_req *rq)
 	struct rawkv_entry *e;
 	bool value_bad;
 	const char *why;
+	u32 crc;
 	int ret;
 
 again:
 	e = rq->e;
 	ret = rq->ret;
 	if (rq->busy) {
-		ret = rawkv_io_wait(&rq->io);
+		ret = rawkv_get_wait(rq, &crc);
 		if (!ret) {
-			ret = rawkv_get_verify(kd, rq, &why, &value_bad);
+			ret = rawkv_get_verify(kd, rq, crc, &why, &value_bad);
 			if (value_bad && rq->vb.pinned)
 				ret = rawkv_get_reread(kd, rq, &why);
 			if ((ret == -EIO || ret == -ENOENT) && why)
@@ -760,9 +865,10 @@ again:
  * GET: the whole request in order --
  *   1. find the next entry with the key's fingerprint, make it the most
  *      recently used, pin it				(begin)
- *   2. read its slot header and value together, straight into the
- *      caller's pages when aligned			(begin)
- *   3. wait; check the header (key, generation, length) and the value's
+ *   2. read its slot header and value in pieces, all in flight
+ *      together, straight into the caller's pages when aligned	(begin)
+ *   3. wait for the pieces in order, checksumming each as it completes;
+ *      check the header (key, generation, length) and the value's
  *      crc32c, reading again into kernel pages on a mismatch	(end)
  *   4. another key's value: back to 1 with the next entry;	(end)
  *      damaged: drop the entry; else copy out what was bounced

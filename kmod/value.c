@@ -198,23 +198,35 @@ void rawkv_vbuf_io(struct rawkv_vbuf *vb, struct rawkv_io *io)
 			     vb->bv[i].bv_offset);
 }
 
-/* crc32c of the value's bytes as they sit in its pages. */
-u32 rawkv_vbuf_crc(struct rawkv_vbuf *vb)
+/*
+ * Add to @crc the value bytes of segments [@first, @end), of which *@left
+ * value bytes remain (the padding after the value is not covered); returns
+ * the new crc and lowers *@left. The value's crc32c is the chain over all
+ * its segments in order, starting from ~0.
+ */
+u32 rawkv_vbuf_crc_segs(struct rawkv_vbuf *vb, u32 crc, unsigned int first,
+			unsigned int end, u64 *left)
 {
-	u64 left = vb->len;
-	u32 crc = ~0U;
 	unsigned int i;
 
-	for (i = 0; left; i++) {
+	for (i = first; i < end && *left; i++) {
 		const struct bio_vec *bv = &vb->bv[i];
-		unsigned int n = min_t(u64, left, bv->bv_len);
+		unsigned int n = min_t(u64, *left, bv->bv_len);
 		void *p = kmap_local_page(bv->bv_page);
 
 		crc = crc32c(crc, p + bv->bv_offset, n);
 		kunmap_local(p);
-		left -= n;
+		*left -= n;
 	}
 	return crc;
+}
+
+/* crc32c of the value's bytes as they sit in its pages. */
+u32 rawkv_vbuf_crc(struct rawkv_vbuf *vb)
+{
+	u64 left = vb->len;
+
+	return rawkv_vbuf_crc_segs(vb, ~0U, 0, vb->nr_bv, &left);
 }
 
 /*
