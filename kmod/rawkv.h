@@ -166,6 +166,7 @@ struct rawkv_io {
 	blk_status_t status;
 	struct completion done;
 	struct bio *bio;		/* being built */
+	unsigned int nr_segs;		/* segments in @bio */
 	u64 pos;			/* device byte of the next segment */
 	blk_opf_t opf;
 	unsigned int nr_hint;
