@@ -533,6 +533,13 @@ static void __exit rawkv_exit(void)
 module_init(rawkv_init);
 module_exit(rawkv_exit);
 
+/*
+ * libcrc32c binds to the crc32c driver registered when it loads: with
+ * modprobe, have the SSE4.2 one there first on x86 (see rawkv_crc32c_probe()).
+ */
+#ifdef CONFIG_X86
+MODULE_SOFTDEP("pre: crc32c-intel");
+#endif
 MODULE_DESCRIPTION("rawkv: persistent key-value store on a raw block device");
 MODULE_AUTHOR("The rawkv developers");
 MODULE_LICENSE("GPL");
