@@ -110,8 +110,12 @@ struct rawkv_meta {
 /**
  * struct rawkv_dev - one block device served by rawkv
  *
- * @geo, @lbs, @evict, @checkpoint_ms, @dirty_max and @fp_key are set at
- * load and never change, so they are read without a lock.
+ * @geo, @lbs, @hdr_len, @evict, @checkpoint_ms, @dirty_max and @fp_key
+ * are set at load and never change, so they are read without a lock.
+ *
+ * @hdr_len: bytes of a slot's header block that PUT writes and GET reads,
+ * the slot header rounded up to the logical block size (512 bytes on a
+ * 512-byte-sector device: a 64 KiB value then moves 64.5 KiB, not 68).
  *
  * @ix.lock guards the index (see index.h) and, here, @fp_busy, @next_gen
  * and @slot_events. No I/O is ever done under it.
@@ -122,6 +126,7 @@ struct rawkv_dev {
 
 	struct rawkv_geo geo;
 	unsigned int lbs;
+	unsigned int hdr_len;
 	bool evict;
 	unsigned int checkpoint_ms;
 	u32 dirty_max;			/* changes a commit takes at most */

@@ -62,6 +62,8 @@ int rawkv_store_init(struct rawkv_dev *kd)
 
 	BUILD_BUG_ON(RAWKV_SLOT_SIZE_MAX - RAWKV_BLOCK_SIZE >=
 		     1U << RAWKV_VALUE_LEN_BITS);
+	/* One 512-byte sector holds the slot header (kd->hdr_len). */
+	BUILD_BUG_ON(sizeof(struct rawkv_slot_hdr) > SECTOR_SIZE);
 	ret = rawkv_index_init(&kd->ix, kd->geo.slot_count,
 			       RAWKV_META_PER_BLOCK);
 	if (ret)
@@ -276,9 +278,11 @@ static void rawkv_read_hdrs(struct rawkv_dev *kd, struct rawkv_io *io,
 {
 	unsigned int i;
 
-	for (i = 0; i < n; i++)
-		rawkv_io_submit(io, &pages[i], 1, rawkv_slot_pos(kd, slots[i]),
-				REQ_OP_READ);
+	for (i = 0; i < n; i++) {
+		rawkv_io_start(io, rawkv_slot_pos(kd, slots[i]), REQ_OP_READ, 1);
+		rawkv_io_add(io, pages[i], kd->hdr_len, 0);
+	}
+	rawkv_io_send(io);
 }
 
 /*
@@ -416,7 +420,8 @@ static unsigned int rawkv_piece_segs(unsigned int nr_bv)
 
 /*
  * Submit the read of @rq's slot header and value at byte @pos in pieces
- * (the header in the first), every bio in flight together. rawkv_get_end()
+ * (the header in the first), every bio in flight together. Only the
+ * header's logical blocks are read (see struct rawkv_dev's @hdr_len). rawkv_get_end()
  * waits for the pieces in order and checksums each as it completes.
  */
 static int rawkv_get_submit(struct rawkv_dev *kd, struct rawkv_req *rq,
@@ -439,7 +444,11 @@ static int rawkv_get_submit(struct rawkv_dev *kd, struct rawkv_req *rq,
 		rawkv_io_init(&p->io, kd);
 		if (!i) {
 			rawkv_io_start(&p->io, pos, REQ_OP_READ, end + 1);
-			rawkv_io_add(&p->io, rq->hdr, RAWKV_BLOCK_SIZE, 0);
+			rawkv_io_add(&p->io, rq->hdr, kd->hdr_len, 0);
+			pos += RAWKV_BLOCK_SIZE;
+			/* A header shorter than its block: the value starts a bio. */
+			if (kd->hdr_len < RAWKV_BLOCK_SIZE)
+				rawkv_io_start(&p->io, pos, REQ_OP_READ, end);
 		} else {
 			rawkv_io_start(&p->io, pos, REQ_OP_READ, end - seg);
 		}
@@ -487,7 +496,7 @@ static int rawkv_get_wait(struct rawkv_req *rq, u32 *crc)
 /*
  * Write the value of a PUT, then its slot header: the value's bios go out
  * first and its crc32c, which the header holds, is computed while they
- * are in flight.
+ * are in flight. Only the header's logical blocks are written.
  */
 static void rawkv_put_write(struct rawkv_dev *kd, struct rawkv_req *rq)
 {
@@ -497,7 +506,7 @@ static void rawkv_put_write(struct rawkv_dev *kd, struct rawkv_req *rq)
 	rawkv_fill_slot_hdr(kd, rq->hdr, rq->slot, rq->gen, rq->key, rq->klen,
 			    rq->vlen, rawkv_vbuf_crc(&rq->vb));
 	rawkv_io_start(&rq->io, pos, RAWKV_OPF_WRITE, 1);
-	rawkv_io_add(&rq->io, rq->hdr, RAWKV_BLOCK_SIZE, 0);
+	rawkv_io_add(&rq->io, rq->hdr, kd->hdr_len, 0);
 	rawkv_io_send(&rq->io);
 }
 
