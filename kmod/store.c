@@ -421,9 +421,10 @@ static unsigned int rawkv_piece_segs(unsigned int nr_bv)
 
 /*
  * Submit the read of @rq's slot header and value at byte @pos in pieces
- * (the header in the first), every bio in flight together. Only the
- * header's logical blocks are read (see struct rawkv_dev's @hdr_len). rawkv_get_end()
- * waits for the pieces in order and checksums each as it completes.
+ * (the header in the first), every bio in flight together; of the header
+ * block, only the header's logical blocks (struct rawkv_dev's @hdr_len).
+ * rawkv_get_end() waits for the pieces in order and checksums each as it
+ * completes.
  */
 static int rawkv_get_submit(struct rawkv_dev *kd, struct rawkv_req *rq,
 			    u64 pos)
