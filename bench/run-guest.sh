@@ -10,8 +10,8 @@
 # --calibrate among the options it first measures crc32c: AF_ALG needs
 # af_alg and algif_hash, loaded here from the host's /lib/modules).
 #   --perf          then a profile run: the 1 MiB PUT and GET rows of rawkv,
-#                   1 thread, under the host's `perf record -a -g -e
-#                   cpu-clock`; prints the top symbols of each between
+#                   1 thread, 64 MiB each, under the host's `perf record -a
+#                   -g -e cpu-clock -F 1000`; prints the top symbols of each between
 #                   BENCH-PERF-BEGIN NAME and BENCH-PERF-END lines.
 #   --old BRD_MIB   then the older bench: rawkv next to raw and file per key
 #                   on ext4 (the host's mkfs.ext4), load and memory, on DEV
@@ -75,7 +75,8 @@ EOF
 	echo -1 >/proc/sys/kernel/perf_event_paranoid
 	echo "# profile run: rawkv 1 MiB PUT and GET, 1 thread, under perf (its rows are not reported)"
 	if "$DIR/rawkv-bench" --model --perf /tmp/perf.sh --sizes 1M --threads 1 --depth 0 \
-		--row-mib 256 --min-ops 16 --mem-entries 0 "$DEV" >/tmp/perf-run.log 2>&1; then
+		--no-raw --no-sync --row-mib 64 --min-ops 16 --mem-entries 0 "$DEV" \
+		>/tmp/perf-run.log 2>&1; then
 		grep '^# \[' /tmp/perf-run.log | grep -E 'perf|rawkv'
 	else
 		echo "# profile run failed:"
@@ -85,7 +86,8 @@ EOF
 		[ -f "/tmp/perf-$name.data" ] || continue
 		echo "BENCH-PERF-BEGIN $name"
 		/tmp/perf.sh report -i "/tmp/perf-$name.data" --stdio --no-children \
-			--sort dso,sym -g none --percent-limit 0.5 2>/dev/null | grep -v '^$' | head -n 60
+			--sort dso,sym -g none --percent-limit 0.5 2>/dev/null |
+			grep -v -e '^$' -e 'To display the perf.data' -e 'tips.txt' -e '^#$' | head -n 60
 		echo "BENCH-PERF-END"
 	done
 fi
