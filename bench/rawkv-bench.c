@@ -1984,6 +1984,7 @@ static void phase_calibrate(void)
 {
 	struct rawkv *kv = NULL;
 	double t;
+	int load;
 
 	cal.ran = true;
 	cal.user_mbps = user_crc_mbps();
@@ -1992,21 +1993,32 @@ static void phase_calibrate(void)
 	cal.kernel_mbps = kernel_crc_mbps(cal.kernel_drv, sizeof(cal.kernel_drv));
 	note("calibration: kernel crc32c from user space (AF_ALG \"crc32c\", driver %s, "
 	     "1 MiB per send): %.1f MB/s", cal.kernel_drv, cal.kernel_mbps);
-	if (!mod_load(&t, &kv, "dev=%s format=1 slot_size=%lu", opt.dev, MiB)) {
+	/* Three loads: rawkv measures once per load, the host is shared; the best counts. */
+	for (load = 0; load < 3; load++) {
+		if (mod_load(&t, &kv, "dev=%s format=1 slot_size=%lu", opt.dev, MiB))
+			break;
 #if RAWKV_HAVE_CRC_STAT
-		struct rawkv_stat st;
+		{
+			struct rawkv_stat st;
 
-		if (!rawkv_stat(kv, &st)) {
-			cal.stat_mbps = (double)st.crc32c_mbps;
-			snprintf(cal.stat_drv, sizeof(cal.stat_drv), "%.*s",
-				 (int)sizeof(st.crc32c_driver), st.crc32c_driver);
+			if (!rawkv_stat(kv, &st)) {
+				note("calibration: rawkv stat (load %d): crc32c_mbps %" PRIu64
+				     ", crc32c_driver %.*s (measured by rawkv at module load)",
+				     load + 1, (uint64_t)st.crc32c_mbps,
+				     (int)sizeof(st.crc32c_driver), st.crc32c_driver);
+				if ((double)st.crc32c_mbps > cal.stat_mbps) {
+					cal.stat_mbps = (double)st.crc32c_mbps;
+					snprintf(cal.stat_drv, sizeof(cal.stat_drv), "%.*s",
+						 (int)sizeof(st.crc32c_driver), st.crc32c_driver);
+				}
+			}
 		}
-		note("calibration: rawkv stat: crc32c_mbps %.0f, crc32c_driver %s (measured by "
-		     "rawkv at module load)", cal.stat_mbps, cal.stat_drv);
 #else
 		note("calibration: this librawkv has no rawkv_stat.crc32c_mbps");
+		load = 3;
 #endif
 		rawkv_close(kv);
+		kv = NULL;
 		mod_unload(NULL);
 	}
 	if (cal.stat_mbps > 0) {
