@@ -9,6 +9,20 @@
  *   >= 6.9	bdev_file_open_by_path() returns a struct file, bdev_fput()
  *
  * <asm/unaligned.h> moved to <linux/unaligned.h> in 6.12.
+ *
+ * io_uring commands (file_operations.uring_cmd):
+ *   < 6.7	struct io_uring_cmd is in <linux/io_uring.h>, and before 6.6
+ *		ioucmd->cmd points at the SQE's command bytes
+ *   >= 6.6	io_uring_sqe_cmd(ioucmd->sqe); <linux/io_uring/cmd.h> from 6.7
+ *   < 6.11	io_uring_cmd() hands a positive result of ->uring_cmd()
+ *		back to the io_uring core as if it were an error code: from
+ *		the submitter the CQE gets it, but from an io-wq worker the
+ *		request is dropped without a CQE (io_wq_submit_work() only
+ *		completes results < 0). Fixed by commit 24dce1c538a7
+ *		("io_uring: fix lost getsockopt completions", 6.11), which
+ *		completes every result other than -EAGAIN and -EIOCBQUEUED.
+ *		Before it, rawkv completes the command itself with
+ *		io_uring_cmd_done() and returns -EIOCBQUEUED.
  */
 #ifndef _RAWKV_COMPAT_H
 #define _RAWKV_COMPAT_H
@@ -22,6 +36,12 @@
 #include <linux/unaligned.h>
 #else
 #include <asm/unaligned.h>
+#endif
+
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
+#include <linux/io_uring/cmd.h>
+#else
+#include <linux/io_uring.h>
 #endif
 
 struct rawkv_bdev {
@@ -73,6 +93,31 @@ static inline void rawkv_bdev_close(struct rawkv_bdev *rb, void *holder)
 	blkdev_put(rb->bdev, holder);
 #else
 	blkdev_put(rb->bdev, FMODE_READ | FMODE_WRITE | FMODE_EXCL);
+#endif
+}
+
+/* The command bytes of the SQE of @ioucmd (16 of them in a 64-byte SQE). */
+static inline const void *rawkv_uring_cmd_bytes(struct io_uring_cmd *ioucmd)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 6, 0)
+	return io_uring_sqe_cmd(ioucmd->sqe);
+#else
+	return ioucmd->cmd;
+#endif
+}
+
+/*
+ * Return what ->uring_cmd() returns for a command that ran synchronously
+ * with result @res (0, a length or a negative errno).
+ */
+static inline int rawkv_uring_cmd_complete(struct io_uring_cmd *ioucmd,
+					   long res, unsigned int issue_flags)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 11, 0)
+	return res;
+#else
+	io_uring_cmd_done(ioucmd, res, 0, issue_flags);
+	return -EIOCBQUEUED;
 #endif
 }
 
