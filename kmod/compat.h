@@ -106,6 +106,12 @@ static inline const void *rawkv_uring_cmd_bytes(struct io_uring_cmd *ioucmd)
 #endif
 }
 
+/* The bytes of @ioucmd that are the driver's own (32 of them). */
+static inline void *rawkv_uring_cmd_pdu(struct io_uring_cmd *ioucmd)
+{
+	return ioucmd->pdu;
+}
+
 /*
  * Return what ->uring_cmd() returns for a command that ran synchronously
  * with result @res (0, a length or a negative errno).

@@ -368,28 +368,65 @@ static long rawkv_ioctl(struct file *file, unsigned int cmd,
  * IO_URING_F_NONBLOCK, and there it runs synchronously, exactly as the
  * ioctl does. A native non-blocking path (submit the bios here, complete
  * from their end_io with io_uring_cmd_done()) may come later.
+ *
+ * The SQE is read once, at the first issue: from 6.10 to 6.13 (before
+ * commit e663da62ba86, "io_uring/uring_cmd: switch sqe to async_data on
+ * EAGAIN"; Debian's 6.12 has not got it) the worker's issue still reads
+ * the SQE in the submission ring, which user space may have reused by
+ * then. So the non-blocking issue keeps the command in the pdu and marks
+ * cmd_op; a first issue in the worker (IOSQE_ASYNC) reads an SQE that
+ * io_uring copied at prep.
  */
-static int rawkv_uring_cmd(struct io_uring_cmd *ioucmd,
-			   unsigned int issue_flags)
-{
-	unsigned int cmd = READ_ONCE(ioucmd->cmd_op);
+struct rawkv_uring_pdu {
+	u32 magic;
+	u32 cmd_op;
 	struct rawkv_uring_cmd uc;
-	long ret;
+};
 
+#define RAWKV_URING_PDU_MAGIC	0x72776b76	/* "rwkv" */
+/* cmd_op of a command punted to io-wq: not a valid command. */
+#define RAWKV_URING_PUNTED	0xffffffffU
+
+static bool rawkv_uring_op_valid(u32 cmd)
+{
 	switch (cmd) {
 	case RAWKV_IOC_PUT:
 	case RAWKV_IOC_GET:
 	case RAWKV_IOC_DELETE:
 	case RAWKV_IOC_EXISTS:
-		break;
-	default:
+		return true;
+	}
+	return false;
+}
+
+static int rawkv_uring_cmd(struct io_uring_cmd *ioucmd,
+			   unsigned int issue_flags)
+{
+	struct rawkv_uring_pdu *pdu = rawkv_uring_cmd_pdu(ioucmd);
+	struct rawkv_uring_cmd uc;
+	u32 cmd = ioucmd->cmd_op;
+	long ret;
+
+	BUILD_BUG_ON(sizeof(*pdu) > sizeof_field(struct io_uring_cmd, pdu));
+	if (cmd == RAWKV_URING_PUNTED && pdu->magic == RAWKV_URING_PDU_MAGIC) {
+		/* The worker's issue of a command punted below. */
+		pdu->magic = 0;
+		cmd = pdu->cmd_op;
+		uc = pdu->uc;
+	} else if (rawkv_uring_op_valid(cmd)) {
+		/* Read the command bytes once: user space may change them. */
+		memcpy(&uc, rawkv_uring_cmd_bytes(ioucmd), sizeof(uc));
+		if (issue_flags & IO_URING_F_NONBLOCK) {
+			pdu->magic = RAWKV_URING_PDU_MAGIC;
+			pdu->cmd_op = cmd;
+			pdu->uc = uc;
+			ioucmd->cmd_op = RAWKV_URING_PUNTED;
+			return -EAGAIN;
+		}
+	} else {
 		return -ENOTTY;
 	}
-	if (issue_flags & IO_URING_F_NONBLOCK)
-		return -EAGAIN;
 
-	/* Read the command bytes once: user space may change them. */
-	memcpy(&uc, rawkv_uring_cmd_bytes(ioucmd), sizeof(uc));
 	if (uc.reserved)
 		ret = -EINVAL;
 	else
