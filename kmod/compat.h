@@ -11,9 +11,10 @@
  * <asm/unaligned.h> moved to <linux/unaligned.h> in 6.12.
  *
  * io_uring commands (file_operations.uring_cmd):
- *   < 6.7	struct io_uring_cmd is in <linux/io_uring.h>, and before 6.6
- *		ioucmd->cmd points at the SQE's command bytes
- *   >= 6.6	io_uring_sqe_cmd(ioucmd->sqe); <linux/io_uring/cmd.h> from 6.7
+ *   < 6.5	ioucmd->cmd points at the SQE's command bytes
+ *   >= 6.5	io_uring_sqe_cmd(ioucmd->sqe) (commit fd9b8547bc5c)
+ *   < 6.7	struct io_uring_cmd is in <linux/io_uring.h>; then in
+ *		<linux/io_uring/cmd.h>
  *   < 6.11	io_uring_cmd() hands a positive result of ->uring_cmd()
  *		back to the io_uring core as if it were an error code: from
  *		the submitter the CQE gets it, but from an io-wq worker the
@@ -99,7 +100,7 @@ static inline void rawkv_bdev_close(struct rawkv_bdev *rb, void *holder)
 /* The command bytes of the SQE of @ioucmd (16 of them in a 64-byte SQE). */
 static inline const void *rawkv_uring_cmd_bytes(struct io_uring_cmd *ioucmd)
 {
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 6, 0)
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0)
 	return io_uring_sqe_cmd(ioucmd->sqe);
 #else
 	return ioucmd->cmd;

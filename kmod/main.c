@@ -129,7 +129,9 @@ static long rawkv_kv_cmd(struct file *file, unsigned int cmd,
 	if (put_user(vlen, (u64 __user *)(argp +
 					  offsetof(struct rawkv_kv, val_len))))
 		return -EFAULT;
-	return ret ?: vlen;
+	if (ret)
+		return ret;
+	return vlen;
 }
 
 /* What a batch holds while its operations are in flight. */
@@ -408,7 +410,8 @@ static int rawkv_uring_cmd(struct io_uring_cmd *ioucmd,
 	long ret;
 
 	BUILD_BUG_ON(sizeof(*pdu) > sizeof_field(struct io_uring_cmd, pdu));
-	if (cmd == RAWKV_URING_PUNTED && pdu->magic == RAWKV_URING_PDU_MAGIC) {
+	if (cmd == RAWKV_URING_PUNTED && pdu->magic == RAWKV_URING_PDU_MAGIC &&
+	    !(issue_flags & IO_URING_F_NONBLOCK)) {
 		/* The worker's issue of a command punted below. */
 		pdu->magic = 0;
 		cmd = pdu->cmd_op;
