@@ -24,6 +24,10 @@
  *		completes every result other than -EAGAIN and -EIOCBQUEUED.
  *		Before it, rawkv completes the command itself with
  *		io_uring_cmd_done() and returns -EIOCBQUEUED.
+ *
+ * libcrc32c tells which crypto driver backs crc32c() through crc32c_impl()
+ * up to 6.12, which dropped it; there, ask the crypto API which driver it
+ * picks for "crc32c", as libcrc32c did when it loaded.
  */
 #ifndef _RAWKV_COMPAT_H
 #define _RAWKV_COMPAT_H
@@ -35,9 +39,12 @@
 
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 12, 0)
 #include <linux/unaligned.h>
+#include <crypto/hash.h>
 #else
 #include <asm/unaligned.h>
+#include <linux/crc32c.h>
 #endif
+#include <linux/string.h>
 
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
 #include <linux/io_uring/cmd.h>
@@ -94,6 +101,23 @@ static inline void rawkv_bdev_close(struct rawkv_bdev *rb, void *holder)
 	blkdev_put(rb->bdev, holder);
 #else
 	blkdev_put(rb->bdev, FMODE_READ | FMODE_WRITE | FMODE_EXCL);
+#endif
+}
+
+/* Copy the name of the driver behind crc32c() into @buf. */
+static inline void rawkv_crc32c_driver(char *buf, size_t len)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 12, 0)
+	struct crypto_shash *tfm = crypto_alloc_shash("crc32c", 0, 0);
+
+	if (IS_ERR(tfm)) {
+		strscpy(buf, "unknown", len);
+		return;
+	}
+	strscpy(buf, crypto_shash_driver_name(tfm), len);
+	crypto_free_shash(tfm);
+#else
+	strscpy(buf, crc32c_impl(), len);
 #endif
 }
 

@@ -30,7 +30,7 @@ static void rawkv_io_end(struct bio *bio)
 
 	if (bio->bi_status) {
 		cmpxchg(&io->status, BLK_STS_OK, bio->bi_status);
-		atomic64_inc(&io->kd->stats.io_errors);
+		rawkv_count(io->kd, io_errors, 1);
 	}
 	if (static_branch_unlikely(&rawkv_faults_on))
 		rawkv_fault_bio_done(io->kd, bio);
@@ -56,8 +56,10 @@ void rawkv_io_send(struct rawkv_io *io)
 	if (!bio)
 		return;
 	io->bio = NULL;
-	atomic64_add(bio->bi_iter.bi_size, op_is_write(bio_op(bio)) ?
-		     &kd->stats.bytes_written : &kd->stats.bytes_read);
+	if (op_is_write(bio_op(bio)))
+		rawkv_count(kd, bytes_written, bio->bi_iter.bi_size);
+	else
+		rawkv_count(kd, bytes_read, bio->bi_iter.bi_size);
 	atomic_inc(&io->pending);
 	if (!static_branch_unlikely(&rawkv_faults_on) ||
 	    !rawkv_fault_bio(kd, bio))
@@ -79,18 +81,18 @@ void rawkv_io_start(struct rawkv_io *io, u64 pos, blk_opf_t opf,
 
 /*
  * Add @len bytes at @off of @page to the run; @len is a multiple of lbs.
- * Every segment takes one bio_vec, never merged with its neighbour, so how
- * a run is cut into bios does not depend on where its pages happen to be
- * in memory: the same request always makes the same bios.
+ * A bio takes as many segments as it has bio_vecs (up to BIO_MAX_VECS, as
+ * @nr_hint asked): how a run is cut into bios depends only on its
+ * segments, never on where their pages happen to be in memory, so the same request always makes the same bios (the crash test
+ * numbers them). Within a bio, segments in physically contiguous pages
+ * share one multi-page bio_vec.
  */
 void rawkv_io_add(struct rawkv_io *io, struct page *page, unsigned int len,
 		  unsigned int off)
 {
 	struct bio *bio = io->bio;
 
-	if (bio && bio->bi_vcnt < bio->bi_max_vecs) {
-		__bio_add_page(bio, page, len, off);
-	} else {
+	if (!bio || io->nr_segs == bio->bi_max_vecs) {
 		rawkv_io_send(io);
 		/* With a reclaiming gfp, bio_alloc() never fails. */
 		bio = bio_alloc(io->kd->bdev,
@@ -99,9 +101,13 @@ void rawkv_io_add(struct rawkv_io *io, struct page *page, unsigned int len,
 		bio->bi_iter.bi_sector = io->pos >> SECTOR_SHIFT;
 		bio->bi_end_io = rawkv_io_end;
 		bio->bi_private = io;
-		__bio_add_page(bio, page, len, off);
 		io->bio = bio;
+		io->nr_segs = 0;
 	}
+	/* Room for every segment: bio_add_page() cannot fail here. */
+	if (WARN_ON_ONCE(bio_add_page(bio, page, len, off) != len))
+		cmpxchg(&io->status, BLK_STS_OK, BLK_STS_RESOURCE);
+	io->nr_segs++;
 	io->pos += len;
 	if (io->nr_hint)
 		io->nr_hint--;

@@ -244,6 +244,7 @@ static long rawkv_ioctl_batch(struct rawkv_dev *kd, unsigned int cmd,
 	struct rawkv_batch_op __user *uops;
 	struct rawkv_batch_ctx *ctx;
 	struct rawkv_batch b;
+	struct blk_plug plug;
 	unsigned int i, to;
 	long ret = 0;
 
@@ -268,6 +269,8 @@ static long rawkv_ioctl_batch(struct rawkv_dev *kd, unsigned int cmd,
 			rawkv_batch_put_run(kd, ctx, i, to);
 		}
 	} else {
+		/* Every read of the batch reaches the driver in one go. */
+		blk_start_plug(&plug);
 		for (i = 0; i < b.count; i++) {
 			struct rawkv_batch_ctx *c = &ctx[i];
 			struct rawkv_batch_op *op = &c->op;
@@ -280,6 +283,7 @@ static long rawkv_ioctl_batch(struct rawkv_dev *kd, unsigned int cmd,
 					op->val_len);
 			c->begun = true;
 		}
+		blk_finish_plug(&plug);
 		rawkv_batch_end(kd, cmd, ctx, 0, b.count);
 	}
 
@@ -493,6 +497,7 @@ static int rawkv_open_bdev(struct rawkv_dev *kd)
 	}
 	kd->bdev = kd->bd.bdev;
 	kd->lbs = bdev_logical_block_size(kd->bdev);
+	kd->hdr_len = round_up(sizeof(struct rawkv_slot_hdr), kd->lbs);
 	kd->geo.device_bytes = bdev_nr_bytes(kd->bdev);
 	if (kd->lbs > RAWKV_BLOCK_SIZE) {
 		pr_err("%s: logical block size %u is larger than %u\n", dev,
@@ -514,10 +519,15 @@ static struct rawkv_dev *rawkv_dev_create(void)
 	INIT_DELAYED_WORK(&kd->ckpt_work, rawkv_ckpt_work);
 	kd->evict = evict;
 	kd->checkpoint_ms = checkpoint_ms;
+	ret = -ENOMEM;
+	kd->stats = alloc_percpu(struct rawkv_stats);
+	if (!kd->stats)
+		goto out_free_dev;
+	rawkv_crc32c_probe(kd);
 
 	ret = rawkv_open_bdev(kd);
 	if (ret)
-		goto out_free_dev;
+		goto out_free_stats;
 	ret = rawkv_meta_init(kd);
 	if (ret)
 		goto out_close_bdev;
@@ -576,6 +586,8 @@ out_exit_meta:
 	rawkv_meta_exit(kd);
 out_close_bdev:
 	rawkv_bdev_close(&kd->bd, kd);
+out_free_stats:
+	free_percpu(kd->stats);
 out_free_dev:
 	kfree(kd);
 	return ERR_PTR(ret);
@@ -604,6 +616,7 @@ static void rawkv_dev_destroy(struct rawkv_dev *kd)
 	rawkv_meta_exit(kd);
 	rawkv_bdev_close(&kd->bd, kd);
 	pr_info("%s: released at commit %llu\n", dev, kd->meta.seq);
+	free_percpu(kd->stats);
 	kfree(kd);
 }
 
@@ -630,6 +643,13 @@ static void __exit rawkv_exit(void)
 module_init(rawkv_init);
 module_exit(rawkv_exit);
 
+/*
+ * libcrc32c binds to the crc32c driver registered when it loads: with
+ * modprobe, have the SSE4.2 one there first on x86 (see rawkv_crc32c_probe()).
+ */
+#ifdef CONFIG_X86
+MODULE_SOFTDEP("pre: crc32c-intel");
+#endif
 MODULE_DESCRIPTION("rawkv: persistent key-value store on a raw block device");
 MODULE_AUTHOR("The rawkv developers");
 MODULE_LICENSE("GPL");

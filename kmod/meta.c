@@ -139,7 +139,7 @@ int rawkv_format_write(struct rawkv_dev *kd)
 		pr_err("cannot zero the slot metadata: error %d\n", ret);
 		return ret;
 	}
-	atomic64_add(kd->geo.meta_size, &kd->stats.bytes_written);
+	rawkv_count(kd, bytes_written, kd->geo.meta_size);
 
 	page = alloc_page(GFP_KERNEL | __GFP_ZERO);
 	if (!page)
@@ -619,7 +619,7 @@ static int rawkv_commit_locked(struct rawkv_dev *kd, u64 target)
 	struct rawkv_index *ix = &kd->ix;
 	u64 snap, next_gen, seq;
 	u32 n, max = 0, nblk, pos, charge;
-	blk_opf_t opf = REQ_OP_WRITE;
+	blk_opf_t opf = RAWKV_OPF_WRITE;
 	void *buf = NULL;
 	int ret;
 
@@ -671,7 +671,7 @@ static int rawkv_commit_locked(struct rawkv_dev *kd, u64 target)
 	m->head = pos + nblk;
 	m->used += charge;
 	rawkv_commit_finish(kd, buf, n, true, snap, seq);
-	atomic64_inc(&kd->stats.checkpoints);
+	rawkv_count(kd, checkpoints, 1);
 	if (m->used > kd->geo.log_blocks / 2)
 		queue_work(system_long_wq, &m->wb_work);
 	goto out_free;
@@ -1077,7 +1077,7 @@ int rawkv_recover(struct rawkv_dev *kd)
 	if (ld.dropped) {
 		pr_warn("dropped %llu metadata entries that do not verify\n",
 			ld.dropped);
-		atomic64_add(ld.dropped, &kd->stats.load_dropped);
+		rawkv_count(kd, load_dropped, ld.dropped);
 	}
 	pr_info("loaded %u keys (commit %llu)\n", ix->nr_used, kd->meta.seq);
 

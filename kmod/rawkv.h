@@ -27,6 +27,7 @@
 #include <linux/siphash.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
+#include <linux/percpu.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 
@@ -39,22 +40,29 @@ struct rawkv_ioc_stat;
 struct rawkv_faults;
 struct bio;
 
+/*
+ * Counters of rawkv stat, one set per CPU: a command adds to its own CPU's
+ * with rawkv_count() (no shared cache line, safe in any context), and
+ * rawkv_fill_stat() sums them.
+ */
 struct rawkv_stats {
-	atomic64_t puts;
-	atomic64_t gets;
-	atomic64_t hits;
-	atomic64_t misses;
-	atomic64_t deletes;
-	atomic64_t evictions;
-	atomic64_t checkpoints;
-	atomic64_t bytes_written;
-	atomic64_t bytes_read;
-	atomic64_t io_errors;
-	atomic64_t load_dropped;
-	atomic64_t stale_dropped;
-	atomic64_t bytes_zero_copy;
-	atomic64_t bytes_bounced;
+	u64 puts;
+	u64 gets;
+	u64 hits;
+	u64 misses;
+	u64 deletes;
+	u64 evictions;
+	u64 checkpoints;
+	u64 bytes_written;
+	u64 bytes_read;
+	u64 io_errors;
+	u64 load_dropped;
+	u64 stale_dropped;
+	u64 bytes_zero_copy;
+	u64 bytes_bounced;
 };
+
+#define rawkv_count(kd, field, n)	this_cpu_add((kd)->stats->field, (n))
 
 /* A PUT or DELETE in flight owns its key's fingerprint. */
 struct rawkv_fp_lock {
@@ -102,8 +110,12 @@ struct rawkv_meta {
 /**
  * struct rawkv_dev - one block device served by rawkv
  *
- * @geo, @lbs, @evict, @checkpoint_ms, @dirty_max and @fp_key are set at
- * load and never change, so they are read without a lock.
+ * @geo, @lbs, @hdr_len, @evict, @checkpoint_ms, @dirty_max and @fp_key
+ * are set at load and never change, so they are read without a lock.
+ *
+ * @hdr_len: bytes of a slot's header block that PUT writes and GET reads,
+ * the slot header rounded up to the logical block size (512 bytes on a
+ * 512-byte-sector device: a 64 KiB value then moves 64.5 KiB, not 68).
  *
  * @ix.lock guards the index (see index.h) and, here, @fp_busy, @next_gen
  * and @slot_events. No I/O is ever done under it.
@@ -114,6 +126,7 @@ struct rawkv_dev {
 
 	struct rawkv_geo geo;
 	unsigned int lbs;
+	unsigned int hdr_len;
 	bool evict;
 	unsigned int checkpoint_ms;
 	u32 dirty_max;			/* changes a commit takes at most */
@@ -129,7 +142,9 @@ struct rawkv_dev {
 	struct rawkv_meta meta;
 	struct delayed_work ckpt_work;	/* the background commit */
 
-	struct rawkv_stats stats;
+	struct rawkv_stats __percpu *stats;
+	char crc32c_driver[16];		/* the crypto driver behind crc32c() */
+	u32 crc32c_mbps;		/* its speed, measured at load */
 	struct miscdevice misc;
 	struct rawkv_faults *faults;	/* fault_inject=1 only */
 };
@@ -142,6 +157,13 @@ static inline void rawkv_slot_event(struct rawkv_dev *kd)
 	wake_up(&kd->slot_wait);
 }
 
+/*
+ * Writes of values, slot headers and commits: a caller waits for each, as
+ * for O_DIRECT (see block/fops.c), so writeback throttling must not hold
+ * them back like background writeback.
+ */
+#define RAWKV_OPF_WRITE		(REQ_OP_WRITE | REQ_SYNC | REQ_IDLE)
+
 /* io.c */
 struct rawkv_io {
 	struct rawkv_dev *kd;
@@ -149,6 +171,7 @@ struct rawkv_io {
 	blk_status_t status;
 	struct completion done;
 	struct bio *bio;		/* being built */
+	unsigned int nr_segs;		/* segments in @bio */
 	u64 pos;			/* device byte of the next segment */
 	blk_opf_t opf;
 	unsigned int nr_hint;
@@ -186,7 +209,10 @@ struct rawkv_vbuf {
 void rawkv_vbuf_account(struct rawkv_dev *kd, struct rawkv_vbuf *vb);
 int rawkv_vbuf_init(struct rawkv_dev *kd, struct rawkv_vbuf *vb,
 		    void __user *ubuf, u64 len, bool to_device, bool bounce);
+void rawkv_crc32c_probe(struct rawkv_dev *kd);
 void rawkv_vbuf_io(struct rawkv_vbuf *vb, struct rawkv_io *io);
+u32 rawkv_vbuf_crc_segs(struct rawkv_vbuf *vb, u32 crc, unsigned int first,
+			unsigned int end, u64 *left);
 u32 rawkv_vbuf_crc(struct rawkv_vbuf *vb);
 int rawkv_vbuf_copy_out(struct rawkv_vbuf *vb, bool verified);
 void rawkv_vbuf_release(struct rawkv_vbuf *vb, bool dirty);
@@ -204,8 +230,19 @@ struct rawkv_cand {
 	struct page *pages[RAWKV_MAX_SAME_FP];
 };
 
+/*
+ * GET reads a value in pieces, each its own batch of bios, so that the
+ * checksum of a piece is computed while the later ones are in flight.
+ */
+struct rawkv_piece {
+	struct rawkv_io io;
+	unsigned int seg_end;		/* the piece ends before this segment */
+};
+
 struct rawkv_req {
 	struct rawkv_io io;
+	struct rawkv_piece *pieces;	/* GET */
+	unsigned int nr_pieces;		/* GET */
 	struct rawkv_vbuf vb;
 	struct page *hdr;		/* slot header block */
 	struct rawkv_entry *e;		/* PUT: the new entry; GET: pinned */

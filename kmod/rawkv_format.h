@@ -33,7 +33,9 @@
  *
  * A slot is a header block (struct rawkv_slot_hdr) followed by the value,
  * so a value starts RAWKV_BLOCK_SIZE bytes into its slot and holds at most
- * slot_size - RAWKV_BLOCK_SIZE bytes.
+ * slot_size - RAWKV_BLOCK_SIZE bytes. Only the struct's logical blocks of
+ * the header block are written (its first 512 bytes on a device with
+ * 512-byte logical blocks); the rest of the block is undefined.
  *
  * This header is also compiled by the user-space tests, so it uses only
  * <linux/types.h>.

@@ -62,6 +62,8 @@ int rawkv_store_init(struct rawkv_dev *kd)
 
 	BUILD_BUG_ON(RAWKV_SLOT_SIZE_MAX - RAWKV_BLOCK_SIZE >=
 		     1U << RAWKV_VALUE_LEN_BITS);
+	/* One 512-byte sector holds the slot header (kd->hdr_len). */
+	BUILD_BUG_ON(sizeof(struct rawkv_slot_hdr) > SECTOR_SIZE);
 	ret = rawkv_index_init(&kd->ix, kd->geo.slot_count,
 			       RAWKV_META_PER_BLOCK);
 	if (ret)
@@ -115,7 +117,7 @@ static u32 rawkv_evict(struct rawkv_dev *kd)
 		rawkv_index_remove(ix, e);
 		n++;
 	}
-	atomic64_add(n, &kd->stats.evictions);
+	rawkv_count(kd, evictions, n);
 	return n;
 }
 
@@ -276,9 +278,11 @@ static void rawkv_read_hdrs(struct rawkv_dev *kd, struct rawkv_io *io,
 {
 	unsigned int i;
 
-	for (i = 0; i < n; i++)
-		rawkv_io_submit(io, &pages[i], 1, rawkv_slot_pos(kd, slots[i]),
-				REQ_OP_READ);
+	for (i = 0; i < n; i++) {
+		rawkv_io_start(io, rawkv_slot_pos(kd, slots[i]), REQ_OP_READ, 1);
+		rawkv_io_add(io, pages[i], kd->hdr_len, 0);
+	}
+	rawkv_io_send(io);
 }
 
 /*
@@ -388,6 +392,9 @@ static struct rawkv_entry *rawkv_find_key(struct rawkv_dev *kd, u64 fp,
 static void rawkv_submit_slot(struct rawkv_req *rq, u64 pos, blk_opf_t opf,
 			      bool hdr)
 {
+	struct blk_plug plug;
+
+	blk_start_plug(&plug);
 	if (hdr) {
 		rawkv_io_start(&rq->io, pos, opf, rq->vb.nr_bv + 1);
 		rawkv_io_add(&rq->io, rq->hdr, RAWKV_BLOCK_SIZE, 0);
@@ -397,7 +404,112 @@ static void rawkv_submit_slot(struct rawkv_req *rq, u64 pos, blk_opf_t opf,
 	}
 	rawkv_vbuf_io(&rq->vb, &rq->io);
 	rawkv_io_send(&rq->io);
+	blk_finish_plug(&plug);
 	rq->busy = true;
+}
+
+/*
+ * Segments per GET piece: a quarter of the value, from 16 segments (64 KiB)
+ * to 64 (256 KiB). Smaller pieces leave less checksum work after the last
+ * completion; larger ones cost fewer bios, and below 64 KiB a bio costs
+ * more than the checksum it would hide.
+ */
+static unsigned int rawkv_piece_segs(unsigned int nr_bv)
+{
+	return clamp(nr_bv / 4, 16U, 64U);
+}
+
+/*
+ * Submit the read of @rq's slot header and value at byte @pos in pieces
+ * (the header in the first), every bio in flight together; of the header
+ * block, only the header's logical blocks (struct rawkv_dev's @hdr_len).
+ * rawkv_get_end() waits for the pieces in order and checksums each as it
+ * completes.
+ */
+static int rawkv_get_submit(struct rawkv_dev *kd, struct rawkv_req *rq,
+			    u64 pos)
+{
+	unsigned int per = rawkv_piece_segs(rq->vb.nr_bv);
+	unsigned int nr = max(DIV_ROUND_UP(rq->vb.nr_bv, per), 1U);
+	unsigned int i, seg = 0;
+	struct blk_plug plug;
+
+	rq->pieces = kvmalloc_array(nr, sizeof(*rq->pieces), GFP_KERNEL);
+	if (!rq->pieces)
+		return -ENOMEM;
+	rq->nr_pieces = nr;
+	blk_start_plug(&plug);
+	for (i = 0; i < nr; i++) {
+		struct rawkv_piece *p = &rq->pieces[i];
+		unsigned int end = min(seg + per, rq->vb.nr_bv);
+
+		rawkv_io_init(&p->io, kd);
+		if (!i) {
+			rawkv_io_start(&p->io, pos, REQ_OP_READ, end + 1);
+			rawkv_io_add(&p->io, rq->hdr, kd->hdr_len, 0);
+			pos += RAWKV_BLOCK_SIZE;
+			/* A header shorter than its block: the value starts a bio. */
+			if (kd->hdr_len < RAWKV_BLOCK_SIZE)
+				rawkv_io_start(&p->io, pos, REQ_OP_READ, end);
+		} else {
+			rawkv_io_start(&p->io, pos, REQ_OP_READ, end - seg);
+		}
+		for (; seg < end; seg++)
+			rawkv_io_add(&p->io, rq->vb.bv[seg].bv_page,
+				     rq->vb.bv[seg].bv_len,
+				     rq->vb.bv[seg].bv_offset);
+		rawkv_io_send(&p->io);
+		pos = p->io.pos;
+		p->seg_end = seg;
+	}
+	blk_finish_plug(&plug);
+	rq->busy = true;
+	return 0;
+}
+
+/*
+ * Wait for the pieces of a GET in order, computing the value's crc32c
+ * piece by piece as each completes: only the last piece's checksum follows
+ * the last completion. Returns 0 or the first I/O error (every piece is
+ * waited for either way); *crc is valid on 0.
+ */
+static int rawkv_get_wait(struct rawkv_req *rq, u32 *crc)
+{
+	u64 left = rq->vb.len;
+	unsigned int i, seg = 0;
+	int ret = 0;
+
+	*crc = ~0U;
+	for (i = 0; i < rq->nr_pieces; i++) {
+		struct rawkv_piece *p = &rq->pieces[i];
+
+		ret = rawkv_io_wait(&p->io) ?: ret;
+		if (!ret)
+			*crc = rawkv_vbuf_crc_segs(&rq->vb, *crc, seg,
+						   p->seg_end, &left);
+		seg = p->seg_end;
+	}
+	kvfree(rq->pieces);
+	rq->pieces = NULL;
+	rq->nr_pieces = 0;
+	return ret;
+}
+
+/*
+ * Write the value of a PUT, then its slot header: the value's bios go out
+ * first and its crc32c, which the header holds, is computed while they
+ * are in flight. Only the header's logical blocks are written.
+ */
+static void rawkv_put_write(struct rawkv_dev *kd, struct rawkv_req *rq)
+{
+	u64 pos = rawkv_slot_pos(kd, rq->slot);
+
+	rawkv_submit_slot(rq, pos, RAWKV_OPF_WRITE, false);
+	rawkv_fill_slot_hdr(kd, rq->hdr, rq->slot, rq->gen, rq->key, rq->klen,
+			    rq->vlen, rawkv_vbuf_crc(&rq->vb));
+	rawkv_io_start(&rq->io, pos, RAWKV_OPF_WRITE, 1);
+	rawkv_io_add(&rq->io, rq->hdr, kd->hdr_len, 0);
+	rawkv_io_send(&rq->io);
 }
 
 /*
@@ -443,10 +555,10 @@ u64 rawkv_put_bounce_bytes(struct rawkv_req *rq)
 
 /*
  * Submit a prepared PUT: claim the key's fingerprint and a slot (taking a
- * generation), then send the value and its header, every bio in flight
- * together (the header in the same bio as the value's first blocks), and
- * the reads of the headers of the entries that share the fingerprint, to
- * tell which one holds the key.
+ * generation), then send the reads of the headers of the entries that
+ * share the fingerprint (to tell which one holds the key) and the value,
+ * and, once the value's crc32c is computed while those are in flight, its
+ * slot header.
  *
  * On return rq->busy says whether rawkv_put_end() has I/O to wait for, and
  * rq->ret holds any error so far: with @nowait, -EAGAIN means "complete
@@ -481,12 +593,10 @@ void rawkv_put_submit(struct rawkv_dev *kd, struct rawkv_req *rq, bool nowait)
 	ret = rawkv_cand_pages(&rq->cand);
 	if (ret)
 		goto out_fail;
-	rawkv_fill_slot_hdr(kd, rq->hdr, rq->slot, rq->gen, rq->key, rq->klen,
-			    rq->vlen, rawkv_vbuf_crc(&rq->vb));
 	rawkv_io_init(&rq->io, kd);
 	rawkv_read_hdrs(kd, &rq->io, rq->cand.slots, rq->cand.n,
 			rq->cand.pages);
-	rawkv_submit_slot(rq, rawkv_slot_pos(kd, rq->slot), REQ_OP_WRITE, true);
+	rawkv_put_write(kd, rq);
 	return;
 
 out_release_fp:
@@ -527,7 +637,7 @@ int rawkv_put_end(struct rawkv_dev *kd, struct rawkv_req *rq)
 		rawkv_fp_release(kd, &rq->fpl);
 		spin_unlock(&ix->lock);
 		if (!ret) {
-			atomic64_inc(&kd->stats.puts);
+			rawkv_count(kd, puts, 1);
 			rawkv_vbuf_account(kd, &rq->vb);
 		}
 	}
@@ -547,8 +657,9 @@ int rawkv_put_end(struct rawkv_dev *kd, struct rawkv_req *rq)
  *   1. check the size, pin or copy the caller's buffer	(prepare)
  *   2. claim the key's fingerprint, then a slot and a generation,
  *      committing or evicting first if needed		(submit)
- *   3. write header + value, read the headers of the entries sharing
- *      the fingerprint, all in flight together		(submit)
+ *   3. read the headers of the entries sharing the fingerprint, write
+ *      the value; compute its crc32c while those are in flight, then
+ *      write the slot header that holds it			(submit)
  *   4. wait; publish the entry, replacing the key's old one	(end)
  *   5. sync: commit					(end)
  */
@@ -575,7 +686,7 @@ static void rawkv_drop_stale(struct rawkv_dev *kd, struct rawkv_entry *e,
 	}
 	spin_unlock(&kd->ix.lock);
 	if (dropped) {
-		atomic64_inc(&kd->stats.stale_dropped);
+		rawkv_count(kd, stale_dropped, 1);
 		pr_warn_ratelimited("slot %u: %s; key dropped\n",
 				    rawkv_slot_of(&kd->ix, e), why);
 	}
@@ -600,7 +711,7 @@ void rawkv_get_begin(struct rawkv_dev *kd, struct rawkv_req *rq,
 
 	if (!tried) {
 		memset(rq, 0, sizeof(*rq));
-		atomic64_inc(&kd->stats.gets);
+		rawkv_count(kd, gets, 1);
 	}
 	rq->key = key;
 	rq->klen = klen;
@@ -610,7 +721,7 @@ void rawkv_get_begin(struct rawkv_dev *kd, struct rawkv_req *rq,
 	if (tried == RAWKV_MAX_SAME_FP ||
 	    !rawkv_index_find(&kd->ix, fp, &slot, 1, rq->cand.slots, tried)) {
 		spin_unlock(&kd->ix.lock);
-		atomic64_inc(&kd->stats.misses);
+		rawkv_count(kd, misses, 1);
 		rq->ret = -ENOENT;
 		return;
 	}
@@ -620,7 +731,7 @@ void rawkv_get_begin(struct rawkv_dev *kd, struct rawkv_req *rq,
 	rq->vlen = e->value_len;
 	if (!buflen || buflen < e->value_len) {
 		spin_unlock(&kd->ix.lock);
-		atomic64_inc(&kd->stats.hits);
+		rawkv_count(kd, hits, 1);
 		rq->ret = buflen ? -ERANGE : 0;
 		return;
 	}
@@ -640,8 +751,11 @@ void rawkv_get_begin(struct rawkv_dev *kd, struct rawkv_req *rq,
 	ret = rawkv_vbuf_init(kd, &rq->vb, buf, e->value_len, false, false);
 	if (ret)
 		goto out_fail;
-	rawkv_io_init(&rq->io, kd);
-	rawkv_submit_slot(rq, rawkv_slot_pos(kd, slot), REQ_OP_READ, true);
+	ret = rawkv_get_submit(kd, rq, rawkv_slot_pos(kd, slot));
+	if (ret) {
+		rawkv_vbuf_release(&rq->vb, false);
+		goto out_fail;
+	}
 	return;
 
 out_fail:
@@ -650,12 +764,12 @@ out_fail:
 
 /*
  * Check what a GET read: 0 when the header proves the slot holds this
- * key's value and the value's crc32c matches; -EXDEV for another key's
+ * key's value and the value's crc32c, @value_crc as read, matches; -EXDEV for another key's
  * value (same fingerprint); -ENOENT or -EIO with *why otherwise.
  * *value_bad tells a value checksum mismatch.
  */
 static int rawkv_get_verify(struct rawkv_dev *kd, struct rawkv_req *rq,
-			    const char **why, bool *value_bad)
+			    u32 value_crc, const char **why, bool *value_bad)
 {
 	u32 crc;
 	int ret;
@@ -663,7 +777,7 @@ static int rawkv_get_verify(struct rawkv_dev *kd, struct rawkv_req *rq,
 	*value_bad = false;
 	ret = rawkv_check_slot_hdr(kd, rq->e, page_address(rq->hdr), rq->key,
 				   rq->klen, &crc, why);
-	if (!ret && rawkv_vbuf_crc(&rq->vb) != crc) {
+	if (!ret && value_crc != crc) {
 		*why = "value checksum mismatch";
 		*value_bad = true;
 		ret = -EIO;
@@ -698,7 +812,8 @@ static int rawkv_get_reread(struct rawkv_dev *kd, struct rawkv_req *rq,
 		*why = NULL;
 		return ret;
 	}
-	return rawkv_get_verify(kd, rq, why, &value_bad);
+	return rawkv_get_verify(kd, rq, rawkv_vbuf_crc(&rq->vb), why,
+				&value_bad);
 }
 
 /*
@@ -713,15 +828,16 @@ int rawkv_get_end(struct rawkv_dev *kd, struct rawkv_req *rq)
 	struct rawkv_entry *e;
 	bool value_bad;
 	const char *why;
+	u32 crc;
 	int ret;
 
 again:
 	e = rq->e;
 	ret = rq->ret;
 	if (rq->busy) {
-		ret = rawkv_io_wait(&rq->io);
+		ret = rawkv_get_wait(rq, &crc);
 		if (!ret) {
-			ret = rawkv_get_verify(kd, rq, &why, &value_bad);
+			ret = rawkv_get_verify(kd, rq, crc, &why, &value_bad);
 			if (value_bad && rq->vb.pinned)
 				ret = rawkv_get_reread(kd, rq, &why);
 			if ((ret == -EIO || ret == -ENOENT) && why)
@@ -745,8 +861,10 @@ again:
 					rq->buflen);
 			goto again;
 		}
-		atomic64_inc(ret == -ENOENT ? &kd->stats.misses :
-					      &kd->stats.hits);
+		if (ret == -ENOENT)
+			rawkv_count(kd, misses, 1);
+		else
+			rawkv_count(kd, hits, 1);
 	}
 	if (rq->hdr)
 		__free_page(rq->hdr);
@@ -758,9 +876,10 @@ again:
  * GET: the whole request in order --
  *   1. find the next entry with the key's fingerprint, make it the most
  *      recently used, pin it				(begin)
- *   2. read its slot header and value together, straight into the
- *      caller's pages when aligned			(begin)
- *   3. wait; check the header (key, generation, length) and the value's
+ *   2. read its slot header and value in pieces, all in flight
+ *      together, straight into the caller's pages when aligned	(begin)
+ *   3. wait for the pieces in order, checksumming each as it completes;
+ *      check the header (key, generation, length) and the value's
  *      crc32c, reading again into kernel pages on a mismatch	(end)
  *   4. another key's value: back to 1 with the next entry;	(end)
  *      damaged: drop the entry; else copy out what was bounced
@@ -824,7 +943,7 @@ int rawkv_delete(struct rawkv_dev *kd, const u8 *key, unsigned int klen)
 	ret = rawkv_remove_key(kd, key, klen, &sync, &changes);
 	if (ret)
 		return ret;
-	atomic64_inc(&kd->stats.deletes);
+	rawkv_count(kd, deletes, 1);
 	return sync ? rawkv_commit(kd, changes) : 0;
 }
 
@@ -837,9 +956,35 @@ int rawkv_flush(struct rawkv_dev *kd)
 	return rawkv_commit(kd, U64_MAX);
 }
 
+/* The sum of every CPU's counters. */
+static void rawkv_sum_stats(struct rawkv_dev *kd, struct rawkv_stats *sum)
+{
+	int cpu;
+
+	memset(sum, 0, sizeof(*sum));
+	for_each_possible_cpu(cpu) {
+		const struct rawkv_stats *s = per_cpu_ptr(kd->stats, cpu);
+
+		sum->puts += READ_ONCE(s->puts);
+		sum->gets += READ_ONCE(s->gets);
+		sum->hits += READ_ONCE(s->hits);
+		sum->misses += READ_ONCE(s->misses);
+		sum->deletes += READ_ONCE(s->deletes);
+		sum->evictions += READ_ONCE(s->evictions);
+		sum->checkpoints += READ_ONCE(s->checkpoints);
+		sum->bytes_written += READ_ONCE(s->bytes_written);
+		sum->bytes_read += READ_ONCE(s->bytes_read);
+		sum->io_errors += READ_ONCE(s->io_errors);
+		sum->load_dropped += READ_ONCE(s->load_dropped);
+		sum->stale_dropped += READ_ONCE(s->stale_dropped);
+		sum->bytes_zero_copy += READ_ONCE(s->bytes_zero_copy);
+		sum->bytes_bounced += READ_ONCE(s->bytes_bounced);
+	}
+}
+
 void rawkv_fill_stat(struct rawkv_dev *kd, struct rawkv_ioc_stat *st)
 {
-	struct rawkv_stats *s = &kd->stats;
+	struct rawkv_stats s;
 
 	st->size = sizeof(*st);
 	st->slot_size = kd->geo.slot_size;
@@ -850,24 +995,28 @@ void rawkv_fill_stat(struct rawkv_dev *kd, struct rawkv_ioc_stat *st)
 	st->logical_block_size = kd->lbs;
 	st->entry_mem_bytes = kd->ix.ents_bytes;
 	st->table_mem_bytes = kd->ix.table_bytes;
+	st->crc32c_mbps = kd->crc32c_mbps;
+	BUILD_BUG_ON(sizeof(st->crc32c_driver) != sizeof(kd->crc32c_driver));
+	memcpy(st->crc32c_driver, kd->crc32c_driver, sizeof(st->crc32c_driver));
 
 	spin_lock(&kd->ix.lock);
 	st->slots_used = kd->ix.nr_used;
 	st->checkpoint_seq = kd->meta.seq;
 	spin_unlock(&kd->ix.lock);
 
-	st->puts = atomic64_read(&s->puts);
-	st->gets = atomic64_read(&s->gets);
-	st->hits = atomic64_read(&s->hits);
-	st->misses = atomic64_read(&s->misses);
-	st->deletes = atomic64_read(&s->deletes);
-	st->evictions = atomic64_read(&s->evictions);
-	st->checkpoints = atomic64_read(&s->checkpoints);
-	st->bytes_written = atomic64_read(&s->bytes_written);
-	st->bytes_read = atomic64_read(&s->bytes_read);
-	st->io_errors = atomic64_read(&s->io_errors);
-	st->load_dropped = atomic64_read(&s->load_dropped);
-	st->stale_dropped = atomic64_read(&s->stale_dropped);
-	st->bytes_zero_copy = atomic64_read(&s->bytes_zero_copy);
-	st->bytes_bounced = atomic64_read(&s->bytes_bounced);
+	rawkv_sum_stats(kd, &s);
+	st->puts = s.puts;
+	st->gets = s.gets;
+	st->hits = s.hits;
+	st->misses = s.misses;
+	st->deletes = s.deletes;
+	st->evictions = s.evictions;
+	st->checkpoints = s.checkpoints;
+	st->bytes_written = s.bytes_written;
+	st->bytes_read = s.bytes_read;
+	st->io_errors = s.io_errors;
+	st->load_dropped = s.load_dropped;
+	st->stale_dropped = s.stale_dropped;
+	st->bytes_zero_copy = s.bytes_zero_copy;
+	st->bytes_bounced = s.bytes_bounced;
 }

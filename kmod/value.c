@@ -14,11 +14,18 @@
 
 #include <linux/crc32c.h>
 #include <linux/highmem.h>
+#include <linux/ktime.h>
+#include <linux/math64.h>
+#include <linux/sizes.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
 #include "rawkv.h"
+
+#ifdef CONFIG_X86
+#include <asm/cpufeature.h>
+#endif
 
 static int rawkv_vbuf_alloc(struct rawkv_vbuf *vb, unsigned int nr_bv,
 			    unsigned int nr_bounce)
@@ -140,11 +147,45 @@ out_release:
 	return ret;
 }
 
+/*
+ * Find which driver backs crc32c() and time it over 4 MiB, for rawkv stat
+ * and the load message. On x86 the SSE4.2 driver (crc32c-intel) is many
+ * times faster than crc32c-generic, but libcrc32c binds to whichever was
+ * registered when it loaded: say how to get the fast one.
+ */
+void rawkv_crc32c_probe(struct rawkv_dev *kd)
+{
+	const unsigned int len = SZ_64K, rounds = 64;
+	u64 t0, ns;
+	void *buf;
+	unsigned int i;
+
+	rawkv_crc32c_driver(kd->crc32c_driver, sizeof(kd->crc32c_driver));
+	buf = kvmalloc(len, GFP_KERNEL);
+	if (buf) {
+		memset(buf, 0x5a, len);
+		t0 = ktime_get_ns();
+		for (i = 0; i < rounds; i++)
+			crc32c(~0U, buf, len);
+		ns = max_t(u64, ktime_get_ns() - t0, 1);
+		kd->crc32c_mbps = div64_u64((u64)len * rounds * NSEC_PER_SEC,
+					    ns * 1000000);
+		kvfree(buf);
+	}
+	pr_info("crc32c by %s, %u MB/s\n", kd->crc32c_driver,
+		kd->crc32c_mbps);
+#ifdef CONFIG_X86
+	if (boot_cpu_has(X86_FEATURE_XMM4_2) &&
+	    !strcmp(kd->crc32c_driver, "crc32c-generic"))
+		pr_info("the CPU has SSE4.2 but crc32c-intel was not loaded before libcrc32c: modprobe crc32c-intel first for faster checksums\n");
+#endif
+}
+
 /* Count the value's bytes as moved, zero-copy or bounced. */
 void rawkv_vbuf_account(struct rawkv_dev *kd, struct rawkv_vbuf *vb)
 {
-	atomic64_add(vb->bounce_off, &kd->stats.bytes_zero_copy);
-	atomic64_add(vb->len - vb->bounce_off, &kd->stats.bytes_bounced);
+	rawkv_count(kd, bytes_zero_copy, vb->bounce_off);
+	rawkv_count(kd, bytes_bounced, vb->len - vb->bounce_off);
 }
 
 /* Add the value's segments to @io, from its current position on. */
@@ -157,23 +198,35 @@ void rawkv_vbuf_io(struct rawkv_vbuf *vb, struct rawkv_io *io)
 			     vb->bv[i].bv_offset);
 }
 
-/* crc32c of the value's bytes as they sit in its pages. */
-u32 rawkv_vbuf_crc(struct rawkv_vbuf *vb)
+/*
+ * Add to @crc the value bytes of segments [@first, @end), of which *@left
+ * value bytes remain (the padding after the value is not covered); returns
+ * the new crc and lowers *@left. The value's crc32c is the chain over all
+ * its segments in order, starting from ~0.
+ */
+u32 rawkv_vbuf_crc_segs(struct rawkv_vbuf *vb, u32 crc, unsigned int first,
+			unsigned int end, u64 *left)
 {
-	u64 left = vb->len;
-	u32 crc = ~0U;
 	unsigned int i;
 
-	for (i = 0; left; i++) {
+	for (i = first; i < end && *left; i++) {
 		const struct bio_vec *bv = &vb->bv[i];
-		unsigned int n = min_t(u64, left, bv->bv_len);
+		unsigned int n = min_t(u64, *left, bv->bv_len);
 		void *p = kmap_local_page(bv->bv_page);
 
 		crc = crc32c(crc, p + bv->bv_offset, n);
 		kunmap_local(p);
-		left -= n;
+		*left -= n;
 	}
 	return crc;
+}
+
+/* crc32c of the value's bytes as they sit in its pages. */
+u32 rawkv_vbuf_crc(struct rawkv_vbuf *vb)
+{
+	u64 left = vb->len;
+
+	return rawkv_vbuf_crc_segs(vb, ~0U, 0, vb->nr_bv, &left);
 }
 
 /*

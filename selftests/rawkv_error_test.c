@@ -27,7 +27,11 @@
 #include "kselftest_harness.h"
 
 #define SLOT		(2 * KV_MiB)
-#define VMAX		(SLOT - 4096)	/* header + 511 blocks: 2 bios of 256 */
+/*
+ * 511 blocks: a PUT writes them in 2 bios (256 + 255), then the slot
+ * header; a GET reads header and value in 8 pieces of up to 64 blocks.
+ */
+#define VMAX		(SLOT - 4096)
 #define PARAMS		"evict=1 fault_inject=1 " KV_NO_PERIODIC
 
 enum { KA, KB, KC, KD, KS, NKEYS };
@@ -160,7 +164,7 @@ TEST_F(err, read_error_fails_one_get_and_keeps_the_key)
 
 	ASSERT_EQ(0, put_v(self, KA, 1, 4096, false));
 	ASSERT_EQ(0, put_v(self, KB, 1, 5000, false));
-	ASSERT_EQ(0, put_v(self, KC, 1, VMAX, false));	/* 2 read bios */
+	ASSERT_EQ(0, put_v(self, KC, 1, VMAX, false));	/* 8 read bios */
 
 	/* the next read bio is the one GET a submits */
 	r = dbg(_metadata, "read_bios");
@@ -171,11 +175,19 @@ TEST_F(err, read_error_fails_one_get_and_keeps_the_key)
 	set(_metadata, "fail_read_at", 0);
 	EXPECT_VALUE(KA, 1, 4096);		/* and a is still there */
 
-	/* the second bio of a two-bio GET */
+	/* the second piece of a GET of 8: all are read, then it fails */
 	r = dbg(_metadata, "read_bios");
 	set(_metadata, "fail_read_at", r + 2);
 	EXPECT_EQ(-EIO, get_v(self, KC, 1, &ok));
-	EXPECT_EQ(r + 2, dbg(_metadata, "read_bios"));
+	EXPECT_EQ(r + 8, dbg(_metadata, "read_bios"));
+	set(_metadata, "fail_read_at", 0);
+	EXPECT_VALUE(KC, 1, VMAX);
+
+	/* the last piece, whose checksum follows the last completion */
+	r = dbg(_metadata, "read_bios");
+	set(_metadata, "fail_read_at", r + 8);
+	EXPECT_EQ(-EIO, get_v(self, KC, 1, &ok));
+	EXPECT_EQ(r + 8, dbg(_metadata, "read_bios"));
 	set(_metadata, "fail_read_at", 0);
 	EXPECT_VALUE(KC, 1, VMAX);
 
@@ -216,11 +228,18 @@ TEST_F(err, write_error_fails_the_put_and_keeps_the_old_value)
 	ASSERT_EQ(0, put_v(self, KB, 1, VMAX, false));
 	ASSERT_EQ(0, rawkv_flush(self->kv));
 
-	/* a one-bio PUT (slot header and value) */
+	/* a PUT writes its value, then its slot header: either may fail */
 	w = dbg(_metadata, "write_bios");
 	set(_metadata, "fail_write_at", w + 1);
 	EXPECT_EQ(-EIO, put_v(self, KA, 2, 5000, false));
 	wlog_kind(_metadata, w + 1, kind, sizeof(kind));
+	EXPECT_STREQ("value", kind);
+	EXPECT_VALUE(KA, 1, 4096);
+	w = dbg(_metadata, "write_bios");
+	set(_metadata, "fail_write_at", w + 2);
+	EXPECT_EQ(-EIO, put_v(self, KA, 2, 5000, false));
+	EXPECT_EQ(w + 2, dbg(_metadata, "write_bios"));
+	wlog_kind(_metadata, w + 2, kind, sizeof(kind));
 	EXPECT_STREQ("slot", kind);
 	EXPECT_VALUE(KA, 1, 4096);
 
@@ -230,30 +249,30 @@ TEST_F(err, write_error_fails_the_put_and_keeps_the_old_value)
 	EXPECT_EQ(-EIO, put_v(self, KC, 1, 4096, false));
 	EXPECT_ABSENT(KC);
 
-	/* the second bio of a two-bio PUT: the value's last block */
+	/* the second bio of the value: the header is still written */
 	w = dbg(_metadata, "write_bios");
 	set(_metadata, "fail_write_at", w + 2);
 	EXPECT_EQ(-EIO, put_v(self, KB, 2, VMAX, false));
-	EXPECT_EQ(w + 2, dbg(_metadata, "write_bios"));
+	EXPECT_EQ(w + 3, dbg(_metadata, "write_bios"));
 	wlog_kind(_metadata, w + 2, kind, sizeof(kind));
 	EXPECT_STREQ("value", kind);
 	EXPECT_VALUE(KB, 1, VMAX);
 
 	/*
-	 * A sync PUT: its header and value bio, then its commit. A failed
-	 * slot write leaves the old value; a failed commit leaves the new
-	 * value stored, but not durable (uapi/rawkv.h).
+	 * A sync PUT: its value bio, its header bio, then its commit. A
+	 * failed slot write leaves the old value; a failed commit leaves the
+	 * new value stored, but not durable (uapi/rawkv.h).
 	 */
 	w = dbg(_metadata, "write_bios");
-	set(_metadata, "fail_write_at", w + 1);
+	set(_metadata, "fail_write_at", w + 2);
 	EXPECT_EQ(-EIO, put_v(self, KA, 3, 4096, true));
-	wlog_kind(_metadata, w + 1, kind, sizeof(kind));
+	wlog_kind(_metadata, w + 2, kind, sizeof(kind));
 	EXPECT_STREQ("slot", kind);
 	EXPECT_VALUE(KA, 1, 4096);
 	w = dbg(_metadata, "write_bios");
-	set(_metadata, "fail_write_at", w + 2);
+	set(_metadata, "fail_write_at", w + 3);
 	EXPECT_EQ(-EIO, put_v(self, KA, 4, 4096, true));
-	wlog_kind(_metadata, w + 2, kind, sizeof(kind));
+	wlog_kind(_metadata, w + 3, kind, sizeof(kind));
 	EXPECT_STREQ("log", kind);
 	EXPECT_VALUE(KA, 4, 4096);
 	EXPECT_ABSENT(KC);

@@ -601,28 +601,30 @@ TEST_F_TIMEOUT(regress, group_commit_of_concurrent_sync_puts, 300)
 	c0 = commits(self->kv);
 
 	/*
-	 * Thread 0's first sync PUT: its value (bio w + 1), then its commit
-	 * (bio w + 2), held in flight with the commit mutex.
+	 * Thread 0's first sync PUT: its value (bio w + 1), its slot header
+	 * (w + 2), then its commit (w + 3), held in flight with the commit
+	 * mutex.
 	 */
 	ASSERT_EQ(0, kv_dbg_get("write_bios", &w));
-	ASSERT_EQ(0, kv_dbg_set("hold_write_at", w + 2));
+	ASSERT_EQ(0, kv_dbg_set("hold_write_at", w + 3));
 	gc_start(_metadata, self->kv, 0, 1, 1);
 	ASSERT_EQ(0, wait_dbg("held_bios", 1, 20))
 		TH_LOG("the first sync PUT's commit was not parked");
 	cnt = kv_dbg_write_log(&wl);
-	e = cnt > 0 ? kv_wlog_find(wl, cnt, w + 2) : NULL;
+	e = cnt > 0 ? kv_wlog_find(wl, cnt, w + 3) : NULL;
 	ASSERT_TRUE(e && !strcmp(e->kind, "log"))
 		TH_LOG("write bio %" PRIu64 " held is a %s write, not the commit's log write",
-		       w + 2, e ? e->kind : "missing");
+		       w + 3, e ? e->kind : "missing");
 	free(wl);
 
 	/* seven more sync PUTs write their values and wait for that commit */
 	for (i = 1; i < GC_THREADS; i++)
 		gc_start(_metadata, self->kv, i, 1, 1);
 	end = kv_now() + 30;
-	while (!completed(w + 3, w + 1 + GC_THREADS) && kv_now() < end)
+	/* two write bios each: value and slot header */
+	while (!completed(w + 4, w + 1 + 2 * GC_THREADS) && kv_now() < end)
 		usleep(10 * 1000);
-	ASSERT_TRUE(completed(w + 3, w + 1 + GC_THREADS))
+	ASSERT_TRUE(completed(w + 4, w + 1 + 2 * GC_THREADS))
 		TH_LOG("the seven values were not written within 30 s");
 	usleep(300 * 1000);	/* each publishes its entry, then waits */
 	for (i = 0; i < GC_THREADS; i++)

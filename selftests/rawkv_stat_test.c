@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "rawkv_test_util.h"
@@ -102,6 +104,20 @@ TEST_F(geometry, fresh_store_counters_are_zero)
 	ASSERT_EQ(0U, st->stale_dropped);
 }
 
+TEST_F(geometry, crc32c_driver_and_speed_are_reported)
+{
+	struct rawkv_stat *st = &self->st;
+	size_t n = strnlen(st->crc32c_driver, sizeof(st->crc32c_driver));
+
+	/* "crc32c-generic", "crc32c-intel", ...: a NUL-terminated name */
+	ASSERT_GT(sizeof(st->crc32c_driver), n);
+	ASSERT_EQ(0, strncmp(st->crc32c_driver, "crc32c", 6))
+		TH_LOG("crc32c_driver \"%s\"", st->crc32c_driver);
+	ASSERT_LT(0U, st->crc32c_mbps);
+	for (n = 0; n < sizeof(st->reserved) / sizeof(st->reserved[0]); n++)
+		ASSERT_EQ(0U, st->reserved[n]);
+}
+
 FIXTURE(counters) {
 	struct rawkv *kv;
 	unsigned char *buf;
@@ -161,6 +177,46 @@ TEST_F(counters, put_counts_puts_slots_and_bytes_written)
 	b = get_stat(_metadata, self->kv);
 	ASSERT_EQ(a.puts, b.puts);
 	ASSERT_EQ(3U, b.slots_used);
+}
+
+/* Counters are per CPU: what processes on every CPU did adds up. */
+TEST_F(counters, counts_of_concurrent_processes_add_up)
+{
+	const int procs = 4, each = 10;
+	struct rawkv_stat a, b;
+	int i, status;
+
+	a = get_stat(_metadata, self->kv);
+	for (i = 0; i < procs; i++) {
+		pid_t pid = fork();
+
+		ASSERT_LE(0, pid);
+		if (!pid) {
+			char key[32];
+			int j, bad = 0;
+
+			for (j = 0; j < each; j++) {
+				snprintf(key, sizeof(key), "p%d-%d", i, j);
+				bad |= rawkv_put(self->kv, key, strlen(key),
+						 self->buf, 4096) != 0;
+				bad |= rawkv_get(self->kv, key, strlen(key),
+						 self->buf, 4096) != 4096;
+				bad |= rawkv_get(self->kv, "none", 4,
+						 self->buf, 4096) != -ENOENT;
+			}
+			_exit(bad);
+		}
+	}
+	for (i = 0; i < procs; i++) {
+		ASSERT_LT(0, wait(&status));
+		ASSERT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
+	}
+	b = get_stat(_metadata, self->kv);
+	ASSERT_EQ(a.puts + procs * each, b.puts);
+	ASSERT_EQ(a.hits + procs * each, b.hits);
+	ASSERT_EQ(a.misses + procs * each, b.misses);
+	ASSERT_EQ(a.gets + 2 * procs * each, b.gets);
+	ASSERT_EQ((uint64_t)procs * each, b.slots_used);
 }
 
 TEST_F(counters, get_counts_hits_misses_and_bytes_read)

@@ -239,6 +239,7 @@ static const struct {
 	FIELD(stale_dropped, 0),
 	FIELD(bytes_zero_copy, 1),
 	FIELD(bytes_bounced, 1),
+	FIELD(crc32c_mbps, 0),
 };
 
 static int cmd_stat(struct rawkv *kv)
@@ -261,6 +262,7 @@ static int cmd_stat(struct rawkv *kv)
 		else
 			printf("%-19s %" PRIu64 "\n", name, v);
 	}
+	printf("%-19s %s\n", "crc32c_driver:", st.crc32c_driver);
 	if (fflush(stdout))
 		return fail_file("stdout", -errno);
 	return 0;

@@ -224,6 +224,9 @@ int rawkv_stat(struct rawkv *kv, struct rawkv_stat *st)
 	st->load_dropped = s.load_dropped;
 	st->stale_dropped = s.stale_dropped;
 	st->logical_block_size = s.logical_block_size;
+	st->crc32c_mbps = s.crc32c_mbps;
+	memcpy(st->crc32c_driver, s.crc32c_driver, sizeof(st->crc32c_driver));
+	st->crc32c_driver[sizeof(st->crc32c_driver) - 1] = '\0';
 	st->bytes_zero_copy = s.bytes_zero_copy;
 	st->bytes_bounced = s.bytes_bounced;
 	return 0;

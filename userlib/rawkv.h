@@ -83,6 +83,10 @@ struct rawkv;
  *			device without a copy (buffer aligned to the
  *			logical block size)
  * @bytes_bounced:	value bytes copied through kernel bounce pages
+ * @crc32c_mbps:	speed of the kernel's crc32c (MB/s), measured when the
+ *			module loaded
+ * @crc32c_driver:	the crypto driver behind the kernel's crc32c, a
+ *			NUL-terminated string such as "crc32c-intel"
  * @reserved:		zero; room for later fields
  */
 struct rawkv_stat {
@@ -110,7 +114,9 @@ struct rawkv_stat {
 	uint64_t logical_block_size;
 	uint64_t bytes_zero_copy;
 	uint64_t bytes_bounced;
-	uint64_t reserved[6];
+	uint64_t crc32c_mbps;
+	char crc32c_driver[16];
+	uint64_t reserved[3];
 };
 
 /**
