@@ -140,13 +140,22 @@ void rawkv_ring_close(struct rawkv_ring *r)
 	while (r->submitted) {
 		struct rawkv_completion c;
 		struct io_uring_cqe *cqe;
+		int ret = io_uring_wait_cqe(&r->ring, &cqe);
 
-		if (io_uring_wait_cqe(&r->ring, &cqe))
-			continue;	/* -EINTR: wait again */
+		if (ret == -EINTR || ret == -EAGAIN)
+			continue;
+		if (ret)
+			break;
 		ring_take(r, cqe, &c);
 	}
 	io_uring_queue_exit(&r->ring);
 	close(r->efd);
+	/*
+	 * Could not wait (never seen): the kernel may still write val_len
+	 * into ops[], so leave it allocated rather than free it.
+	 */
+	if (r->submitted)
+		r->ops = NULL;
 	ring_free(r);
 	errno = saved;
 }
