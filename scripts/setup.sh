@@ -14,9 +14,9 @@ PKGS="$PKGS sparse"
 # The fuzzer of kmod/rawkv_decode.c (fuzz/, scripts/fuzz.sh): clang and
 # its libFuzzer and sanitizer runtimes; llvm-cov for `make -C fuzz coverage`.
 PKGS="$PKGS clang libclang-rt-14-dev llvm-14"
-# make bench: raw io_uring rows (liburing.a, static) and the guest profile
-# (the host's perf, run in the guest over 9p).
-PKGS="$PKGS liburing-dev linux-perf"
+# make bench: the guest profile (the host's perf, run in the guest over 9p);
+# its raw io_uring rows link liburing.a from liburing-dev above.
+PKGS="$PKGS linux-perf"
 
 missing=""
 for p in $PKGS; do
