@@ -409,14 +409,14 @@ static void rawkv_submit_slot(struct rawkv_req *rq, u64 pos, blk_opf_t opf,
 }
 
 /*
- * Segments per GET piece: a quarter of the value, from 16 segments (64 KiB)
- * to 64 (256 KiB). Smaller pieces leave less checksum work after the last
- * completion; larger ones cost fewer bios, and below 64 KiB a bio costs
- * more than the checksum it would hide.
+ * Segments per GET piece: an eighth of the value, from 16 segments
+ * (64 KiB) to 64 (256 KiB). Smaller pieces leave less checksum work after
+ * the last completion (an eighth of a 1 MiB value); larger ones cost fewer
+ * bios, and below 64 KiB a bio costs more than the checksum it would hide.
  */
 static unsigned int rawkv_piece_segs(unsigned int nr_bv)
 {
-	return clamp(nr_bv / 4, 16U, 64U);
+	return clamp(nr_bv / 8, 16U, 64U);
 }
 
 /*
