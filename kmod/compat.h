@@ -10,6 +10,21 @@
  *
  * <asm/unaligned.h> moved to <linux/unaligned.h> in 6.12.
  *
+ * io_uring commands (file_operations.uring_cmd):
+ *   < 6.5	ioucmd->cmd points at the SQE's command bytes
+ *   >= 6.5	io_uring_sqe_cmd(ioucmd->sqe) (commit fd9b8547bc5c)
+ *   < 6.7	struct io_uring_cmd is in <linux/io_uring.h>; then in
+ *		<linux/io_uring/cmd.h>
+ *   < 6.11	io_uring_cmd() hands a positive result of ->uring_cmd()
+ *		back to the io_uring core as if it were an error code: from
+ *		the submitter the CQE gets it, but from an io-wq worker the
+ *		request is dropped without a CQE (io_wq_submit_work() only
+ *		completes results < 0). Fixed by commit 24dce1c538a7
+ *		("io_uring: fix lost getsockopt completions", 6.11), which
+ *		completes every result other than -EAGAIN and -EIOCBQUEUED.
+ *		Before it, rawkv completes the command itself with
+ *		io_uring_cmd_done() and returns -EIOCBQUEUED.
+ *
  * libcrc32c tells which crypto driver backs crc32c() through crc32c_impl()
  * up to 6.12, which dropped it; there, ask the crypto API which driver it
  * picks for "crc32c", as libcrc32c did when it loaded.
@@ -30,6 +45,12 @@
 #include <linux/crc32c.h>
 #endif
 #include <linux/string.h>
+
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
+#include <linux/io_uring/cmd.h>
+#else
+#include <linux/io_uring.h>
+#endif
 
 struct rawkv_bdev {
 	struct block_device *bdev;
@@ -97,6 +118,37 @@ static inline void rawkv_crc32c_driver(char *buf, size_t len)
 	crypto_free_shash(tfm);
 #else
 	strscpy(buf, crc32c_impl(), len);
+#endif
+}
+
+/* The command bytes of the SQE of @ioucmd (16 of them in a 64-byte SQE). */
+static inline const void *rawkv_uring_cmd_bytes(struct io_uring_cmd *ioucmd)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0)
+	return io_uring_sqe_cmd(ioucmd->sqe);
+#else
+	return ioucmd->cmd;
+#endif
+}
+
+/* The bytes of @ioucmd that are the driver's own (32 of them). */
+static inline void *rawkv_uring_cmd_pdu(struct io_uring_cmd *ioucmd)
+{
+	return ioucmd->pdu;
+}
+
+/*
+ * Return what ->uring_cmd() returns for a command that ran synchronously
+ * with result @res (0, a length or a negative errno).
+ */
+static inline int rawkv_uring_cmd_complete(struct io_uring_cmd *ioucmd,
+					   long res, unsigned int issue_flags)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 11, 0)
+	return res;
+#else
+	io_uring_cmd_done(ioucmd, res, 0, issue_flags);
+	return -EIOCBQUEUED;
 #endif
 }
 

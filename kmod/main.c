@@ -2,8 +2,8 @@
 /*
  * rawkv: a persistent key-value store on a raw block device.
  *
- * Module parameters, load and unload, and the ioctl transport of
- * /dev/rawkv. The commands themselves live in store.c.
+ * Module parameters, load and unload, and the ioctl and io_uring
+ * transports of /dev/rawkv. The commands themselves live in store.c.
  */
 #define pr_fmt(fmt) "rawkv: " fmt
 
@@ -54,7 +54,20 @@ static void rawkv_ckpt_work(struct work_struct *work)
 				   msecs_to_jiffies(kd->checkpoint_ms));
 }
 
-/* Copy in and check the argument of PUT, GET and DELETE. */
+/* Commands that change the store take a descriptor open for writing. */
+static bool rawkv_cmd_writes(unsigned int cmd)
+{
+	switch (cmd) {
+	case RAWKV_IOC_PUT:
+	case RAWKV_IOC_DELETE:
+	case RAWKV_IOC_PUT_BATCH:
+	case RAWKV_IOC_FLUSH:
+		return true;
+	}
+	return false;
+}
+
+/* Copy in and check the argument of PUT, GET, DELETE and EXISTS. */
 static int rawkv_ioctl_kv_args(unsigned int cmd, struct rawkv_kv *kv,
 			       void __user *argp, u8 *key)
 {
@@ -64,7 +77,8 @@ static int rawkv_ioctl_kv_args(unsigned int cmd, struct rawkv_kv *kv,
 		return -EINVAL;
 	if (kv->flags & ~(cmd == RAWKV_IOC_PUT ? RAWKV_PUT_SYNC : 0))
 		return -EINVAL;
-	if (cmd == RAWKV_IOC_DELETE && (kv->val_ptr || kv->val_len))
+	if ((cmd == RAWKV_IOC_DELETE || cmd == RAWKV_IOC_EXISTS) &&
+	    (kv->val_ptr || kv->val_len))
 		return -EINVAL;
 	if (!kv->key_len || kv->key_len > RAWKV_KEY_MAX)
 		return -EINVAL;
@@ -73,14 +87,23 @@ static int rawkv_ioctl_kv_args(unsigned int cmd, struct rawkv_kv *kv,
 	return 0;
 }
 
-static long rawkv_ioctl_kv(struct rawkv_dev *kd, unsigned int cmd,
-			   void __user *argp)
+/*
+ * PUT, GET, DELETE or EXISTS on the struct rawkv_kv at @argp, for the ioctl
+ * and for io_uring. Return: 0 (PUT, DELETE), the value length (GET,
+ * EXISTS; also written to val_len, as on -ERANGE), or a negative errno.
+ */
+static long rawkv_kv_cmd(struct file *file, unsigned int cmd,
+			 void __user *argp)
 {
+	struct miscdevice *misc = file->private_data;
+	struct rawkv_dev *kd = container_of(misc, struct rawkv_dev, misc);
 	u8 key[RAWKV_KEY_MAX];
 	struct rawkv_kv kv;
 	u64 vlen = 0;
 	int ret;
 
+	if (rawkv_cmd_writes(cmd) && !(file->f_mode & FMODE_WRITE))
+		return -EBADF;
 	ret = rawkv_ioctl_kv_args(cmd, &kv, argp, key);
 	if (ret)
 		return ret;
@@ -92,16 +115,23 @@ static long rawkv_ioctl_kv(struct rawkv_dev *kd, unsigned int cmd,
 				 kv.flags & RAWKV_PUT_SYNC);
 	case RAWKV_IOC_DELETE:
 		return rawkv_delete(kd, key, kv.key_len);
+	case RAWKV_IOC_EXISTS:
+		/* GET's length query: no buffer, no I/O. */
+		ret = rawkv_get(kd, key, kv.key_len, NULL, 0, &vlen);
+		break;
+	default:
+		ret = rawkv_get(kd, key, kv.key_len,
+				u64_to_user_ptr(kv.val_ptr), kv.val_len, &vlen);
+		break;
 	}
-
-	ret = rawkv_get(kd, key, kv.key_len, u64_to_user_ptr(kv.val_ptr),
-			kv.val_len, &vlen);
 	if (ret && ret != -ERANGE)
 		return ret;
 	if (put_user(vlen, (u64 __user *)(argp +
 					  offsetof(struct rawkv_kv, val_len))))
 		return -EFAULT;
-	return ret;
+	if (ret)
+		return ret;
+	return vlen;
 }
 
 /* What a batch holds while its operations are in flight. */
@@ -306,23 +336,19 @@ static long rawkv_ioctl(struct file *file, unsigned int cmd,
 	struct miscdevice *misc = file->private_data;
 	struct rawkv_dev *kd = container_of(misc, struct rawkv_dev, misc);
 	void __user *argp = (void __user *)arg;
+	long ret;
 
-	switch (cmd) {
-	case RAWKV_IOC_PUT:
-	case RAWKV_IOC_DELETE:
-	case RAWKV_IOC_PUT_BATCH:
-	case RAWKV_IOC_FLUSH:
-		/* Changing the store takes a descriptor open for writing. */
-		if (!(file->f_mode & FMODE_WRITE))
-			return -EBADF;
-		break;
-	}
+	if (rawkv_cmd_writes(cmd) && !(file->f_mode & FMODE_WRITE))
+		return -EBADF;
 
 	switch (cmd) {
 	case RAWKV_IOC_PUT:
 	case RAWKV_IOC_GET:
 	case RAWKV_IOC_DELETE:
-		return rawkv_ioctl_kv(kd, cmd, argp);
+	case RAWKV_IOC_EXISTS:
+		/* The value length is in val_len: the ioctl returns 0. */
+		ret = rawkv_kv_cmd(file, cmd, argp);
+		return ret > 0 ? 0 : ret;
 	case RAWKV_IOC_PUT_BATCH:
 	case RAWKV_IOC_GET_BATCH:
 		return rawkv_ioctl_batch(kd, cmd, argp);
@@ -334,11 +360,94 @@ static long rawkv_ioctl(struct file *file, unsigned int cmd,
 	return -ENOTTY;
 }
 
+/*
+ * io_uring: IORING_OP_URING_CMD with cmd_op RAWKV_IOC_PUT, GET, DELETE or
+ * EXISTS and a struct rawkv_uring_cmd in the SQE's command bytes; the CQE's
+ * res is what rawkv_kv_cmd() returns.
+ *
+ * Every one of these commands may block: a PUT or GET waits for its bios,
+ * and PUT and DELETE may wait for a fingerprint another command holds, for
+ * a free slot or for a commit. So the non-blocking issue
+ * (IO_URING_F_NONBLOCK, in the submitter's io_uring_enter()) returns
+ * -EAGAIN, and io_uring queues the command to an io-wq worker, a thread
+ * that shares the submitter's mm; the worker issues it again without
+ * IO_URING_F_NONBLOCK, and there it runs synchronously, exactly as the
+ * ioctl does. A native non-blocking path (submit the bios here, complete
+ * from their end_io with io_uring_cmd_done()) may come later.
+ *
+ * The SQE is read once, at the first issue: from 6.10 to 6.13 (before
+ * commit e663da62ba86, "io_uring/uring_cmd: switch sqe to async_data on
+ * EAGAIN"; Debian's 6.12 has not got it) the worker's issue still reads
+ * the SQE in the submission ring, which user space may have reused by
+ * then. So the non-blocking issue keeps the command in the pdu and marks
+ * cmd_op; a first issue in the worker (IOSQE_ASYNC) reads an SQE that
+ * io_uring copied at prep.
+ */
+struct rawkv_uring_pdu {
+	u32 magic;
+	u32 cmd_op;
+	struct rawkv_uring_cmd uc;
+};
+
+#define RAWKV_URING_PDU_MAGIC	0x72776b76	/* "rwkv" */
+/* cmd_op of a command punted to io-wq: not a valid command. */
+#define RAWKV_URING_PUNTED	0xffffffffU
+
+static bool rawkv_uring_op_valid(u32 cmd)
+{
+	switch (cmd) {
+	case RAWKV_IOC_PUT:
+	case RAWKV_IOC_GET:
+	case RAWKV_IOC_DELETE:
+	case RAWKV_IOC_EXISTS:
+		return true;
+	}
+	return false;
+}
+
+static int rawkv_uring_cmd(struct io_uring_cmd *ioucmd,
+			   unsigned int issue_flags)
+{
+	struct rawkv_uring_pdu *pdu = rawkv_uring_cmd_pdu(ioucmd);
+	struct rawkv_uring_cmd uc;
+	u32 cmd = ioucmd->cmd_op;
+	long ret;
+
+	BUILD_BUG_ON(sizeof(*pdu) > sizeof_field(struct io_uring_cmd, pdu));
+	if (cmd == RAWKV_URING_PUNTED && pdu->magic == RAWKV_URING_PDU_MAGIC &&
+	    !(issue_flags & IO_URING_F_NONBLOCK)) {
+		/* The worker's issue of a command punted below. */
+		pdu->magic = 0;
+		cmd = pdu->cmd_op;
+		uc = pdu->uc;
+	} else if (rawkv_uring_op_valid(cmd)) {
+		/* Read the command bytes once: user space may change them. */
+		memcpy(&uc, rawkv_uring_cmd_bytes(ioucmd), sizeof(uc));
+		if (issue_flags & IO_URING_F_NONBLOCK) {
+			pdu->magic = RAWKV_URING_PDU_MAGIC;
+			pdu->cmd_op = cmd;
+			pdu->uc = uc;
+			ioucmd->cmd_op = RAWKV_URING_PUNTED;
+			return -EAGAIN;
+		}
+	} else {
+		return -ENOTTY;
+	}
+
+	if (uc.reserved)
+		ret = -EINVAL;
+	else
+		ret = rawkv_kv_cmd(ioucmd->file, cmd,
+				   u64_to_user_ptr(uc.kv_ptr));
+	return rawkv_uring_cmd_complete(ioucmd, ret, issue_flags);
+}
+
 static const struct file_operations rawkv_fops = {
 	.owner		= THIS_MODULE,
 	.unlocked_ioctl	= rawkv_ioctl,
 	/* Every struct has the same layout for 32-bit callers. */
 	.compat_ioctl	= compat_ptr_ioctl,
+	.uring_cmd	= rawkv_uring_cmd,
 	.llseek		= noop_llseek,
 };
 

@@ -7,6 +7,8 @@ PKGS="build-essential linux-headers-amd64 linux-image-amd64 linux-source-6.1
 qemu-system-x86 busybox-static cpio xz-utils zstd kmod perl bc"
 # Building the debug kernel (scripts/debug-kernel.sh).
 PKGS="$PKGS flex bison libelf-dev libssl-dev"
+# librawkv's asynchronous API (userlib/rawkv_ring.c) and its tests: liburing.
+PKGS="$PKGS liburing-dev"
 # make lint: sparse (checkpatch.pl comes from the linux-source tarball).
 PKGS="$PKGS sparse"
 # The fuzzer of kmod/rawkv_decode.c (fuzz/, scripts/fuzz.sh): clang and

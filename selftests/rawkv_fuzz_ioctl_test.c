@@ -2,7 +2,7 @@
 /*
  * rawkv ioctl fuzzer: at least a million random ioctls on /dev/rawkv.
  *
- * Commands are the five real ones (half the calls), numbers next to them
+ * Commands are the six real ones (half the calls), numbers next to them
  * (magic RAWKV_IOC_MAGIC, nr 0..15, random direction and size), other
  * drivers' magics and entirely random numbers. The argument pointer and the
  * key_ptr/val_ptr of the struct it points to come from one pool: NULL, low
@@ -10,6 +10,13 @@
  * addresses, the end of user space, and a read-write arena at any alignment,
  * up to a PROT_NONE guard page. Lengths are small, near RAWKV_KEY_MAX, near
  * value_max or huge; flags and reserved fields are mostly zero.
+ *
+ * About one call in 200 goes through io_uring instead (IORING_OP_URING_CMD,
+ * sometimes with IOSQE_ASYNC): cmd_op is one of the four commands served
+ * there, any other rawkv number or a random one; kv_ptr comes from the same
+ * pool, and the reserved field is mostly zero. Its CQE must carry what the
+ * ioctl would return (a length for GET and EXISTS), -ENOTTY for any other
+ * cmd_op, -EINVAL for a nonzero reserved field.
  *
  * Every call is checked against a model of the store and of our memory:
  * the result must be one the ABI allows for that call (0, or an errno
@@ -37,6 +44,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <liburing.h>
 #include <linux/fiemap.h>
 #include <linux/fs.h>
 #include <asm/ioctls.h>
@@ -94,10 +102,14 @@ static const char *const res_name[RES_NR] = {
 #define B(r)	(1U << (r))
 
 /* Command classes, for the histogram. */
-enum cls { C_PUT, C_GET, C_DELETE, C_FLUSH, C_STAT, C_NEAR, C_OTHER, C_NR };
+enum cls { C_PUT, C_GET, C_DELETE, C_EXISTS, C_FLUSH, C_STAT, C_NEAR,
+	   C_OTHER, C_URING, C_NR };
 static const char *const cls_name[C_NR] = {
-	"PUT", "GET", "DELETE", "FLUSH", "STAT", "magic-B7", "other",
+	"PUT", "GET", "DELETE", "EXISTS", "FLUSH", "STAT", "magic-B7", "other",
+	"uring",
 };
+/* The classes that take a struct rawkv_kv. */
+#define C_IS_KV(c)	((c) <= C_EXISTS)
 
 /* Pointer kinds of the pool. */
 enum pk { PK_NULL, PK_LOW, PK_UNMAPPED, PK_RO, PK_KERNEL, PK_HIGH,
@@ -144,6 +156,8 @@ struct known {
 
 struct fuzz {
 	int fd;
+	struct io_uring ring;
+	bool ring_ok;
 	uint64_t seed, rng, calls;
 	uint64_t value_max, slots_total;
 	uint8_t *arena, *ro;
@@ -159,7 +173,7 @@ struct fuzz {
 	uint64_t hist[C_NR][RES_NR];
 	uint64_t cls_ns[C_NR];		/* time in ioctl() */
 	uint64_t bad, unexpected_errno, skipped, pruned, new_keys;
-	uint64_t puts_ok, gets_data, flushes_ok;
+	uint64_t puts_ok, gets_data, flushes_ok, uring_calls;
 	uint64_t ns;
 };
 
@@ -523,7 +537,7 @@ static void gen_kv(struct fuzz *f, enum cls c, struct rawkv_kv *kv)
 	else
 		kv->val_ptr = any_ptr(f, vlen);
 
-	if (c == C_DELETE && chance(f, 85)) {
+	if ((c == C_DELETE || c == C_EXISTS) && chance(f, 85)) {
 		kv->val_ptr = 0;
 		kv->val_len = 0;
 	}
@@ -571,10 +585,10 @@ static unsigned long gen_cmd(struct fuzz *f)
 {
 	static const unsigned long real[] = {
 		RAWKV_IOC_PUT, RAWKV_IOC_GET, RAWKV_IOC_DELETE,
-		RAWKV_IOC_FLUSH, RAWKV_IOC_STAT,
+		RAWKV_IOC_EXISTS, RAWKV_IOC_FLUSH, RAWKV_IOC_STAT,
 	};
 	/* the mix of the real commands, out of 500 */
-	static const unsigned int share[] = { 60, 150, 100, 5, 185 };
+	static const unsigned int share[] = { 60, 150, 100, 40, 5, 145 };
 	static const unsigned int sizes[] = {
 		0, 8, 16, 32, 40, 48, 56, 248, 256, 4096,
 	};
@@ -604,7 +618,7 @@ static unsigned long gen_cmd(struct fuzz *f)
 	}
 	if (r < 950) {
 		/* the real commands with another driver's magic */
-		i = below(f, 5);
+		i = below(f, ARRAY_SIZE(real));
 		cmd = real[i] ^ ((1 + below(f, 255)) << _IOC_TYPESHIFT);
 		return cmd;
 	}
@@ -622,6 +636,7 @@ static enum cls cls_of(unsigned long cmd)
 	case RAWKV_IOC_PUT: return C_PUT;
 	case RAWKV_IOC_GET: return C_GET;
 	case RAWKV_IOC_DELETE: return C_DELETE;
+	case RAWKV_IOC_EXISTS: return C_EXISTS;
 	case RAWKV_IOC_FLUSH: return C_FLUSH;
 	case RAWKV_IOC_STAT: return C_STAT;
 	}
@@ -655,6 +670,8 @@ struct call {
 	struct mkey *e;			/* the key in the model */
 	uint64_t vhash;			/* PUT: hash of the value */
 	unsigned int allowed;
+	bool uring;			/* an io_uring command, not an ioctl */
+	uint64_t reserved;		/* uring: rawkv_uring_cmd.reserved */
 	int ret, err;
 	const char *why;		/* model check that failed */
 };
@@ -711,7 +728,8 @@ static unsigned int allowed_results(struct fuzz *f, struct call *cl)
 	if ((kv->flags & ~kv_flags_valid(cl->c)) || kv->reserved[0] ||
 	    kv->reserved[1] || !key_len_ok)
 		err |= B(RES_EINVAL);
-	if (cl->c == C_DELETE && (kv->val_ptr || kv->val_len))
+	if ((cl->c == C_DELETE || cl->c == C_EXISTS) &&
+	    (kv->val_ptr || kv->val_len))
 		err |= B(RES_EINVAL);
 	if (key_len_ok && !cl->key_ok)
 		err |= B(RES_EFAULT);
@@ -730,6 +748,13 @@ static unsigned int allowed_results(struct fuzz *f, struct call *cl)
 		if (err != B(RES_ENOMEM))
 			return err;
 		return err | (cl->e ? B(RES_OK) : B(RES_ENOENT));
+	case C_EXISTS:
+		if (err != B(RES_ENOMEM))
+			return err;
+		if (!cl->e)
+			return err | B(RES_ENOENT);
+		return err | (writable(f, field, 8) ? B(RES_OK) :
+			      B(RES_EFAULT));
 	default:
 		break;
 	}
@@ -781,6 +806,13 @@ static void after_call(struct fuzz *f, struct call *cl)
 		if (!cl->ret && cl->e)
 			model_delete(f, cl->e);
 		break;
+	case C_EXISTS:
+		if (cl->ret || !cl->e)
+			break;
+		memcpy(&got, (void *)(uintptr_t)field, 8);
+		if (got != cl->e->vlen)
+			cl->why = "EXISTS returned another value length";
+		break;
 	case C_GET:
 		if ((cl->ret && cl->err != ERANGE) || !cl->e)
 			break;
@@ -816,14 +848,18 @@ static void report(struct fuzz *f, struct call *cl, const char *what)
 
 	if (n > MAX_REPORTS)
 		return;
-	note("BAD call %llu (seed %llu): %s", (unsigned long long)cl->idx,
-	     (unsigned long long)f->seed, what);
+	note("BAD call %llu (seed %llu): %s%s", (unsigned long long)cl->idx,
+	     (unsigned long long)f->seed, cl->uring ? "io_uring: " : "", what);
+	if (cl->uring)
+		note("  io_uring cmd_op 0x%08x kv_ptr 0x%llx reserved 0x%llx",
+		     (uint32_t)cl->cmd, (unsigned long long)cl->argp,
+		     (unsigned long long)cl->reserved);
 	note("  cmd 0x%08x (%s, dir %u type 0x%02x nr %u size %u) arg 0x%llx%s",
 	     (uint32_t)cl->cmd, cls_name[cl->c], _IOC_DIR((uint32_t)cl->cmd),
 	     _IOC_TYPE((uint32_t)cl->cmd), _IOC_NR((uint32_t)cl->cmd),
 	     _IOC_SIZE((uint32_t)cl->cmd), (unsigned long long)cl->argp,
 	     cl->arg_readable ? "" : " (not readable)");
-	if (cl->arg_readable && cl->c <= C_DELETE)
+	if (cl->arg_readable && C_IS_KV(cl->c))
 		note("  key_ptr 0x%llx key_len %u flags 0x%x val_ptr 0x%llx val_len %llu reserved 0x%llx 0x%llx; key %s, %s",
 		     (unsigned long long)cl->kv.key_ptr, cl->kv.key_len,
 		     cl->kv.flags, (unsigned long long)cl->kv.val_ptr,
@@ -842,6 +878,76 @@ static void report(struct fuzz *f, struct call *cl, const char *what)
 	     (unsigned long long)f->seed, (unsigned long long)cl->idx + 1);
 }
 
+/* A cmd_op for an io_uring command. */
+static uint32_t gen_uring_op(struct fuzz *f)
+{
+	static const uint32_t served[] = {
+		RAWKV_IOC_PUT, RAWKV_IOC_GET, RAWKV_IOC_DELETE,
+		RAWKV_IOC_EXISTS,
+	};
+	static const uint32_t others[] = {
+		RAWKV_IOC_FLUSH, RAWKV_IOC_STAT, RAWKV_IOC_PUT_BATCH,
+		RAWKV_IOC_GET_BATCH, 0, 0xffffffffU,
+	};
+	unsigned int r = below(f, 100);
+
+	if (r < 75)
+		return served[below(f, ARRAY_SIZE(served))];
+	if (r < 85)
+		return others[below(f, ARRAY_SIZE(others))];
+	if (r < 93)
+		return _IOC(below(f, 4), RAWKV_IOC_MAGIC, below(f, 16),
+			    below(f, 4097));
+	return (uint32_t)rnd(f);
+}
+
+/*
+ * Submit @cl as one IORING_OP_URING_CMD and wait for it: its cqe->res.
+ * GET and EXISTS complete with the value length; check it against the
+ * val_len the kernel wrote back.
+ */
+static int uring_call(struct fuzz *f, struct call *cl)
+{
+	struct rawkv_uring_cmd uc = {
+		.kv_ptr = cl->argp,
+		.reserved = cl->reserved,
+	};
+	uint64_t field = cl->argp + offsetof(struct rawkv_kv, val_len), got;
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&f->ring);
+	struct io_uring_cqe *cqe;
+	int ret;
+
+	if (!sqe)
+		return -EPROTO;
+	memset(sqe, 0, sizeof(*sqe));
+	sqe->opcode = IORING_OP_URING_CMD;
+	sqe->fd = f->fd;
+	sqe->cmd_op = (uint32_t)cl->cmd;
+	sqe->user_data = cl->idx;
+	if (chance(f, 20))
+		sqe->flags = IOSQE_ASYNC;
+	memcpy(sqe->cmd, &uc, sizeof(uc));
+	f->uring_calls++;
+	/* -EPROTO is no errno of rawkv's: reported as undocumented */
+	if (io_uring_submit_and_wait(&f->ring, 1) != 1 ||
+	    io_uring_wait_cqe(&f->ring, &cqe))
+		return -EPROTO;
+	ret = cqe->user_data == cl->idx ? cqe->res : -EPROTO;
+	io_uring_cqe_seen(&f->ring, cqe);
+	if (ret > 0 && (cl->c == C_GET || cl->c == C_EXISTS)) {
+		if (!writable(f, field, 8)) {
+			cl->why = "a length written to memory we cannot write";
+			return ret;
+		}
+		memcpy(&got, (void *)(uintptr_t)field, 8);
+		if (got != (uint64_t)ret)
+			cl->why = "CQE length differs from val_len";
+	} else if (ret > 0) {
+		cl->why = "positive result of PUT or DELETE";
+	}
+	return ret;
+}
+
 /* Make one random ioctl; false if it was skipped (known-key prefix). */
 static bool one_call(struct fuzz *f, uint64_t idx)
 {
@@ -854,8 +960,12 @@ static bool one_call(struct fuzz *f, uint64_t idx)
 	uint64_t size, t;
 	enum res r;
 
-	cl.cmd = gen_cmd(f);
+	/* few: each costs a trip through an io-wq worker (~5 ms in TCG) */
+	cl.uring = f->ring_ok && !below(f, 200);
+	cl.cmd = cl.uring ? gen_uring_op(f) : gen_cmd(f);
 	cl.c = cls_of(cl.cmd);
+	if (cl.uring && !C_IS_KV(cl.c))
+		cl.c = C_OTHER;		/* not served over io_uring */
 	switch (cl.c) {
 	case C_FLUSH:
 		size = sizeof(u.fl);
@@ -880,7 +990,7 @@ static bool one_call(struct fuzz *f, uint64_t idx)
 
 	/* what the kernel will read */
 	cl.arg_readable = readable(f, cl.argp, size);
-	if (cl.arg_readable && cl.c <= C_DELETE) {
+	if (cl.arg_readable && C_IS_KV(cl.c)) {
 		memcpy(&cl.kv, (void *)(uintptr_t)cl.argp, sizeof(cl.kv));
 		if (cl.kv.key_len && cl.kv.key_len <= RAWKV_KEY_MAX &&
 		    readable(f, cl.kv.key_ptr, cl.kv.key_len)) {
@@ -899,13 +1009,28 @@ static bool one_call(struct fuzz *f, uint64_t idx)
 					      cl.kv.val_len);
 	}
 	cl.allowed = allowed_results(f, &cl);
+	if (cl.uring) {
+		cl.reserved = rnd_flags64(f, 90);
+		/* checked before the struct is read */
+		if (cl.reserved && C_IS_KV(cl.c))
+			cl.allowed = B(RES_EINVAL) | B(RES_ENOMEM);
+	}
 
 	t = now_ns();
-	cl.ret = ioctl(f->fd, cl.cmd, (void *)(uintptr_t)cl.argp);
-	cl.err = cl.ret < 0 ? errno : 0;
-	f->cls_ns[cl.c] += now_ns() - t;
+	if (cl.uring) {
+		cl.ret = uring_call(f, &cl);
+		cl.err = cl.ret < 0 ? -cl.ret : 0;
+		/* GET and EXISTS complete with the length: the ioctl's 0 */
+		if (cl.ret > 0 && !cl.why &&
+		    (cl.c == C_GET || cl.c == C_EXISTS))
+			cl.ret = 0;
+	} else {
+		cl.ret = ioctl(f->fd, cl.cmd, (void *)(uintptr_t)cl.argp);
+		cl.err = cl.ret < 0 ? errno : 0;
+	}
+	f->cls_ns[cl.uring ? C_URING : cl.c] += now_ns() - t;
 	r = cl.ret < 0 ? res_of(cl.err) : (cl.ret ? RES_OTHER : RES_OK);
-	f->hist[cl.c][r]++;
+	f->hist[cl.uring ? C_URING : cl.c][r]++;
 
 	after_call(f, &cl);
 	if (r == RES_OTHER) {
@@ -1016,10 +1141,14 @@ FIXTURE_SETUP(fuzz)
 	ASSERT_LE(0, f->fd);
 	f->m = calloc(MODEL_MAX, sizeof(*f->m));
 	ASSERT_NE(NULL, f->m);
+	ASSERT_EQ(0, io_uring_queue_init(8, &f->ring, 0));
+	f->ring_ok = true;
 }
 
 FIXTURE_TEARDOWN(fuzz)
 {
+	if (self->f.ring_ok)
+		io_uring_queue_exit(&self->f.ring);
 	if (self->f.fd >= 0)
 		close(self->f.fd);
 	free(self->f.m);
@@ -1226,10 +1355,11 @@ TEST_F_TIMEOUT(fuzz, random_ioctls_get_documented_results_and_spare_known_keys,
 	note("%llu calls in %.1f s (%.0f calls/s); %llu skipped (known-key prefix)",
 	     (unsigned long long)f->calls, f->ns / 1e9,
 	     f->calls / (f->ns / 1e9 + 1e-9), (unsigned long long)f->skipped);
-	note("%llu PUTs stored (%llu new keys, %llu pruned), %llu GETs read a value, %llu FLUSHes; %d fuzzer keys now",
+	note("%llu PUTs stored (%llu new keys, %llu pruned), %llu GETs read a value, %llu FLUSHes; %d fuzzer keys now; %llu io_uring commands",
 	     (unsigned long long)f->puts_ok, (unsigned long long)f->new_keys,
 	     (unsigned long long)f->pruned, (unsigned long long)f->gets_data,
-	     (unsigned long long)f->flushes_ok, f->nkeys);
+	     (unsigned long long)f->flushes_ok, f->nkeys,
+	     (unsigned long long)f->uring_calls);
 	print_histogram(f);
 	EXPECT_EQ(0U, f->unexpected_errno)
 		TH_LOG("calls returned an undocumented errno (seed %llu)",
@@ -1256,6 +1386,8 @@ TEST_F_TIMEOUT(fuzz, random_ioctls_get_documented_results_and_spare_known_keys,
 	ASSERT_LT(0U, fl.checkpoint_seq);
 
 	/* and it all survives an unload and a load without format */
+	io_uring_queue_exit(&f->ring);
+	f->ring_ok = false;
 	close(f->fd);
 	f->fd = -1;
 	ASSERT_EQ(0, kv_unload());

@@ -16,6 +16,9 @@
  *
  * Context: process context; every command may sleep. Commands on different
  * keys run in parallel.
+ *
+ * PUT, GET, DELETE and EXISTS can also be submitted asynchronously with
+ * io_uring; see "io_uring commands" at the end of this file.
  */
 #ifndef _UAPI_LINUX_RAWKV_H
 #define _UAPI_LINUX_RAWKV_H
@@ -29,14 +32,15 @@
 #define RAWKV_KEY_MAX		255
 
 /**
- * struct rawkv_kv - argument of RAWKV_IOC_PUT, RAWKV_IOC_GET, RAWKV_IOC_DELETE
+ * struct rawkv_kv - argument of RAWKV_IOC_PUT, GET, DELETE and EXISTS
  * @key_ptr:	user address of the key
  * @val_ptr:	user address of the value (PUT) or of the buffer (GET);
- *		must be zero for DELETE
+ *		must be zero for DELETE and EXISTS
  * @key_len:	key length in bytes, 1..RAWKV_KEY_MAX
  * @flags:	PUT: zero or RAWKV_PUT_SYNC; other commands: must be zero
  * @val_len:	PUT: value length; GET: in, buffer length, out, value length;
- *		DELETE: must be zero
+ *		DELETE: must be zero; EXISTS: in, must be zero, out, value
+ *		length
  * @reserved:	must be zero
  */
 /* PUT returns only once the value survives a power cut, without a FLUSH. */
@@ -291,5 +295,59 @@ struct rawkv_ioc_stat {
  */
 #define RAWKV_IOC_PUT_BATCH	_IOWR(RAWKV_IOC_MAGIC, 6, struct rawkv_batch)
 #define RAWKV_IOC_GET_BATCH	_IOWR(RAWKV_IOC_MAGIC, 7, struct rawkv_batch)
+
+/*
+ * RAWKV_IOC_EXISTS - the value length of a key, or -ENOENT
+ *
+ * GET's length query (GET with val_len == 0) as a command of its own:
+ * val_ptr and val_len must be zero, and on success val_len is set to the
+ * value length. It answers from the in-memory table (the key's 64-bit
+ * fingerprint) without reading the device. Works on a read-only
+ * descriptor.
+ *
+ * Return: 0 on success (val_len holds the value length), or
+ *	-EINVAL	nonzero flags, reserved, val_ptr or val_len; bad key_len
+ *	-ENOENT	no such key
+ *	-EFAULT	key not readable or val_len not writable
+ */
+#define RAWKV_IOC_EXISTS	_IOWR(RAWKV_IOC_MAGIC, 8, struct rawkv_kv)
+
+/*
+ * io_uring commands
+ *
+ * RAWKV_IOC_PUT, RAWKV_IOC_GET, RAWKV_IOC_DELETE and RAWKV_IOC_EXISTS can
+ * be submitted to a descriptor of /dev/rawkv as IORING_OP_URING_CMD: the
+ * SQE's cmd_op is the ioctl number and the first 16 bytes of its command
+ * area (sqe->cmd) hold a struct rawkv_uring_cmd. A 64-byte SQE is enough
+ * (IORING_SETUP_SQE128 is allowed, not needed); IORING_SETUP_IOPOLL rings
+ * are refused by io_uring with -EOPNOTSUPP.
+ *
+ * The struct rawkv_kv, its key and its value or buffer must stay valid
+ * and unchanged (the buffer: untouched) until the command's CQE arrives;
+ * the SQE itself may be reused once io_uring_enter() has consumed it.
+ * The command runs as the ioctl would (today in an io-wq worker of the
+ * submitting task), with the same checks, durability and errors.
+ *
+ * cqe->res:
+ *	PUT, DELETE	0, or a negative errno as the ioctl returns it
+ *	GET, EXISTS	the value length (>= 0; values are < 2^27 bytes), or a
+ *			negative errno as the ioctl returns it; val_len is
+ *			written back as by the ioctl, on -ERANGE too
+ * and, for every command:
+ *	-ENOTTY	cmd_op is not one of the four commands
+ *	-EINVAL	rawkv_uring_cmd.reserved is not zero
+ *	-EBADF	PUT or DELETE on a descriptor not open for writing
+ *	-EFAULT	kv_ptr does not point at a readable struct rawkv_kv
+ */
+
+/**
+ * struct rawkv_uring_cmd - the command bytes of an IORING_OP_URING_CMD SQE
+ * @kv_ptr:	user address of the command's struct rawkv_kv
+ * @reserved:	must be zero
+ */
+struct rawkv_uring_cmd {
+	__u64 kv_ptr;
+	__u64 reserved;
+};
 
 #endif /* _UAPI_LINUX_RAWKV_H */

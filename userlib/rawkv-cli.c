@@ -26,6 +26,7 @@ static const char usage[] =
 "  put-sync KEY [FILE|-]  the same, durable when it returns (no flush needed)\n"
 "  get KEY [FILE|-]  write the value of KEY to FILE (default: stdout)\n"
 "  del KEY           remove KEY\n"
+"  exists KEY        print the value length of KEY; exit status 1 if none\n"
 "  flush             commit every put and del so far to the device\n"
 "  stat              print the geometry and counters of the store\n"
 "\n"
@@ -56,6 +57,16 @@ static int fail(const char *cmd, const char *key, int err)
 static int check(const char *cmd, const char *key, int err)
 {
 	return err ? fail(cmd, key, err) : 0;
+}
+
+static int cmd_exists(struct rawkv *kv, const char *key)
+{
+	int len = rawkv_exists(kv, key, strlen(key));
+
+	if (len < 0)
+		return fail("exists", key, len);
+	printf("%d\n", len);
+	return fflush(stdout) ? fail("exists", key, -errno) : 0;
 }
 
 static int fail_file(const char *file, int err)
@@ -290,7 +301,7 @@ int main(int argc, char **argv)
 	    !strcmp(cmd, "get")) {
 		if (nargs < 1 || nargs > 2)
 			return usage_error(cmd, ": expects KEY [FILE|-]");
-	} else if (!strcmp(cmd, "del")) {
+	} else if (!strcmp(cmd, "del") || !strcmp(cmd, "exists")) {
 		if (nargs != 1)
 			return usage_error(cmd, ": expects KEY");
 	} else if (!strcmp(cmd, "flush") || !strcmp(cmd, "stat")) {
@@ -316,6 +327,8 @@ int main(int argc, char **argv)
 	else if (!strcmp(cmd, "del"))
 		ret = check("del", argv[0],
 			    rawkv_delete(kv, argv[0], strlen(argv[0])));
+	else if (!strcmp(cmd, "exists"))
+		ret = cmd_exists(kv, argv[0]);
 	else if (!strcmp(cmd, "flush"))
 		ret = check("flush", NULL, rawkv_flush(kv));
 	else

@@ -4,6 +4,7 @@
  *
  * The library checks only what is cheap and certain (NULL handle, key
  * length); everything else, including bad pointers, is left to the kernel.
+ * The asynchronous calls (rawkv_ring_*) are in rawkv_ring.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,10 +17,7 @@
 
 #include <rawkv.h>	/* the ioctl ABI, uapi/rawkv.h (-I../uapi) */
 #include "rawkv.h"	/* the library API, userlib/rawkv.h */
-
-struct rawkv {
-	int fd;
-};
+#include "rawkv_priv.h"
 
 /* Issue an ioctl; return 0 or -errno, leaving errno as it was. */
 static int kv_ioctl(const struct rawkv *kv, unsigned long cmd, void *arg)
@@ -170,6 +168,19 @@ int rawkv_delete(struct rawkv *kv, const void *key, size_t klen)
 	};
 
 	return kv_check(kv, klen) ?: kv_ioctl(kv, RAWKV_IOC_DELETE, &arg);
+}
+
+int rawkv_exists(struct rawkv *kv, const void *key, size_t klen)
+{
+	struct rawkv_kv arg = {
+		.key_ptr = (uintptr_t)key,
+		.key_len = klen,
+	};
+	int ret = kv_check(kv, klen) ?: kv_ioctl(kv, RAWKV_IOC_EXISTS, &arg);
+
+	if (ret)
+		return ret;
+	return arg.val_len > INT_MAX ? -EOVERFLOW : (int)arg.val_len;
 }
 
 int rawkv_flush(struct rawkv *kv)

@@ -23,7 +23,12 @@
  * in parallel in the kernel. rawkv_close() must not race with other calls on
  * the same handle. The handle stays usable in a child after fork().
  *
- * Link with -lrawkv (or `pkg-config --libs rawkv`).
+ * Asynchronous calls: a struct rawkv_ring (rawkv_ring_open()) puts PUT, GET,
+ * DELETE and EXISTS on an io_uring: prepare operations, submit them with
+ * one system call, reap their completions later; see "Asynchronous API"
+ * below.
+ *
+ * Link with -lrawkv -luring (or `pkg-config --libs rawkv`).
  */
 #ifndef LIBRAWKV_RAWKV_H
 #define LIBRAWKV_RAWKV_H
@@ -271,6 +276,23 @@ ssize_t rawkv_get(struct rawkv *kv, const void *key, size_t klen,
 int rawkv_delete(struct rawkv *kv, const void *key, size_t klen);
 
 /**
+ * rawkv_exists() - whether a key exists, and its value length
+ * @kv:		handle
+ * @key:	key bytes
+ * @klen:	key length, 1..RAWKV_KEY_MAX
+ *
+ * The same as rawkv_get() with @buflen 0: answered from the module's
+ * in-memory table, without reading the device. Works on a read-only handle.
+ *
+ * Return: the value length (which may be 0), or
+ *	-EINVAL	@kv NULL, @klen 0 or > RAWKV_KEY_MAX
+ *	-ENOENT	no such key
+ *	-EFAULT	@key not readable
+ *	-ENOTTY	not a rawkv device, or a module without RAWKV_IOC_EXISTS
+ */
+int rawkv_exists(struct rawkv *kv, const void *key, size_t klen);
+
+/**
  * rawkv_flush() - commit every acknowledged PUT and DELETE to the device
  * @kv:		handle
  *
@@ -307,6 +329,215 @@ int rawkv_stat(struct rawkv *kv, struct rawkv_stat *st);
  * does not use. Thread-safe for every errno rawkv documents.
  */
 const char *rawkv_strerror(int err);
+
+/*
+ * Asynchronous API
+ *
+ * A ring is an io_uring on a handle's descriptor with room for @depth
+ * operations. rawkv_ring_put(), _put_sync(), _get(), _delete() and
+ * _exists() each prepare one operation; rawkv_ring_submit() hands every
+ * prepared operation to the kernel in one system call; rawkv_ring_reap()
+ * returns completions, each with the caller's user_data and the result the
+ * synchronous call would have returned (rawkv_put(), rawkv_put_sync(),
+ * rawkv_get(), rawkv_delete(), rawkv_exists()). Operations complete in any
+ * order; two operations on the same key in flight at once take effect in
+ * no defined order.
+ *
+ * The key, the value and the GET buffer must stay valid (and the value
+ * and buffer untouched) until the operation's completion has been reaped;
+ * the library keeps everything else. An operation counts against @depth
+ * from its preparation until it is reaped.
+ *
+ * Durability is that of the synchronous calls: a completed PUT survives a
+ * power cut after a later rawkv_flush(); a completed PUT_SYNC at once.
+ *
+ * Thread safety: a ring may be used by one thread at a time (callers
+ * serialize); different rings, and the handle itself, may be used by other
+ * threads at once. The handle must stay open until rawkv_ring_close().
+ * A ring is not usable in a child after fork().
+ *
+ * The kernel runs each operation in an io_uring worker thread of the
+ * submitting process today, so operations in flight run in parallel as
+ * the same number of threads calling the synchronous API would.
+ */
+
+/* An io_uring for asynchronous operations on a handle; opaque. */
+struct rawkv_ring;
+
+/* Largest depth of rawkv_ring_open(). */
+#define RAWKV_RING_DEPTH_MAX	4096
+
+/**
+ * struct rawkv_completion - one completed operation, see rawkv_ring_reap()
+ * @user_data:	the value passed when the operation was prepared
+ * @result:	what the synchronous call returns: 0 (PUT, DELETE), the value
+ *		length (GET, EXISTS) or a negative errno
+ */
+struct rawkv_completion {
+	uint64_t user_data;
+	int64_t result;
+};
+
+/**
+ * rawkv_ring_open() - set up a ring for asynchronous operations
+ * @kv:		handle; must outlive the ring
+ * @depth:	most operations prepared or in flight at once, 1..4096
+ * @ring:	on success, the new ring; on failure, set to NULL
+ *
+ * Return: 0, or
+ *	-EINVAL	@kv or @ring NULL, @depth out of range
+ *	-ENOMEM	out of memory
+ *	-ENOSYS	the kernel has no io_uring; -EPERM when it is disabled
+ *		(sysctl kernel.io_uring_disabled)
+ *	-EMFILE, -ENFILE no descriptor left for the ring or its eventfd
+ *	-ENOTTY	not a rawkv device
+ *	or another negative errno of io_uring_setup(2) or eventfd(2)
+ */
+int rawkv_ring_open(struct rawkv *kv, unsigned int depth,
+		    struct rawkv_ring **ring);
+
+/**
+ * rawkv_ring_close() - wait for the operations in flight, free the ring
+ * @ring:	ring, or NULL (then nothing happens)
+ *
+ * Waits until every submitted operation has completed (their completions
+ * are discarded; a PUT acknowledged that way is stored as usual), then
+ * frees the ring and closes its eventfd. Operations prepared and not
+ * submitted are dropped: they never reach the kernel. Leaves the handle
+ * open.
+ */
+void rawkv_ring_close(struct rawkv_ring *ring);
+
+/**
+ * rawkv_ring_eventfd() - an eventfd that signals completions
+ * @ring:	ring
+ *
+ * The eventfd is registered on the ring: its counter grows when
+ * completions are posted, so it polls readable while completions may be
+ * waiting. It is non-blocking and close-on-exec; read(2) it to reset it
+ * before reaping. The ring owns it: do not close it.
+ *
+ * Return: the descriptor, or -EINVAL if @ring is NULL.
+ */
+int rawkv_ring_eventfd(struct rawkv_ring *ring);
+
+/**
+ * rawkv_ring_put() - prepare a PUT
+ * @ring:	ring
+ * @key:	key bytes, valid until the completion is reaped
+ * @klen:	key length, 1..RAWKV_KEY_MAX
+ * @val:	value bytes, valid and unchanged until the completion is reaped
+ * @vlen:	value length, 0..value_max
+ * @user_data:	returned in the completion
+ *
+ * Completion result: as rawkv_put().
+ *
+ * Return: 0, or
+ *	-EINVAL	@ring NULL, @klen 0 or > RAWKV_KEY_MAX
+ *	-E2BIG	@vlen larger than value_max
+ *	-EBUSY	@depth operations are already prepared or in flight: reap
+ *		first
+ */
+int rawkv_ring_put(struct rawkv_ring *ring, const void *key, size_t klen,
+		   const void *val, size_t vlen, uint64_t user_data);
+
+/**
+ * rawkv_ring_put_sync() - prepare a durable PUT
+ * @ring:	ring
+ * @key:	key bytes, valid until the completion is reaped
+ * @klen:	key length, 1..RAWKV_KEY_MAX
+ * @val:	value bytes, valid and unchanged until the completion is reaped
+ * @vlen:	value length, 0..value_max
+ * @user_data:	returned in the completion
+ *
+ * Completion result: as rawkv_put_sync(); a result of 0 means the value,
+ * and every change acknowledged before it, survives a power cut.
+ *
+ * Return: as rawkv_ring_put().
+ */
+int rawkv_ring_put_sync(struct rawkv_ring *ring, const void *key, size_t klen,
+			const void *val, size_t vlen, uint64_t user_data);
+
+/**
+ * rawkv_ring_get() - prepare a GET
+ * @ring:	ring
+ * @key:	key bytes, valid until the completion is reaped
+ * @klen:	key length, 1..RAWKV_KEY_MAX
+ * @buf:	buffer, valid and untouched until the completion is reaped;
+ *		ignored when @buflen is 0
+ * @buflen:	size of @buf; 0 only queries the value length
+ * @user_data:	returned in the completion
+ *
+ * Completion result: as rawkv_get(): the value length, -ENOENT, -ERANGE
+ * (@buflen not 0 and smaller than the value), -EIO, ...
+ *
+ * Return: 0, or -EINVAL (@ring NULL, bad @klen), -EBUSY (reap first).
+ */
+int rawkv_ring_get(struct rawkv_ring *ring, const void *key, size_t klen,
+		   void *buf, size_t buflen, uint64_t user_data);
+
+/**
+ * rawkv_ring_delete() - prepare a DELETE
+ * @ring:	ring
+ * @key:	key bytes, valid until the completion is reaped
+ * @klen:	key length, 1..RAWKV_KEY_MAX
+ * @user_data:	returned in the completion
+ *
+ * Completion result: as rawkv_delete().
+ *
+ * Return: 0, or -EINVAL (@ring NULL, bad @klen), -EBUSY (reap first).
+ */
+int rawkv_ring_delete(struct rawkv_ring *ring, const void *key, size_t klen,
+		      uint64_t user_data);
+
+/**
+ * rawkv_ring_exists() - prepare an EXISTS
+ * @ring:	ring
+ * @key:	key bytes, valid until the completion is reaped
+ * @klen:	key length, 1..RAWKV_KEY_MAX
+ * @user_data:	returned in the completion
+ *
+ * Completion result: as rawkv_exists(): the value length or -ENOENT.
+ *
+ * Return: 0, or -EINVAL (@ring NULL, bad @klen), -EBUSY (reap first).
+ */
+int rawkv_ring_exists(struct rawkv_ring *ring, const void *key, size_t klen,
+		      uint64_t user_data);
+
+/**
+ * rawkv_ring_submit() - hand the prepared operations to the kernel
+ * @ring:	ring
+ *
+ * One io_uring_enter(2) for every operation prepared since the last
+ * submit. Returns without waiting for any of them. An operation's own
+ * errors (bad pointer, read-only handle, ...) arrive in its completion.
+ *
+ * Return: the number of operations submitted (0 when none was prepared),
+ * or a negative errno of io_uring_enter(2): -EAGAIN, -ENOMEM (kernel out
+ * of memory: retry), -EINTR, -EBUSY; the operations not submitted stay
+ * prepared.
+ */
+int rawkv_ring_submit(struct rawkv_ring *ring);
+
+/**
+ * rawkv_ring_reap() - collect completed operations
+ * @ring:	ring
+ * @c:		array of @max completions to fill
+ * @max:	most completions to return
+ * @wait_min:	wait until at least this many are returned (0: never wait)
+ *
+ * Fills @c with completions in the order the kernel posted them; each
+ * frees its operation's place in the ring. Does not submit.
+ *
+ * Return: the number of completions returned: at least @wait_min, unless
+ * a signal interrupted the wait after some were returned; or
+ *	-EINVAL	@ring NULL, @c NULL with @max not 0, @wait_min > @max, or
+ *		@wait_min more than the operations submitted and not yet
+ *		reaped (it would wait forever)
+ *	-EINTR	a signal interrupted the wait before any was returned
+ */
+int rawkv_ring_reap(struct rawkv_ring *ring, struct rawkv_completion *c,
+		    unsigned int max, unsigned int wait_min);
 
 #ifdef __cplusplus
 }

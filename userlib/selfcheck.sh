@@ -32,6 +32,8 @@ expect 1 '^rawkv: put k: not a rawkv device' -d /dev/null put k
 expect 1 '^rawkv: /nonexistent: No such file' -d /dev/null put k /nonexistent
 expect 1 '^rawkv: put : invalid argument' -d /dev/null put ''
 expect 1 '^rawkv: del k: not a rawkv device' -d /dev/null del k
+expect 2 'expects KEY' exists
+expect 1 '^rawkv: exists k: not a rawkv device' -d /dev/null exists k
 expect 1 '^rawkv: flush: not a rawkv device' -d /dev/null flush
 expect 1 '^rawkv: stat: not a rawkv device' -d /dev/null stat
 "$rawkv" --help | grep -q '^usage: rawkv' || { echo "selfcheck.sh: --help" >&2; fails=$((fails + 1)); }
