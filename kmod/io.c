@@ -30,7 +30,7 @@ static void rawkv_io_end(struct bio *bio)
 
 	if (bio->bi_status) {
 		cmpxchg(&io->status, BLK_STS_OK, bio->bi_status);
-		rawkv_count(io->kd, io_errors, 1);
+		rawkv_count(io->kd, RAWKV_C_IO_ERRORS, 1);
 	}
 	if (static_branch_unlikely(&rawkv_faults_on))
 		rawkv_fault_bio_done(io->kd, bio);
@@ -57,9 +57,9 @@ void rawkv_io_send(struct rawkv_io *io)
 		return;
 	io->bio = NULL;
 	if (op_is_write(bio_op(bio)))
-		rawkv_count(kd, bytes_written, bio->bi_iter.bi_size);
+		rawkv_count(kd, RAWKV_C_BYTES_WRITTEN, bio->bi_iter.bi_size);
 	else
-		rawkv_count(kd, bytes_read, bio->bi_iter.bi_size);
+		rawkv_count(kd, RAWKV_C_BYTES_READ, bio->bi_iter.bi_size);
 	atomic_inc(&io->pending);
 	if (!static_branch_unlikely(&rawkv_faults_on) ||
 	    !rawkv_fault_bio(kd, bio))
@@ -83,9 +83,10 @@ void rawkv_io_start(struct rawkv_io *io, u64 pos, blk_opf_t opf,
  * Add @len bytes at @off of @page to the run; @len is a multiple of lbs.
  * A bio takes as many segments as it has bio_vecs (up to BIO_MAX_VECS, as
  * @nr_hint asked): how a run is cut into bios depends only on its
- * segments, never on where their pages happen to be in memory, so the same request always makes the same bios (the crash test
- * numbers them). Within a bio, segments in physically contiguous pages
- * share one multi-page bio_vec.
+ * segments, never on where their pages happen to be in memory, so the
+ * same request always makes the same bios (the crash test numbers them).
+ * Within a bio, segments in physically contiguous pages share one
+ * multi-page bio_vec.
  */
 void rawkv_io_add(struct rawkv_io *io, struct page *page, unsigned int len,
 		  unsigned int off)

@@ -139,7 +139,7 @@ int rawkv_format_write(struct rawkv_dev *kd)
 		pr_err("cannot zero the slot metadata: error %d\n", ret);
 		return ret;
 	}
-	rawkv_count(kd, bytes_written, kd->geo.meta_size);
+	rawkv_count(kd, RAWKV_C_BYTES_WRITTEN, kd->geo.meta_size);
 
 	page = alloc_page(GFP_KERNEL | __GFP_ZERO);
 	if (!page)
@@ -671,7 +671,7 @@ static int rawkv_commit_locked(struct rawkv_dev *kd, u64 target)
 	m->head = pos + nblk;
 	m->used += charge;
 	rawkv_commit_finish(kd, buf, n, true, snap, seq);
-	rawkv_count(kd, checkpoints, 1);
+	rawkv_count(kd, RAWKV_C_CHECKPOINTS, 1);
 	if (m->used > kd->geo.log_blocks / 2)
 		queue_work(system_long_wq, &m->wb_work);
 	goto out_free;
@@ -1077,7 +1077,7 @@ int rawkv_recover(struct rawkv_dev *kd)
 	if (ld.dropped) {
 		pr_warn("dropped %llu metadata entries that do not verify\n",
 			ld.dropped);
-		rawkv_count(kd, load_dropped, ld.dropped);
+		rawkv_count(kd, RAWKV_C_LOAD_DROPPED, ld.dropped);
 	}
 	pr_info("loaded %u keys (commit %llu)\n", ix->nr_used, kd->meta.seq);
 

@@ -45,24 +45,27 @@ struct bio;
  * with rawkv_count() (no shared cache line, safe in any context), and
  * rawkv_fill_stat() sums them.
  */
-struct rawkv_stats {
-	u64 puts;
-	u64 gets;
-	u64 hits;
-	u64 misses;
-	u64 deletes;
-	u64 evictions;
-	u64 checkpoints;
-	u64 bytes_written;
-	u64 bytes_read;
-	u64 io_errors;
-	u64 load_dropped;
-	u64 stale_dropped;
-	u64 bytes_zero_copy;
-	u64 bytes_bounced;
+enum rawkv_counter {
+	RAWKV_C_PUTS,
+	RAWKV_C_GETS,
+	RAWKV_C_HITS,
+	RAWKV_C_MISSES,
+	RAWKV_C_DELETES,
+	RAWKV_C_EVICTIONS,
+	RAWKV_C_CHECKPOINTS,
+	RAWKV_C_BYTES_WRITTEN,
+	RAWKV_C_BYTES_READ,
+	RAWKV_C_IO_ERRORS,
+	RAWKV_C_LOAD_DROPPED,
+	RAWKV_C_STALE_DROPPED,
+	RAWKV_C_BYTES_ZERO_COPY,
+	RAWKV_C_BYTES_BOUNCED,
+	RAWKV_C_NR
 };
 
-#define rawkv_count(kd, field, n)	this_cpu_add((kd)->stats->field, (n))
+struct rawkv_stats {
+	u64 c[RAWKV_C_NR];
+};
 
 /* A PUT or DELETE in flight owns its key's fingerprint. */
 struct rawkv_fp_lock {
@@ -148,6 +151,12 @@ struct rawkv_dev {
 	struct miscdevice misc;
 	struct rawkv_faults *faults;	/* fault_inject=1 only */
 };
+
+static inline void rawkv_count(struct rawkv_dev *kd, enum rawkv_counter c,
+			       u64 n)
+{
+	this_cpu_add(kd->stats->c[c], n);
+}
 
 /* A request waiting for a slot or a fingerprint may now go on. */
 static inline void rawkv_slot_event(struct rawkv_dev *kd)

@@ -117,7 +117,7 @@ static u32 rawkv_evict(struct rawkv_dev *kd)
 		rawkv_index_remove(ix, e);
 		n++;
 	}
-	rawkv_count(kd, evictions, n);
+	rawkv_count(kd, RAWKV_C_EVICTIONS, n);
 	return n;
 }
 
@@ -409,14 +409,14 @@ static void rawkv_submit_slot(struct rawkv_req *rq, u64 pos, blk_opf_t opf,
 }
 
 /*
- * Segments per GET piece: a quarter of the value, from 16 segments (64 KiB)
- * to 64 (256 KiB). Smaller pieces leave less checksum work after the last
- * completion; larger ones cost fewer bios, and below 64 KiB a bio costs
- * more than the checksum it would hide.
+ * Segments per GET piece: an eighth of the value, from 16 segments
+ * (64 KiB) to 64 (256 KiB). Smaller pieces leave less checksum work after
+ * the last completion (an eighth of a 1 MiB value); larger ones cost fewer
+ * bios, and below 64 KiB a bio costs more than the checksum it would hide.
  */
 static unsigned int rawkv_piece_segs(unsigned int nr_bv)
 {
-	return clamp(nr_bv / 4, 16U, 64U);
+	return clamp(nr_bv / 8, 16U, 64U);
 }
 
 /*
@@ -637,7 +637,7 @@ int rawkv_put_end(struct rawkv_dev *kd, struct rawkv_req *rq)
 		rawkv_fp_release(kd, &rq->fpl);
 		spin_unlock(&ix->lock);
 		if (!ret) {
-			rawkv_count(kd, puts, 1);
+			rawkv_count(kd, RAWKV_C_PUTS, 1);
 			rawkv_vbuf_account(kd, &rq->vb);
 		}
 	}
@@ -686,7 +686,7 @@ static void rawkv_drop_stale(struct rawkv_dev *kd, struct rawkv_entry *e,
 	}
 	spin_unlock(&kd->ix.lock);
 	if (dropped) {
-		rawkv_count(kd, stale_dropped, 1);
+		rawkv_count(kd, RAWKV_C_STALE_DROPPED, 1);
 		pr_warn_ratelimited("slot %u: %s; key dropped\n",
 				    rawkv_slot_of(&kd->ix, e), why);
 	}
@@ -711,7 +711,7 @@ void rawkv_get_begin(struct rawkv_dev *kd, struct rawkv_req *rq,
 
 	if (!tried) {
 		memset(rq, 0, sizeof(*rq));
-		rawkv_count(kd, gets, 1);
+		rawkv_count(kd, RAWKV_C_GETS, 1);
 	}
 	rq->key = key;
 	rq->klen = klen;
@@ -721,7 +721,7 @@ void rawkv_get_begin(struct rawkv_dev *kd, struct rawkv_req *rq,
 	if (tried == RAWKV_MAX_SAME_FP ||
 	    !rawkv_index_find(&kd->ix, fp, &slot, 1, rq->cand.slots, tried)) {
 		spin_unlock(&kd->ix.lock);
-		rawkv_count(kd, misses, 1);
+		rawkv_count(kd, RAWKV_C_MISSES, 1);
 		rq->ret = -ENOENT;
 		return;
 	}
@@ -731,7 +731,7 @@ void rawkv_get_begin(struct rawkv_dev *kd, struct rawkv_req *rq,
 	rq->vlen = e->value_len;
 	if (!buflen || buflen < e->value_len) {
 		spin_unlock(&kd->ix.lock);
-		rawkv_count(kd, hits, 1);
+		rawkv_count(kd, RAWKV_C_HITS, 1);
 		rq->ret = buflen ? -ERANGE : 0;
 		return;
 	}
@@ -862,9 +862,9 @@ again:
 			goto again;
 		}
 		if (ret == -ENOENT)
-			rawkv_count(kd, misses, 1);
+			rawkv_count(kd, RAWKV_C_MISSES, 1);
 		else
-			rawkv_count(kd, hits, 1);
+			rawkv_count(kd, RAWKV_C_HITS, 1);
 	}
 	if (rq->hdr)
 		__free_page(rq->hdr);
@@ -943,7 +943,7 @@ int rawkv_delete(struct rawkv_dev *kd, const u8 *key, unsigned int klen)
 	ret = rawkv_remove_key(kd, key, klen, &sync, &changes);
 	if (ret)
 		return ret;
-	rawkv_count(kd, deletes, 1);
+	rawkv_count(kd, RAWKV_C_DELETES, 1);
 	return sync ? rawkv_commit(kd, changes) : 0;
 }
 
@@ -959,26 +959,14 @@ int rawkv_flush(struct rawkv_dev *kd)
 /* The sum of every CPU's counters. */
 static void rawkv_sum_stats(struct rawkv_dev *kd, struct rawkv_stats *sum)
 {
-	int cpu;
+	int cpu, i;
 
 	memset(sum, 0, sizeof(*sum));
 	for_each_possible_cpu(cpu) {
 		const struct rawkv_stats *s = per_cpu_ptr(kd->stats, cpu);
 
-		sum->puts += READ_ONCE(s->puts);
-		sum->gets += READ_ONCE(s->gets);
-		sum->hits += READ_ONCE(s->hits);
-		sum->misses += READ_ONCE(s->misses);
-		sum->deletes += READ_ONCE(s->deletes);
-		sum->evictions += READ_ONCE(s->evictions);
-		sum->checkpoints += READ_ONCE(s->checkpoints);
-		sum->bytes_written += READ_ONCE(s->bytes_written);
-		sum->bytes_read += READ_ONCE(s->bytes_read);
-		sum->io_errors += READ_ONCE(s->io_errors);
-		sum->load_dropped += READ_ONCE(s->load_dropped);
-		sum->stale_dropped += READ_ONCE(s->stale_dropped);
-		sum->bytes_zero_copy += READ_ONCE(s->bytes_zero_copy);
-		sum->bytes_bounced += READ_ONCE(s->bytes_bounced);
+		for (i = 0; i < RAWKV_C_NR; i++)
+			sum->c[i] += READ_ONCE(s->c[i]);
 	}
 }
 
@@ -1005,18 +993,18 @@ void rawkv_fill_stat(struct rawkv_dev *kd, struct rawkv_ioc_stat *st)
 	spin_unlock(&kd->ix.lock);
 
 	rawkv_sum_stats(kd, &s);
-	st->puts = s.puts;
-	st->gets = s.gets;
-	st->hits = s.hits;
-	st->misses = s.misses;
-	st->deletes = s.deletes;
-	st->evictions = s.evictions;
-	st->checkpoints = s.checkpoints;
-	st->bytes_written = s.bytes_written;
-	st->bytes_read = s.bytes_read;
-	st->io_errors = s.io_errors;
-	st->load_dropped = s.load_dropped;
-	st->stale_dropped = s.stale_dropped;
-	st->bytes_zero_copy = s.bytes_zero_copy;
-	st->bytes_bounced = s.bytes_bounced;
+	st->puts = s.c[RAWKV_C_PUTS];
+	st->gets = s.c[RAWKV_C_GETS];
+	st->hits = s.c[RAWKV_C_HITS];
+	st->misses = s.c[RAWKV_C_MISSES];
+	st->deletes = s.c[RAWKV_C_DELETES];
+	st->evictions = s.c[RAWKV_C_EVICTIONS];
+	st->checkpoints = s.c[RAWKV_C_CHECKPOINTS];
+	st->bytes_written = s.c[RAWKV_C_BYTES_WRITTEN];
+	st->bytes_read = s.c[RAWKV_C_BYTES_READ];
+	st->io_errors = s.c[RAWKV_C_IO_ERRORS];
+	st->load_dropped = s.c[RAWKV_C_LOAD_DROPPED];
+	st->stale_dropped = s.c[RAWKV_C_STALE_DROPPED];
+	st->bytes_zero_copy = s.c[RAWKV_C_BYTES_ZERO_COPY];
+	st->bytes_bounced = s.c[RAWKV_C_BYTES_BOUNCED];
 }

@@ -184,8 +184,8 @@ void rawkv_crc32c_probe(struct rawkv_dev *kd)
 /* Count the value's bytes as moved, zero-copy or bounced. */
 void rawkv_vbuf_account(struct rawkv_dev *kd, struct rawkv_vbuf *vb)
 {
-	rawkv_count(kd, bytes_zero_copy, vb->bounce_off);
-	rawkv_count(kd, bytes_bounced, vb->len - vb->bounce_off);
+	rawkv_count(kd, RAWKV_C_BYTES_ZERO_COPY, vb->bounce_off);
+	rawkv_count(kd, RAWKV_C_BYTES_BOUNCED, vb->len - vb->bounce_off);
 }
 
 /* Add the value's segments to @io, from its current position on. */

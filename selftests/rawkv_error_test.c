@@ -29,7 +29,7 @@
 #define SLOT		(2 * KV_MiB)
 /*
  * 511 blocks: a PUT writes them in 2 bios (256 + 255), then the slot
- * header; a GET reads header and value in 8 pieces of up to 64 blocks.
+ * header; a GET reads header and value in 9 pieces of up to 63 blocks.
  */
 #define VMAX		(SLOT - 4096)
 #define PARAMS		"evict=1 fault_inject=1 " KV_NO_PERIODIC
@@ -164,7 +164,7 @@ TEST_F(err, read_error_fails_one_get_and_keeps_the_key)
 
 	ASSERT_EQ(0, put_v(self, KA, 1, 4096, false));
 	ASSERT_EQ(0, put_v(self, KB, 1, 5000, false));
-	ASSERT_EQ(0, put_v(self, KC, 1, VMAX, false));	/* 8 read bios */
+	ASSERT_EQ(0, put_v(self, KC, 1, VMAX, false));	/* 9 read bios */
 
 	/* the next read bio is the one GET a submits */
 	r = dbg(_metadata, "read_bios");
@@ -175,19 +175,19 @@ TEST_F(err, read_error_fails_one_get_and_keeps_the_key)
 	set(_metadata, "fail_read_at", 0);
 	EXPECT_VALUE(KA, 1, 4096);		/* and a is still there */
 
-	/* the second piece of a GET of 8: all are read, then it fails */
+	/* the second piece of a GET of 9: all are read, then it fails */
 	r = dbg(_metadata, "read_bios");
 	set(_metadata, "fail_read_at", r + 2);
 	EXPECT_EQ(-EIO, get_v(self, KC, 1, &ok));
-	EXPECT_EQ(r + 8, dbg(_metadata, "read_bios"));
+	EXPECT_EQ(r + 9, dbg(_metadata, "read_bios"));
 	set(_metadata, "fail_read_at", 0);
 	EXPECT_VALUE(KC, 1, VMAX);
 
 	/* the last piece, whose checksum follows the last completion */
 	r = dbg(_metadata, "read_bios");
-	set(_metadata, "fail_read_at", r + 8);
+	set(_metadata, "fail_read_at", r + 9);
 	EXPECT_EQ(-EIO, get_v(self, KC, 1, &ok));
-	EXPECT_EQ(r + 8, dbg(_metadata, "read_bios"));
+	EXPECT_EQ(r + 9, dbg(_metadata, "read_bios"));
 	set(_metadata, "fail_read_at", 0);
 	EXPECT_VALUE(KC, 1, VMAX);
 
