@@ -12,9 +12,9 @@
 #   make lint       W=1, sparse and checkpatch --strict on the module
 #   make check-debug  every selftest on a KASAN/lockdep/kmemleak/UBSAN kernel
 #   make check KVER=$(scripts/setup-612.sh)  the same on Debian's 6.12 kernel
-#   make bench      benchmark rawkv against raw and file-per-key I/O in a VM
-#                   (BENCHMARKS.md)
-#   make scale      issue 9's table on multi-terabyte sparse disks in a VM
+#   make bench      rawkv against raw O_DIRECT and io_uring I/O in a VM, on a
+#                   throttled drive model and unthrottled (BENCHMARKS.md)
+#   make scale      the scale table on multi-terabyte sparse disks in a VM
 #                   (BENCHMARKS.md, "Scale"); "N passed, N failed"
 #   make KDIR=...   build the module against another kernel tree
 #
