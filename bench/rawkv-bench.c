@@ -122,6 +122,7 @@ static struct {
 	double row_secs;	/* a row stops after this long (0: never) */
 	double throttle_mbps;	/* QEMU's throttle of DEVICE, 10^6 B/s (0: none) */
 	double host_crc_mbps;	/* user-space crc32c on the host, for the projection */
+	double host_hwcrc_mbps;	/* SSE4.2 crc32c on the host, for the projection */
 	bool calibrate;
 	bool no_raw, no_sync;	/* profile run: rawkv rows only, no PUT-sync group */
 	const char *perf;	/* profile a PUT and a GET row with this perf */
@@ -304,27 +305,50 @@ static uint32_t crc32c_s8(uint32_t crc, const void *buf, size_t len)
 	return crc32c(crc, p, len);
 }
 
+/*
+ * crc32c with the SSE4.2 crc32 instruction, one 8-byte stream: what a real
+ * core's kernel computes at least (crc32c-intel interleaves three streams
+ * and is faster still). Measured on the host for the projection.
+ */
+#if defined(__x86_64__)
+__attribute__((target("sse4.2")))
+static uint32_t crc32c_hw(uint32_t crc, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+	uint64_t c = crc, v;
+
+	while (len >= 8) {
+		memcpy(&v, p, 8);
+		c = __builtin_ia32_crc32di(c, v);
+		p += 8;
+		len -= 8;
+	}
+	crc = c;
+	while (len--)
+		crc = __builtin_ia32_crc32qi(crc, *p++);
+	return crc;
+}
+#endif
+
 #define CAL_BUF		MiB
 #define CAL_ROUNDS	5
 #define CAL_SECS	0.3
 
-/* Best of CAL_ROUNDS rounds of at least CAL_SECS each; 10^6 B/s. */
-static double user_crc_mbps(void)
+/*
+ * Speed of @fn over 1 MiB after checking it against the bytewise crc32c:
+ * best of CAL_ROUNDS rounds of at least CAL_SECS each; 10^6 B/s.
+ */
+static double crc_fn_mbps(uint32_t (*fn)(uint32_t, const void *, size_t),
+			  const char *name)
 {
 	unsigned char *buf = xalloc(CAL_BUF);
 	double best = 0;
-	uint32_t sink = 0, i, k;
+	uint32_t sink = 0;
 	int r;
 
-	for (i = 0; i < 256; i++) {
-		crc8_table[0][i] = crc_table[i];
-		for (k = 1; k < 8; k++)
-			crc8_table[k][i] = (crc8_table[k - 1][i] >> 8) ^
-					   crc_table[crc8_table[k - 1][i] & 0xff];
-	}
 	fill(buf, CAL_BUF, 42);
-	if (crc32c_s8(~0U, buf, CAL_BUF - 3) != crc32c(~0U, buf, CAL_BUF - 3)) {
-		fail("slicing-by-8 crc32c disagrees with the bytewise one");
+	if (fn(~0U, buf, CAL_BUF - 3) != crc32c(~0U, buf, CAL_BUF - 3)) {
+		fail("%s crc32c disagrees with the bytewise one", name);
 		free(buf);
 		return 0;
 	}
@@ -333,7 +357,7 @@ static double user_crc_mbps(void)
 		size_t n = 0;
 
 		do {
-			sink ^= crc32c_s8(~0U, buf, CAL_BUF);
+			sink ^= fn(~0U, buf, CAL_BUF);
 			n++;
 		} while ((t = now() - t0) < CAL_SECS);
 		if (n * (double)CAL_BUF / t / 1e6 > best)
@@ -341,6 +365,29 @@ static double user_crc_mbps(void)
 	}
 	free(buf);
 	return sink == 0x12345678 ? best + 1e-9 : best;	/* keep the work */
+}
+
+static double user_crc_mbps(void)
+{
+	uint32_t i, k;
+
+	for (i = 0; i < 256; i++) {
+		crc8_table[0][i] = crc_table[i];
+		for (k = 1; k < 8; k++)
+			crc8_table[k][i] = (crc8_table[k - 1][i] >> 8) ^
+					   crc_table[crc8_table[k - 1][i] & 0xff];
+	}
+	return crc_fn_mbps(crc32c_s8, "slicing-by-8");
+}
+
+/* The SSE4.2 crc32c's speed here; 0 without SSE4.2. */
+static double hw_crc_mbps(void)
+{
+#if defined(__x86_64__)
+	if (__builtin_cpu_supports("sse4.2"))
+		return crc_fn_mbps(crc32c_hw, "SSE4.2");
+#endif
+	return 0;
 }
 
 /* The crc32c driver the crypto API picks: the highest priority in /proc/crypto. */
@@ -514,6 +561,8 @@ struct result {
 	size_t calls;		/* latency samples (calls; a batch is one) */
 	double secs;
 	double p50, p99;	/* seconds per call */
+	double cpu_op;		/* CPU seconds of the calling threads per value */
+	double busy;		/* share of the machine's CPUs busy during the row */
 	int errors;
 	bool cut;		/* stopped at --row-secs */
 };
@@ -612,6 +661,7 @@ struct worker {
 	pthread_barrier_t *bar;
 	aio_context_t aio;
 	double t0, t1;		/* this thread's first call started, last ended */
+	double cpu;		/* this thread's CPU seconds over its calls */
 	size_t todo, done;	/* values to move, moved */
 	double deadline;	/* stop starting calls after this (0: never) */
 	bool cut;
@@ -1074,16 +1124,47 @@ static void uring_loop(struct worker *w)
 #endif
 }
 
+static double thread_cpu(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Busy and total jiffies of all CPUs, from /proc/stat (idle and iowait are idle). */
+static void cpu_jiffies(double *busy, double *total)
+{
+	unsigned long long v[10] = { 0 };
+	FILE *f = fopen("/proc/stat", "r");
+	int i;
+
+	*busy = *total = 0;
+	if (!f)
+		return;
+	if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1],
+		   &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9]) >= 8) {
+		/* user nice system idle iowait irq softirq steal (guest is in user) */
+		for (i = 0; i < 8; i++)
+			*total += v[i];
+		*busy = *total - v[3] - v[4];
+	}
+	fclose(f);
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	size_t B = w->g->batch, span = w->hi - w->lo, k = 0, m, i;
+	double c0;
 
 	pthread_barrier_wait(w->bar);
+	c0 = thread_cpu();
 	w->t0 = now();
 	if (w->g->uring) {
 		uring_loop(w);
 		w->t1 = now();
+		w->cpu = thread_cpu() - c0;
 		return NULL;
 	}
 	while (k < w->todo && span) {
@@ -1102,6 +1183,7 @@ static void *worker_main(void *arg)
 	}
 	w->done = k;
 	w->t1 = now();
+	w->cpu = thread_cpu() - c0;
 	return NULL;
 }
 
@@ -1135,7 +1217,7 @@ static void run_row(struct ctx *c, struct group *g, int bk, int op)
 	struct worker *ws = calloc(T, sizeof(*ws));
 	pthread_barrier_t bar;
 	struct result *res = &g->res[bk][op];
-	double *all, t0, t1;
+	double *all, t0, t1, b0, b1, j0, j1, cpu = 0;
 
 	if (!ws)
 		exit(1);
@@ -1180,9 +1262,11 @@ static void run_row(struct ctx *c, struct group *g, int bk, int op)
 		for (t = 0; t < T; t++)
 			ws[t].deadline = dl;
 	}
+	cpu_jiffies(&b0, &j0);
 	pthread_barrier_wait(&bar);
 	for (t = 0; t < T; t++)
 		pthread_join(ws[t].thr, NULL);
+	cpu_jiffies(&b1, &j1);
 	if (bk == BK_RAWKV && op == OP_PUT) {
 		for (t = 0; t < T; t++)
 			g->stored_hi[t] = ws[t].lo + ws[t].done;
@@ -1229,7 +1313,10 @@ static void run_row(struct ctx *c, struct group *g, int bk, int op)
 	for (t = 0; t < T; t++) {
 		res->ops += ws[t].done;
 		res->cut |= ws[t].cut;
+		cpu += ws[t].cpu;
 	}
+	res->cpu_op = res->ops ? cpu / res->ops : 0;
+	res->busy = j1 > j0 ? (b1 - b0) / (j1 - j0) : 0;
 	res->calls = k;
 	res->secs = t1 - t0;
 	res->p50 = pct(all, k, 50);
@@ -1244,11 +1331,13 @@ static void run_row(struct ctx *c, struct group *g, int bk, int op)
 		for (j = 0; j < k; j++)
 			busy += all[j];
 		note("%-5s %-8s %7s T%d %s%-2d n=%-5zu %6.2f s %8.1f MB/s %8.0f ops/s p50 %9.0f us"
-		     " p99 %9.0f us [start spread %.1f ms, in calls %.0f%%]%s%s",
+		     " p99 %9.0f us cpu/value %7.0f us, CPUs busy %3.0f%% [start spread %.1f ms,"
+		     " in calls %.0f%%]%s%s",
 		     bk_name[bk], g->sync ? "PUT-sync" : op_name[op], size_str(g->vsize), T,
 		     g->uring ? "Q" : "B", g->batch, res->ops, res->secs,
 		     res->ops * (double)g->vsize / res->secs / 1e6, res->ops / res->secs,
-		     res->p50 * 1e6, res->p99 * 1e6, smax * 1e3, busy / T / res->secs * 100,
+		     res->p50 * 1e6, res->p99 * 1e6, res->cpu_op * 1e6, res->busy * 100,
+		     smax * 1e3, busy / T / res->secs * 100,
 		     res->cut ? " CUT at --row-secs" : "", res->errors ? "  ERRORS" : "");
 	}
 	free(all);
@@ -2053,6 +2142,125 @@ static void mcell(const struct result *r, size_t vsize)
 		       mbps(r, vsize), r->p50 * 1e6, r->p99 * 1e6);
 }
 
+/* A drive of 7 GB/s with 80 us access time: seconds to move @bytes. */
+static double t_drive(double bytes)
+{
+	return 80e-6 + bytes / 7e9;
+}
+
+/*
+ * Bytes a GET checksums after its last read completes: its last piece, an
+ * eighth of the value from 64 KiB to 256 KiB (rawkv_piece_segs() in
+ * kmod/store.c), or the whole value when it is one piece.
+ */
+static double get_tail_bytes(size_t vsize)
+{
+	size_t piece = vsize / 8;
+
+	piece = piece < 64 * KiB ? 64 * KiB : piece > 256 * KiB ? 256 * KiB : piece;
+	return (double)(piece < vsize ? piece : vsize);
+}
+
+/*
+ * The latency a single caller sees at depth 1 on a fast drive, from the
+ * unthrottled 1-thread rows: a model, printed with its inputs. Two
+ * versions: the additive bound (all added wall time, scaled) and the one
+ * that follows rawkv's request (CPU time, the checksum at hardware speed,
+ * overlapped where the code overlaps it).
+ */
+static void report_projection(void)
+{
+	double slow = opt.host_crc_mbps / cal.user_mbps;
+	double gcrc = cal.stat_mbps > 0 ? cal.stat_mbps : cal.used;
+	double hcrc = opt.host_hwcrc_mbps;
+	int ri, gi, op;
+
+	printf("\n#### Model: depth 1 on a drive of 7 GB/s with 80 us access time\n\n");
+	printf("Inputs: user-space crc32c (slicing-by-8) %.1f MB/s on the host, %.1f MB/s "
+	       "in the guest: slowdown %.1fx; the guest kernel's crc32c %.1f MB/s; the "
+	       "host's SSE4.2 crc32c (one stream, rawkv-bench --host-crc) %.1f MB/s; "
+	       "t_drive(n) = 80 us + n / 7 GB/s.\n\n", opt.host_crc_mbps, cal.user_mbps,
+	       slow, gcrc, hcrc);
+	printf("**Additive bound** (no overlap; all of rawkv's added wall time scaled like "
+	       "the slicing-by-8 loop): added_host = (rawkv p50 - raw p50) / slowdown; "
+	       "ratio = t_drive / (t_drive + added_host).\n\n");
+	printf("| op | value | rawkv p50 us (guest) | raw p50 us (guest) | added_guest us | "
+	       "added_host us | t_drive us | ratio |\n");
+	printf("|---|---|--:|--:|--:|--:|--:|--:|\n");
+	for (ri = 0; ri < nruns; ri++)
+		for (gi = 0; gi < runs[ri].ngroups; gi++) {
+			struct group *g = &runs[ri].g[gi];
+
+			if (g->threads != 1 || g->batch != 1 || g->sync || g->uring)
+				continue;
+			for (op = 0; op < NOP; op++) {
+				const struct result *a = &g->res[BK_RAWKV][op],
+						    *b = &g->res[BK_RAW][op];
+				double added, host, td;
+
+				if (!a->ran || !b->ran || a->errors || b->errors)
+					continue;
+				added = (a->p50 - b->p50) * 1e6;
+				host = added / slow;
+				td = t_drive(g->vsize) * 1e6;
+				printf("| %s | %s | %.0f | %.0f | %.0f | %.1f | %.1f | %.2f |\n",
+				       op_name[op], size_str(g->vsize), a->p50 * 1e6, b->p50 * 1e6,
+				       added, host, td, td / (td + (host > 0 ? host : 0)));
+			}
+		}
+	if (gcrc <= 0 || hcrc <= 0)
+		return;
+	printf("\n**Request model** (projected rawkv/raw): cpu_added = rawkv CPU per value - "
+	       "raw CPU per value (the calling thread's CPU time, guest); crc_guest = value / "
+	       "guest kernel crc32c, part of cpu_added; other_host = (cpu_added - crc_guest) / "
+	       "slowdown; crc_host = bytes / SSE4.2 crc32c. PUT: its value's bios are in flight "
+	       "while the crc runs, then the 512-byte header goes out: t = max(t_drive(value), "
+	       "crc_host(value) + t_drive(512)) + other_host. GET: header and value are read "
+	       "together, each piece checksummed as it completes: t = t_drive(value) + "
+	       "crc_host(last piece) + other_host. raw: t_drive(value).\n\n");
+	printf("| op | value | rawkv CPU us/value (guest) | raw CPU us/value (guest) | "
+	       "crc_guest us | other_host us | crc_host us (after I/O) | t_drive us | "
+	       "rawkv t us | projected rawkv/raw |\n");
+	printf("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+	for (ri = 0; ri < nruns; ri++)
+		for (gi = 0; gi < runs[ri].ngroups; gi++) {
+			struct group *g = &runs[ri].g[gi];
+
+			if (g->threads != 1 || g->batch != 1 || g->sync || g->uring)
+				continue;
+			for (op = 0; op < NOP; op++) {
+				const struct result *a = &g->res[BK_RAWKV][op],
+						    *b = &g->res[BK_RAW][op];
+				double v = g->vsize, crc_g, other, crc_h, td, t;
+
+				if (!a->ran || !b->ran || a->errors || b->errors)
+					continue;
+				crc_g = v / (gcrc * 1e6);
+				other = (a->cpu_op - b->cpu_op - crc_g) / slow;
+				other = other > 0 ? other : 0;
+				td = t_drive(v);
+				if (op == OP_PUT) {
+					crc_h = v / (hcrc * 1e6);
+					t = crc_h + t_drive(512) > td ? crc_h + t_drive(512) : td;
+					crc_h = t - td;	/* what shows after the value's I/O */
+				} else {
+					crc_h = get_tail_bytes(g->vsize) / (hcrc * 1e6);
+					t = td + crc_h;
+				}
+				t += other;
+				printf("| %s | %s | %.0f | %.0f | %.0f | %.1f | %.1f | %.1f | %.1f | "
+				       "%.2f |\n", op_name[op], size_str(g->vsize), a->cpu_op * 1e6,
+				       b->cpu_op * 1e6, crc_g * 1e6, other * 1e6, crc_h * 1e6,
+				       td * 1e6, t * 1e6, td / t);
+			}
+		}
+	printf("\nA model, not a measurement. It assumes rawkv's CPU time other than the "
+	       "checksum scales like the slicing-by-8 loop between guest and host, that a "
+	       "real core's crc32c runs at least as fast as one SSE4.2 stream on this host "
+	       "(crc32c-intel interleaves three), and that the drive serves the header and "
+	       "the value's bios of one request in parallel.\n");
+}
+
 static void report_model(void)
 {
 	int ri, gi, op, counted = 0, rows = 0;
@@ -2081,8 +2289,8 @@ static void report_model(void)
 		printf("Unthrottled. Rows stop at %.0f s (* = cut there).\n\n", opt.row_secs);
 	printf("| op | value | thr | calls | rawkv values | rawkv s | rawkv MB/s | rawkv p50 us | "
 	       "rawkv p99 us | raw values | raw s | raw MB/s | raw p50 us | raw p99 us | "
-	       "rawkv/raw |%s\n", thr ? " raw vs throttle | counts |" : "");
-	printf("|---|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|%s\n",
+	       "rawkv/raw | CPUs busy rawkv / raw |%s\n", thr ? " raw vs throttle | counts |" : "");
+	printf("|---|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|%s\n",
 	       thr ? "--:|---|" : "");
 	for (ri = 0; ri < nruns; ri++)
 		for (gi = 0; gi < runs[ri].ngroups; gi++) {
@@ -2110,6 +2318,7 @@ static void report_model(void)
 					printf(" %.2f |", mbps(a, g->vsize) / mbps(b, g->vsize));
 				else
 					printf(" - |");
+				printf(" %.0f %% / %.0f %% |", a->busy * 100, b->busy * 100);
 				if (thr) {
 					double dev = mbps(b, g->vsize) / opt.throttle_mbps - 1;
 					bool ok = b->ran && !b->errors && dev >= -0.10 && dev <= 0.10;
@@ -2129,43 +2338,8 @@ static void report_model(void)
 		       opt.throttle_mbps, counted, rows);
 
 	/* The latency a single caller sees, projected onto a fast drive: a model. */
-	if (!thr && cal.user_mbps > 0 && opt.host_crc_mbps > 0) {
-		double slow = opt.host_crc_mbps / cal.user_mbps;
-
-		printf("\n#### Model: depth 1 on a drive of 7 GB/s with 80 us access time\n\n");
-		printf("Inputs: user-space crc32c (slicing-by-8) %.1f MB/s on the host, %.1f MB/s "
-		       "in the guest: slowdown %.1fx. added_guest = rawkv p50 - raw p50 per "
-		       "call, 1 thread, unthrottled rows above; added_host = added_guest / "
-		       "slowdown; t_drive = 80 us + size / 7 GB/s; ratio = t_drive / (t_drive "
-		       "+ added_host).\n\n", opt.host_crc_mbps, cal.user_mbps, slow);
-		printf("| op | value | rawkv p50 us (guest) | raw p50 us (guest) | added_guest us | "
-		       "added_host us | t_drive us | projected rawkv/raw |\n");
-		printf("|---|---|--:|--:|--:|--:|--:|--:|\n");
-		for (ri = 0; ri < nruns; ri++)
-			for (gi = 0; gi < runs[ri].ngroups; gi++) {
-				struct group *g = &runs[ri].g[gi];
-
-				if (g->threads != 1 || g->batch != 1 || g->sync || g->uring)
-					continue;
-				for (op = 0; op < NOP; op++) {
-					const struct result *a = &g->res[BK_RAWKV][op],
-							    *b = &g->res[BK_RAW][op];
-					double added, host, td;
-
-					if (!a->ran || !b->ran || a->errors || b->errors)
-						continue;
-					added = (a->p50 - b->p50) * 1e6;
-					host = added / slow;
-					td = 80 + g->vsize / 7e9 * 1e6;
-					printf("| %s | %s | %.0f | %.0f | %.0f | %.1f | %.1f | %.2f |\n",
-					       op_name[op], size_str(g->vsize), a->p50 * 1e6, b->p50 * 1e6,
-					       added, host, td, td / (td + (host > 0 ? host : 0)));
-				}
-			}
-		printf("\nA model, not a measurement: it assumes rawkv's added time is CPU time "
-		       "that scales like the crc32c loop between guest and host, and that the "
-		       "drive's time does not overlap it.\n");
-	}
+	if (!thr && cal.user_mbps > 0 && opt.host_crc_mbps > 0)
+		report_projection();
 	fflush(stdout);
 }
 
@@ -2192,6 +2366,7 @@ static void usage(void)
 "  --row-secs S       stop a row after S seconds (default 0: never)\n"
 "  --throttle-mbps X  the device is throttled to X MB/s: print the +-10 %% check\n"
 "  --host-crc-mbps X  the host's user-space crc32c speed, for the projection\n"
+"  --host-hwcrc-mbps X  the host's SSE4.2 crc32c speed, for the projection\n"
 "  --calibrate        first measure crc32c (user space, AF_ALG, rawkv stat)\n"
 "  --no-raw, --no-sync  rawkv rows only; no PUT-sync group (--model)\n"
 "  --perf PROG        profile the first 1-thread PUT and GET rows with PROG record\n"
@@ -2225,9 +2400,9 @@ int main(int argc, char **argv)
 			continue;
 		}
 		if (!strcmp(a, "--host-crc")) {
-			double m = user_crc_mbps();
+			double m = user_crc_mbps(), h = hw_crc_mbps();
 
-			printf("BENCH-HOSTCRC user_crc32c_mbps=%.1f\n", m);
+			printf("BENCH-HOSTCRC user_crc32c_mbps=%.1f hw_crc32c_mbps=%.1f\n", m, h);
 			return m > 0 ? 0 : 1;
 		}
 		if (!strcmp(a, "--model")) {
@@ -2307,6 +2482,8 @@ int main(int argc, char **argv)
 			opt.throttle_mbps = atof(v);
 		else if (!strcmp(a, "--host-crc-mbps"))
 			opt.host_crc_mbps = atof(v);
+		else if (!strcmp(a, "--host-hwcrc-mbps"))
+			opt.host_hwcrc_mbps = atof(v);
 		else if (!strcmp(a, "--perf"))
 			opt.perf = v;
 		else
