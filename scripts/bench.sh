@@ -93,7 +93,7 @@ for _ in 1 2; do
 	host_hwcrc=$(awk -v a="$host_hwcrc" -v b="${h:-0}" 'BEGIN { print (b > a ? b : a) }')
 done
 log "# host: user-space crc32c (slicing-by-8, rawkv-bench --host-crc): $host_crc MB/s"
-log "# host: SSE4.2 crc32c, one stream (rawkv-bench --host-crc): $host_hwcrc MB/s"
+log "# host: SSE4.2 crc32c, one stream, cold memory (rawkv-bench --host-crc): $host_hwcrc MB/s"
 
 rc=0
 # A fresh sparse image: the virtio disk starts as zeroes. Both boots use it.

@@ -17,6 +17,8 @@
 #            before COMMAND runs (the 9p modules are loaded at boot); host tools then
 #            run with /host/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 --library-path.
 # RAWKV_VM_PAYLOAD=DIR  extra files copied into /rawkv last (for trying out stand-ins).
+# RAWKV_VM_LOCK=FILE    wait for an flock on FILE first and hold it until QEMU exits: several
+#                       worktrees testing on one small machine then take turns.
 #
 # Prints the command's output (guest ttyS1, ending with "RAWKV-GUEST-EXIT <status>").
 # Logs and the initramfs are in build/vm/NAME/: out.log, console.log, qemu.log.
@@ -57,6 +59,11 @@ case $TIMEOUT in '' | *[!0-9]*) die "bad --timeout: $TIMEOUT" ;; esac
 case $MEM in '' | *[!0-9]*) die "bad --mem: $MEM" ;; esac
 case $THROTTLE in *[!0-9]*) die "bad --throttle: $THROTTLE" ;; esac
 case $NAME in '' | */* | .*) die "bad --name: $NAME" ;; esac
+
+if [ -n "${RAWKV_VM_LOCK:-}" ]; then
+	exec 9>>"$RAWKV_VM_LOCK" || die "cannot open $RAWKV_VM_LOCK"
+	flock 9 || die "cannot lock $RAWKV_VM_LOCK"
+fi
 
 KVER=${KVER:-$("$TOP/scripts/kver.sh")}
 [ -n "$KVER" ] || die "no kernel found (run scripts/setup.sh)"
