@@ -687,7 +687,7 @@ static void rawkv_drop_stale(struct rawkv_dev *kd, struct rawkv_entry *e,
 	spin_unlock(&kd->ix.lock);
 	if (dropped) {
 		rawkv_count(kd, RAWKV_C_STALE_DROPPED, 1);
-		pr_warn_ratelimited("slot %u: %s; key dropped\n",
+		rawkv_warn_rl(kd, "slot %u: %s; key dropped\n",
 				    rawkv_slot_of(&kd->ix, e), why);
 	}
 }
@@ -983,9 +983,11 @@ void rawkv_fill_stat(struct rawkv_dev *kd, struct rawkv_ioc_stat *st)
 	st->logical_block_size = kd->lbs;
 	st->entry_mem_bytes = kd->ix.ents_bytes;
 	st->table_mem_bytes = kd->ix.table_bytes;
-	st->crc32c_mbps = kd->crc32c_mbps;
-	BUILD_BUG_ON(sizeof(st->crc32c_driver) != sizeof(kd->crc32c_driver));
-	memcpy(st->crc32c_driver, kd->crc32c_driver, sizeof(st->crc32c_driver));
+	st->crc32c_mbps = rawkv_crc32c_info.mbps;
+	BUILD_BUG_ON(sizeof(st->crc32c_driver) !=
+		     sizeof(rawkv_crc32c_info.driver));
+	memcpy(st->crc32c_driver, rawkv_crc32c_info.driver,
+	       sizeof(st->crc32c_driver));
 
 	spin_lock(&kd->ix.lock);
 	st->slots_used = kd->ix.nr_used;

@@ -350,4 +350,97 @@ struct rawkv_uring_cmd {
 	__u64 reserved;
 };
 
+/*
+ * Several stores: the control device
+ *
+ * One module serves any number of block devices ("stores"), each on its
+ * own character device: store 0 is /dev/rawkv, store N is /dev/rawkvN.
+ * Loading the module with dev=/dev/X attaches store 0 as before; more are
+ * attached and detached while it is loaded through /dev/rawkv-control
+ * (root only, like /dev/loop-control and /dev/ubi_ctrl), with the ioctls
+ * below. Each store has its own settings, and its attributes and counters
+ * in /sys/class/misc/rawkvN/ (Documentation/ABI/testing/sysfs-class-misc-rawkv).
+ */
+#define RAWKV_CONTROL_DEVICE	"/dev/rawkv-control"
+#define RAWKV_STORES_MAX	256	/* store numbers are 0..255 */
+#define RAWKV_PATH_MAX		256	/* bytes of a device path, NUL included */
+
+#define RAWKV_ATTACH_FORMAT	(1U << 0)	/* write a fresh layout: erases */
+#define RAWKV_ATTACH_NO_EVICT	(1U << 1)	/* full: PUT fails with -ENOSPC */
+#define RAWKV_ATTACH_CHECKPOINT	(1U << 2)	/* use @checkpoint_ms */
+
+/**
+ * struct rawkv_ctl_attach - argument of RAWKV_CTL_ATTACH
+ * @path_ptr:	user address of the block device's path, NUL-terminated,
+ *		shorter than RAWKV_PATH_MAX
+ * @flags:	RAWKV_ATTACH_* flags
+ * @slot_size:	with RAWKV_ATTACH_FORMAT: bytes per slot, a power of two
+ *		from 8 KiB to 128 MiB; 0 for the default (1 MiB). Must be 0
+ *		without RAWKV_ATTACH_FORMAT (the superblock holds it)
+ * @checkpoint_ms: with RAWKV_ATTACH_CHECKPOINT: period of the background
+ *		commit in ms (0 disables it); else must be 0 (default 5000)
+ * @id:		out: the store's number; its device is /dev/rawkv<id>
+ *		(/dev/rawkv for 0)
+ * @reserved:	must be zero
+ */
+struct rawkv_ctl_attach {
+	__u64 path_ptr;
+	__u32 flags;
+	__u32 checkpoint_ms;
+	__u64 slot_size;
+	__u32 id;
+	__u32 reserved0;
+	__u64 reserved[4];
+};
+
+/**
+ * struct rawkv_ctl_detach - argument of RAWKV_CTL_DETACH
+ * @id:		the store's number
+ * @flags:	must be zero
+ * @reserved:	must be zero
+ */
+struct rawkv_ctl_detach {
+	__u32 id;
+	__u32 flags;
+	__u64 reserved[2];
+};
+
+/*
+ * RAWKV_CTL_ATTACH - open a block device and serve it as a new store
+ *
+ * Takes the lowest free store number (0 when no store has it). The device
+ * is opened exclusively and loaded (or formatted) as at module load; the
+ * store's device node appears when the call returns.
+ *
+ * Return: 0 and @id set, or
+ *	-EINVAL	unknown flags, nonzero reserved, bad slot_size, a
+ *		checkpoint_ms without its flag, an empty path; or the device
+ *		holds no valid rawkv layout (dmesg says why and what to do)
+ *	-ENAMETOOLONG	the path does not end within RAWKV_PATH_MAX bytes
+ *	-ENOENT, -ENOTBLK	no such device, not a block device
+ *	-EBUSY	the device is in use (mounted, another store, another driver)
+ *	-ENOSPC	all RAWKV_STORES_MAX store numbers are taken, or the device
+ *		is too small for one slot
+ *	-EIO	the device cannot be read (dmesg says where)
+ *	-ENOMEM	not enough memory for the store's table
+ *	-EPERM	the caller lacks CAP_SYS_ADMIN
+ *	-EFAULT	the argument or path is not readable
+ */
+#define RAWKV_CTL_ATTACH	_IOWR(RAWKV_IOC_MAGIC, 0x40, struct rawkv_ctl_attach)
+
+/*
+ * RAWKV_CTL_DETACH - write a store's final metadata and release its device
+ *
+ * Return: 0, or
+ *	-ENODEV	no store has that number
+ *	-EBUSY	the store's device node is open (which includes commands in
+ *		flight); nothing changed
+ *	-EINVAL	nonzero flags or reserved
+ *	-EPERM	the caller lacks CAP_SYS_ADMIN
+ *	-EFAULT	the argument is not readable
+ * A failed final commit is reported in dmesg; the store is detached anyway
+ * and changes since its last commit are lost, as at rmmod.
+ */
+#define RAWKV_CTL_DETACH	_IOW(RAWKV_IOC_MAGIC, 0x41, struct rawkv_ctl_detach)
+
 #endif /* _UAPI_LINUX_RAWKV_H */

@@ -30,6 +30,16 @@ static const char usage[] =
 "  flush             commit every put and del so far to the device\n"
 "  stat              print the geometry and counters of the store\n"
 "\n"
+"Stores (one module serves several devices; /dev/rawkv is store 0):\n"
+"  attach [OPTIONS] BLOCKDEV  serve BLOCKDEV as a new store; prints its node\n"
+"      --format             write a fresh layout first (ERASES BLOCKDEV)\n"
+"      --slot-size SIZE     with --format: bytes per slot, e.g. 64K, 1M (default)\n"
+"      --checkpoint-ms N    period of the background commit (0: none; 5000)\n"
+"      --no-evict           when full, PUT fails instead of evicting\n"
+"  detach STORE      write the final metadata and release STORE (a number,\n"
+"                    rawkvN or /dev/rawkvN); fails while it is open\n"
+"  stores            list the attached stores and their devices\n"
+"\n"
 "Options:\n"
 "  -d, --device DEVICE  device node (default: " RAWKV_DEFAULT_DEVICE ")\n"
 "  -h, --help           print this help\n"
@@ -242,6 +252,146 @@ static const struct {
 	FIELD(crc32c_mbps, 0),
 };
 
+/* A size: digits with an optional K, M or G (powers of 1024). */
+static int parse_size(const char *s, unsigned long long *v)
+{
+	unsigned int shift = 0;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	*v = strtoull(s, &end, 10);
+	if (errno)
+		return -1;
+	switch (*end) {
+	case 'K': case 'k':
+		shift = 10;
+		break;
+	case 'M': case 'm':
+		shift = 20;
+		break;
+	case 'G': case 'g':
+		shift = 30;
+		break;
+	case '\0':
+		return 0;
+	default:
+		return -1;
+	}
+	if (end[1] || *v > (~0ULL >> shift))
+		return -1;
+	*v <<= shift;
+	return 0;
+}
+
+static int cmd_attach(int argc, char **argv)
+{
+	struct rawkv_attach_opts o = { .checkpoint_ms = -1 };
+	const char *blockdev = NULL;
+	unsigned long long v;
+	char node[32];
+	unsigned int id;
+	int i, err;
+
+	for (i = 0; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "--format")) {
+			o.flags |= RAWKV_ATTACH_FORMAT;
+		} else if (!strcmp(a, "--no-evict")) {
+			o.flags |= RAWKV_ATTACH_NO_EVICT;
+		} else if (!strcmp(a, "--slot-size") ||
+			   !strcmp(a, "--checkpoint-ms")) {
+			if (i + 1 == argc || parse_size(argv[i + 1], &v))
+				return usage_error("attach: bad or missing value for ", a);
+			if (a[2] == 's') {
+				o.slot_size = v;
+			} else {
+				if (v > 0x7fffffff)
+					return usage_error("attach: too large: ", argv[i + 1]);
+				o.checkpoint_ms = (int)v;
+			}
+			i++;
+		} else if (a[0] == '-' && a[1]) {
+			return usage_error("attach: unknown option ", a);
+		} else if (blockdev) {
+			return usage_error("attach: expects one BLOCKDEV, got another: ", a);
+		} else {
+			blockdev = a;
+		}
+	}
+	if (!blockdev)
+		return usage_error("attach", ": expects [OPTIONS] BLOCKDEV");
+	if (o.slot_size && !(o.flags & RAWKV_ATTACH_FORMAT))
+		return usage_error("attach: --slot-size needs --format", "");
+	err = rawkv_attach(blockdev, &o, &id);
+	if (err == -ENOENT && access(RAWKV_CONTROL_DEVICE, F_OK))
+		return fail_file(RAWKV_CONTROL_DEVICE " (is the rawkv module loaded?)", err);
+	if (err) {
+		fprintf(stderr, "rawkv: attach %s: %s%s\n", blockdev,
+			err == -ENOENT ? "no such device" : rawkv_strerror(err),
+			err == -EINVAL ? " (see dmesg)" : "");
+		return 1;
+	}
+	rawkv_store_path(id, node, sizeof(node));
+	printf("%s\n", node);
+	return fflush(stdout) ? fail_file("stdout", -errno) : 0;
+}
+
+static int cmd_detach(const char *store)
+{
+	int id = rawkv_store_id(store), err;
+
+	if (id < 0)
+		return usage_error("detach: not a store (N, rawkvN or /dev/rawkvN): ", store);
+	err = rawkv_detach(id);
+	if (err == -ENOENT)
+		return fail_file(RAWKV_CONTROL_DEVICE " (is the rawkv module loaded?)", err);
+	return check("detach", store, err);
+}
+
+/* Read the first line of /sys/class/misc/NAME/FILE into @buf ("?" if none). */
+static void read_attr(const char *name, const char *file, char *buf, size_t len)
+{
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/class/misc/%s/%s", name, file);
+	f = fopen(path, "r");
+	if (!f || !fgets(buf, len, f))
+		snprintf(buf, len, "?");
+	buf[strcspn(buf, "\n")] = '\0';
+	if (f)
+		fclose(f);
+}
+
+static int cmd_stores(void)
+{
+	char name[32], dev[RAWKV_PATH_MAX], used[32], total[32];
+	unsigned int id;
+	int n = 0;
+
+	/* Numbers are few: probe each rather than sort a directory listing. */
+	for (id = 0; id < RAWKV_STORES_MAX; id++) {
+		char node[32];
+
+		snprintf(name, sizeof(name), id ? "rawkv%u" : "rawkv", id);
+		read_attr(name, "backing_dev", dev, sizeof(dev));
+		if (!strcmp(dev, "?"))
+			continue;
+		read_attr(name, "slots_used", used, sizeof(used));
+		read_attr(name, "slots_total", total, sizeof(total));
+		rawkv_store_path(id, node, sizeof(node));
+		if (!n++)
+			printf("%-14s %-24s %s\n", "STORE", "DEVICE", "SLOTS USED");
+		printf("%-14s %-24s %s/%s\n", node, dev, used, total);
+	}
+	if (!n)
+		fprintf(stderr, "rawkv: no stores attached\n");
+	return fflush(stdout) ? fail_file("stdout", -errno) : 0;
+}
+
 static int cmd_stat(struct rawkv *kv)
 {
 	struct rawkv_stat st;
@@ -296,6 +446,20 @@ int main(int argc, char **argv)
 		return usage_error("missing command", "");
 	cmd = argv[optind];
 	nargs = argc - optind - 1;
+
+	/* Commands on the set of stores, through the control device. */
+	if (!strcmp(cmd, "attach"))
+		return cmd_attach(nargs, argv + optind + 1);
+	if (!strcmp(cmd, "detach")) {
+		if (nargs != 1)
+			return usage_error(cmd, ": expects STORE");
+		return cmd_detach(argv[optind + 1]);
+	}
+	if (!strcmp(cmd, "stores")) {
+		if (nargs)
+			return usage_error(cmd, ": takes no arguments");
+		return cmd_stores();
+	}
 
 	if (!strcmp(cmd, "put") || !strcmp(cmd, "put-sync") ||
 	    !strcmp(cmd, "get")) {

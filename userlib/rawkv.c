@@ -9,7 +9,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -262,7 +264,13 @@ const char *rawkv_strerror(int err)
 		return "not a rawkv device, or the module does not know this command";
 	case ENODEV:
 	case ENXIO:
-		return "no rawkv device behind this node (is the rawkv module loaded?)";
+		return "no such rawkv store (is it attached? is the rawkv module loaded?)";
+	case EBUSY:
+		return "in use (a store that is open, or a device mounted or claimed elsewhere)";
+	case ENOTBLK:
+		return "not a block device";
+	case ENAMETOOLONG:
+		return "device path too long";
 	case EACCES:
 	case EPERM:
 		return "permission denied on the rawkv device";
@@ -271,4 +279,88 @@ const char *rawkv_strerror(int err)
 	default:
 		return strerror(err);
 	}
+}
+
+/* An ioctl on /dev/rawkv-control; 0 or -errno, errno kept. */
+static int ctl_ioctl(unsigned long cmd, void *arg)
+{
+	int saved = errno, fd, ret = 0;
+
+	fd = open(RAWKV_CONTROL_DEVICE, O_RDWR | O_CLOEXEC);
+	if (fd < 0 || ioctl(fd, cmd, arg) < 0)
+		ret = -errno;
+	if (fd >= 0)
+		close(fd);
+	errno = saved;
+	return ret;
+}
+
+int rawkv_attach(const char *dev, const struct rawkv_attach_opts *opts,
+		 unsigned int *id)
+{
+	struct rawkv_ctl_attach a = { 0 };
+	int ret;
+
+	if (!dev || !id || (opts && opts->flags & ~(RAWKV_ATTACH_FORMAT |
+						    RAWKV_ATTACH_NO_EVICT)))
+		return -EINVAL;
+	a.path_ptr = (uintptr_t)dev;
+	if (opts) {
+		a.flags = opts->flags;
+		a.slot_size = opts->slot_size;
+		if (opts->checkpoint_ms >= 0) {
+			a.flags |= RAWKV_ATTACH_CHECKPOINT;
+			a.checkpoint_ms = opts->checkpoint_ms;
+		}
+	}
+	ret = ctl_ioctl(RAWKV_CTL_ATTACH, &a);
+	if (!ret)
+		*id = a.id;
+	return ret;
+}
+
+int rawkv_detach(unsigned int id)
+{
+	struct rawkv_ctl_detach d = { .id = id };
+
+	return ctl_ioctl(RAWKV_CTL_DETACH, &d);
+}
+
+int rawkv_store_path(unsigned int id, char *buf, size_t len)
+{
+	int n;
+
+	if (!buf || id >= RAWKV_STORES_MAX)
+		return -EINVAL;
+	n = id ? snprintf(buf, len, "/dev/rawkv%u", id) :
+		 snprintf(buf, len, "/dev/rawkv");
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+int rawkv_store_id(const char *path)
+{
+	const char *p = path;
+	bool named = false;
+	char *end;
+	long id;
+
+	if (!p)
+		return -EINVAL;
+	if (!strncmp(p, "/dev/", 5))
+		p += 5;
+	if (!strncmp(p, "rawkv", 5)) {
+		p += 5;
+		named = true;
+		if (!*p)
+			return 0;	/* store 0 is "rawkv", never "rawkv0" */
+	} else if (p != path) {
+		return -EINVAL;
+	}
+	/* Digits only, no sign, no leading zero. */
+	if (*p < '0' || *p > '9' || (*p == '0' && (named || p[1])))
+		return -EINVAL;
+	id = strtol(p, &end, 10);
+	if (*end || id >= RAWKV_STORES_MAX)
+		return -EINVAL;
+	return id;
 }
