@@ -112,7 +112,7 @@ int rawkv_format_geo(struct rawkv_dev *kd, u64 slot_size)
 	if (!n) {
 		rawkv_geo_set(&kd->geo, slot_size, 1);
 		rawkv_err(kd, "device too small: %llu bytes, a slot size of %llu needs at least %llu\n",
-		       kd->geo.device_bytes, slot_size, rawkv_geo_end(&kd->geo));
+			  kd->geo.device_bytes, slot_size, rawkv_geo_end(&kd->geo));
 		return -ENOSPC;
 	}
 	get_random_bytes(kd->geo.uuid, sizeof(kd->geo.uuid));
@@ -181,8 +181,8 @@ int rawkv_format_write(struct rawkv_dev *kd)
 			     REQ_OP_WRITE | REQ_PREFLUSH | REQ_FUA);
 	if (!ret)
 		rawkv_info(kd, "formatted: %u slots of %llu bytes (values up to %llu bytes), log of %u blocks\n",
-			kd->geo.slot_count, kd->geo.slot_size,
-			kd->geo.value_max, kd->geo.log_blocks);
+			   kd->geo.slot_count, kd->geo.slot_size,
+			   kd->geo.value_max, kd->geo.log_blocks);
 out_free_page:
 	__free_page(page);
 	return ret;
@@ -207,7 +207,7 @@ int rawkv_read_super(struct rawkv_dev *kd)
 	err = rawkv_decode_sb(&kd->geo, sb);
 	if (err) {
 		rawkv_err(kd, "%s; refusing the device. Format it (format=1, or rawkv attach --format) to create a new rawkv layout: this erases the device\n",
-		       err);
+			  err);
 		ret = -EINVAL;
 	}
 out_free_page:
@@ -420,8 +420,9 @@ static int rawkv_writeback_locked(struct rawkv_dev *kd, bool lru)
 	if (!ret && !anchor_first)
 		ret = rawkv_anchor_write(kd, tail, tail_seq);
 	if (ret) {
-		rawkv_warn_rl(kd, "metadata writeback failed (error %d); the log keeps every change\n",
-				    ret);
+		rawkv_warn_rl(kd,
+			      "metadata writeback failed (error %d); the log keeps every change\n",
+			      ret);
 		return ret;
 	}
 	m->tail = tail;
@@ -494,7 +495,7 @@ static int rawkv_log_reserve(struct rawkv_dev *kd, u32 nblk, u32 *pos,
 	/* Half the log at most, so that it fits wherever the head is. */
 	if (nblk > lb / 2) {
 		rawkv_err_rl(kd, "a commit of %u log blocks does not fit in the log of %u\n",
-				   nblk, lb);
+			     nblk, lb);
 		return -ENOSPC;
 	}
 	for (tries = 0; tries < 2; tries++) {
@@ -678,8 +679,9 @@ static int rawkv_commit_locked(struct rawkv_dev *kd, u64 target)
 
 out_fail:
 	rawkv_commit_finish(kd, buf, n, false, snap, seq);
-	rawkv_warn_rl(kd, "commit %llu failed (error %d); commit %llu stays the newest, the next flush retries\n",
-			    seq, ret, m->seq);
+	rawkv_warn_rl(kd,
+		      "commit %llu failed (error %d); commit %llu stays the newest, the next flush retries\n",
+		      seq, ret, m->seq);
 out_free:
 	vfree(buf);
 	return ret;
@@ -779,7 +781,7 @@ static int rawkv_load_anchors(struct rawkv_dev *kd, struct rawkv_load *ld)
 				   REQ_OP_READ)) {
 			/* It may be the newest, which the next would replace. */
 			rawkv_err(kd, "anchor %c: read error; refusing to load (retry, or format it again to start over)\n",
-			       rawkv_area_name[i]);
+				  rawkv_area_name[i]);
 			ret = -EIO;
 			goto out_free_page;
 		}
@@ -787,7 +789,7 @@ static int rawkv_load_anchors(struct rawkv_dev *kd, struct rawkv_load *ld)
 		if (err) {
 			if (a->magic)
 				rawkv_warn(kd, "anchor %c: %s; ignoring it\n",
-					rawkv_area_name[i], err);
+					   rawkv_area_name[i], err);
 			continue;
 		}
 		valid[i] = 1;
@@ -826,7 +828,7 @@ static int rawkv_load_meta(struct rawkv_dev *kd, struct rawkv_load *ld,
 				       REQ_OP_READ);
 		if (ret) {
 			rawkv_err(kd, "slot metadata: read error %d at block %u; refusing to load (retry, or format it again to start over)\n",
-			       ret, block);
+				  ret, block);
 			return -EIO;
 		}
 		for (b = 0; b < len; b += RAWKV_BLOCK_SIZE, block++) {
@@ -882,7 +884,7 @@ static int rawkv_load_lru(struct rawkv_dev *kd, struct rawkv_load *ld,
 				       done * sizeof(__le32), REQ_OP_READ);
 		if (ret) {
 			rawkv_err(kd, "LRU hint: read error %d; refusing to load (retry, or format it again to start over)\n",
-			       ret);
+				  ret);
 			return -EIO;
 		}
 		crc = crc32c(crc, buf, n * sizeof(__le32));
@@ -976,7 +978,7 @@ static int rawkv_load_log(struct rawkv_dev *kd, struct rawkv_load *ld)
 	ret = rawkv_rw_vmalloc(kd, log, size, kd->geo.log_off, REQ_OP_READ);
 	if (ret) {
 		rawkv_err(kd, "log: read error %d; refusing to load (retry, or format it again to start over)\n",
-		       ret);
+			  ret);
 		ret = -EIO;
 		goto out_free;
 	}
@@ -1025,7 +1027,7 @@ static int rawkv_load_log(struct rawkv_dev *kd, struct rawkv_load *ld)
 	m->next_seq = max(max_seq, ld->anchored ? prev : 0) + 1;
 	if (ld->replayed)
 		rawkv_info(kd, "replayed %u log transactions (through %llu)\n",
-			ld->replayed, prev);
+			   ld->replayed, prev);
 out_free:
 	vfree(log);
 	return ret;
@@ -1076,7 +1078,7 @@ int rawkv_recover(struct rawkv_dev *kd)
 	}
 	if (ld.dropped) {
 		rawkv_warn(kd, "dropped %llu metadata entries that do not verify\n",
-			ld.dropped);
+			   ld.dropped);
 		rawkv_count(kd, RAWKV_C_LOAD_DROPPED, ld.dropped);
 	}
 	rawkv_info(kd, "loaded %u keys (commit %llu)\n", ix->nr_used, kd->meta.seq);

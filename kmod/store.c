@@ -688,7 +688,7 @@ static void rawkv_drop_stale(struct rawkv_dev *kd, struct rawkv_entry *e,
 	if (dropped) {
 		rawkv_count(kd, RAWKV_C_STALE_DROPPED, 1);
 		rawkv_warn_rl(kd, "slot %u: %s; key dropped\n",
-				    rawkv_slot_of(&kd->ix, e), why);
+			      rawkv_slot_of(&kd->ix, e), why);
 	}
 }
 

@@ -44,7 +44,10 @@ static ssize_t rawkv_stat_show(struct device *dev,
 
 #define RAWKV_STAT_ATTR(_name)						\
 static struct rawkv_stat_attr rawkv_attr_##_name = {			\
-	.attr = __ATTR(_name, 0444, rawkv_stat_show, NULL),		\
+	.attr = {							\
+		.attr = { .name = #_name, .mode = 0444 },		\
+		.show = rawkv_stat_show,				\
+	},								\
 	.off = offsetof(struct rawkv_ioc_stat, _name),			\
 }
 
