@@ -301,6 +301,25 @@ static long rawkv_ioctl_flush(struct rawkv_dev *kd, void __user *argp)
 	return 0;
 }
 
+static long rawkv_ioctl_list(struct rawkv_dev *kd, void __user *argp)
+{
+	struct rawkv_list l;
+	int ret;
+
+	if (copy_from_user(&l, argp, sizeof(l)))
+		return -EFAULT;
+	if (l.flags || l.reserved0 || l.reserved[0] || l.reserved[1] ||
+	    l.buf_len < RAWKV_LIST_BUF_MIN)
+		return -EINVAL;
+	ret = rawkv_list(kd, &l.cursor, u64_to_user_ptr(l.buf_ptr),
+			 l.buf_len, &l.count);
+	if (ret)
+		return ret;
+	if (copy_to_user(argp, &l, sizeof(l)))
+		return -EFAULT;
+	return 0;
+}
+
 static long rawkv_ioctl_stat(struct rawkv_dev *kd, void __user *argp)
 {
 	struct rawkv_ioc_stat st;
@@ -343,6 +362,8 @@ static long rawkv_ioctl(struct file *file, unsigned int cmd,
 		return rawkv_ioctl_flush(kd, argp);
 	case RAWKV_IOC_STAT:
 		return rawkv_ioctl_stat(kd, argp);
+	case RAWKV_IOC_LIST:
+		return rawkv_ioctl_list(kd, argp);
 	}
 	return -ENOTTY;
 }

@@ -368,6 +368,8 @@ int rawkv_get(struct rawkv_dev *kd, const u8 *key, unsigned int klen,
 	      void __user *buf, u64 buflen, u64 *vlen);
 int rawkv_delete(struct rawkv_dev *kd, const u8 *key, unsigned int klen);
 int rawkv_flush(struct rawkv_dev *kd);
+int rawkv_list(struct rawkv_dev *kd, u64 *cursor, void __user *ubuf,
+	       u32 len, u32 *count);
 void rawkv_fill_stat(struct rawkv_dev *kd, struct rawkv_ioc_stat *st);
 
 /* meta.c */

@@ -603,7 +603,8 @@ static unsigned long gen_cmd(struct fuzz *f)
 	if (r < 900) {
 		/*
 		 * Not the exact batch commands: the model does not follow
-		 * their effects (rawkv_fast_test covers them); any other
+		 * their effects (rawkv_fast_test covers them), nor LIST
+		 * (rawkv_list_test has its random arguments); any other
 		 * direction or size of their numbers still must be -ENOTTY.
 		 */
 		do {
@@ -613,7 +614,7 @@ static unsigned long gen_cmd(struct fuzz *f)
 			cmd = _IOC(below(f, 4), RAWKV_IOC_MAGIC, below(f, 16),
 				   size);
 		} while (cmd == RAWKV_IOC_PUT_BATCH ||
-			 cmd == RAWKV_IOC_GET_BATCH);
+			 cmd == RAWKV_IOC_GET_BATCH || cmd == RAWKV_IOC_LIST);
 		return cmd;
 	}
 	if (r < 950) {

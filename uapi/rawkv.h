@@ -313,6 +313,75 @@ struct rawkv_ioc_stat {
 #define RAWKV_IOC_EXISTS	_IOWR(RAWKV_IOC_MAGIC, 8, struct rawkv_kv)
 
 /*
+ * Listing keys: RAWKV_IOC_LIST returns the keys of the store a bufferful
+ * at a time, in the order of their slots, from a cursor (as the NVMe
+ * key-value command set's List does). Start with cursor 0 and call again
+ * with the cursor each call returns until it is RAWKV_LIST_END. A key
+ * that is neither PUT nor deleted while the listing runs appears exactly
+ * once; one that is may appear once, twice or not at all.
+ *
+ * The buffer receives @count entries back to back, each a struct
+ * rawkv_list_ent followed by its key and zero padding up to a multiple
+ * of 8 bytes (RAWKV_LIST_ENT_SIZE(key_len) bytes in all).
+ */
+#define RAWKV_LIST_END		(~0ULL)
+
+/**
+ * struct rawkv_list_ent - one key in the buffer of RAWKV_IOC_LIST
+ * @value_len:	length of the key's value
+ * @key_len:	1..RAWKV_KEY_MAX; the key's bytes follow this struct
+ * @reserved:	zero
+ */
+struct rawkv_list_ent {
+	__u64 value_len;
+	__u32 key_len;
+	__u32 reserved;
+};
+
+#define RAWKV_LIST_ENT_SIZE(key_len) \
+	((sizeof(struct rawkv_list_ent) + (key_len) + 7) & ~7UL)
+/* The smallest buffer RAWKV_IOC_LIST accepts: room for any one key. */
+#define RAWKV_LIST_BUF_MIN	RAWKV_LIST_ENT_SIZE(RAWKV_KEY_MAX)
+
+/**
+ * struct rawkv_list - argument of RAWKV_IOC_LIST
+ * @cursor:	in: where to start (0: the beginning); out: where the next
+ *		call starts, or RAWKV_LIST_END when every key was returned
+ * @buf_ptr:	user address of the buffer for the entries
+ * @buf_len:	its size in bytes, at least RAWKV_LIST_BUF_MIN
+ * @count:	out: entries written to the buffer
+ * @flags:	must be zero
+ * @reserved0:	must be zero
+ * @reserved:	must be zero
+ */
+struct rawkv_list {
+	__u64 cursor;
+	__u64 buf_ptr;
+	__u32 buf_len;
+	__u32 count;
+	__u32 flags;
+	__u32 reserved0;
+	__u64 reserved[2];
+};
+
+/*
+ * RAWKV_IOC_LIST - the next keys of the store, from a cursor
+ *
+ * Reads the slot header of every key it returns (the index keeps only
+ * fingerprints), many at once. Works on a read-only descriptor. A key
+ * whose header does not prove it is skipped (a GET of it reports why).
+ *
+ * Return: 0, with @count entries (0 only at the end) and the next
+ * @cursor, or
+ *	-EINVAL	nonzero flags or reserved, buf_len < RAWKV_LIST_BUF_MIN
+ *	-EFAULT	the argument or the buffer is not accessible
+ *	-ENOMEM	out of kernel memory
+ *	-EIO	a header could not be read (the cursor is not advanced past
+ *		it: retry)
+ */
+#define RAWKV_IOC_LIST		_IOWR(RAWKV_IOC_MAGIC, 9, struct rawkv_list)
+
+/*
  * io_uring commands
  *
  * RAWKV_IOC_PUT, RAWKV_IOC_GET, RAWKV_IOC_DELETE and RAWKV_IOC_EXISTS can

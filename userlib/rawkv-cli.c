@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdarg.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "rawkv.h"
@@ -28,7 +30,11 @@ static const char usage[] =
 "  del KEY           remove KEY\n"
 "  exists KEY        print the value length of KEY; exit status 1 if none\n"
 "  flush             commit every put and del so far to the device\n"
-"  stat              print the geometry and counters of the store\n"
+"  stat [--json]     print the geometry and counters of the store (--json:\n"
+"                    as one JSON object, the same names)\n"
+"  ls [-l]           list the keys (-l: with value lengths), one per line;\n"
+"                    bytes outside printable ASCII, and \\, are escaped as\n"
+"                    \\xHH and \\\\\n"
 "\n"
 "Stores (one module serves several devices; /dev/rawkv is store 0):\n"
 "  attach [OPTIONS] BLOCKDEV  serve BLOCKDEV as a new store; prints its node\n"
@@ -79,6 +85,51 @@ static int cmd_exists(struct rawkv *kv, const char *key)
 	return fflush(stdout) ? fail("exists", key, -errno) : 0;
 }
 
+/*
+ * Progress of long operations on a terminal: a line on stderr, rewritten
+ * at most every 0.2 s, and erased at the end; nothing when stderr is not
+ * a terminal.
+ */
+static double progress_last;
+static bool progress_shown;
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void progress(const char *fmt, ...)
+{
+	double t = now_s();
+	va_list ap;
+
+	if (t - progress_last < 0.2 || !isatty(STDERR_FILENO))
+		return;
+	if (!progress_last) {	/* not for operations shorter than 0.2 s */
+		progress_last = t;
+		return;
+	}
+	progress_last = t;
+	fputs("\r", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\033[K", stderr);
+	progress_shown = true;
+}
+
+static void progress_end(void)
+{
+	if (progress_shown)
+		fputs("\r\033[K", stderr);
+	progress_shown = false;
+	progress_last = 0;
+}
+
 static int fail_file(const char *file, int err)
 {
 	fprintf(stderr, "rawkv: %s: %s\n", file, strerror(-err));
@@ -113,7 +164,9 @@ static int read_all(int fd, char **bufp, size_t *lenp)
 			return -errno;
 		}
 		len += n;
+		progress("read %.1f MiB", len / 1048576.0);
 	}
+	progress_end();
 	*bufp = buf;
 	*lenp = len;
 	return 0;
@@ -392,6 +445,82 @@ static int cmd_stores(void)
 	return fflush(stdout) ? fail_file("stdout", -errno) : 0;
 }
 
+/* A key as text: printable ASCII as is, the rest (and \\) escaped. */
+static void print_key(const unsigned char *k, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (k[i] == '\\')
+			fputs("\\\\", stdout);
+		else if (k[i] >= 0x20 && k[i] < 0x7f)
+			putchar(k[i]);
+		else
+			printf("\\x%02x", k[i]);
+	}
+}
+
+static int cmd_ls(struct rawkv *kv, bool lengths)
+{
+	struct rawkv_iter *it;
+	const void *key;
+	uint64_t vlen, n = 0;
+	size_t klen;
+	int ret;
+
+	ret = rawkv_iter_open(kv, &it);
+	if (ret)
+		return fail("ls", NULL, ret);
+	while ((ret = rawkv_iter_next(it, &key, &klen, &vlen)) > 0) {
+		if (lengths)
+			printf("%12" PRIu64 "  ", vlen);
+		print_key(key, klen);
+		putchar('\n');
+		if (!(++n & 1023))
+			progress("%" PRIu64 " keys", n);
+	}
+	progress_end();
+	rawkv_iter_close(it);
+	if (ret < 0)
+		return fail("ls", NULL, ret);
+	return fflush(stdout) ? fail_file("stdout", -errno) : 0;
+}
+
+/* A string as a JSON string (the driver name: printable ASCII). */
+static void print_json_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++)
+		if (*s == '"' || *s == '\\')
+			printf("\\%c", *s);
+		else if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
+			printf("\\u%04x", (unsigned char)*s);
+		else
+			putchar(*s);
+	putchar('"');
+}
+
+static int cmd_stat_json(struct rawkv *kv)
+{
+	struct rawkv_stat st;
+	uint64_t v;
+	size_t i;
+	int err;
+
+	err = rawkv_stat(kv, &st);
+	if (err)
+		return fail("stat", NULL, err);
+	putchar('{');
+	for (i = 0; i < ARRAY_SIZE(stat_fields); i++) {
+		memcpy(&v, (char *)&st + stat_fields[i].off, sizeof(v));
+		printf("\"%s\": %" PRIu64 ", ", stat_fields[i].name, v);
+	}
+	printf("\"crc32c_driver\": ");
+	print_json_str(st.crc32c_driver);
+	printf("}\n");
+	return fflush(stdout) ? fail_file("stdout", -errno) : 0;
+}
+
 static int cmd_stat(struct rawkv *kv)
 {
 	struct rawkv_stat st;
@@ -468,9 +597,15 @@ int main(int argc, char **argv)
 	} else if (!strcmp(cmd, "del") || !strcmp(cmd, "exists")) {
 		if (nargs != 1)
 			return usage_error(cmd, ": expects KEY");
-	} else if (!strcmp(cmd, "flush") || !strcmp(cmd, "stat")) {
+	} else if (!strcmp(cmd, "flush")) {
 		if (nargs)
 			return usage_error(cmd, ": takes no arguments");
+	} else if (!strcmp(cmd, "stat")) {
+		if (nargs > 1 || (nargs && strcmp(argv[optind + 1], "--json")))
+			return usage_error(cmd, ": takes only --json");
+	} else if (!strcmp(cmd, "ls")) {
+		if (nargs > 1 || (nargs && strcmp(argv[optind + 1], "-l")))
+			return usage_error(cmd, ": takes only -l");
 	} else {
 		return usage_error("unknown command: ", cmd);
 	}
@@ -495,6 +630,10 @@ int main(int argc, char **argv)
 		ret = cmd_exists(kv, argv[0]);
 	else if (!strcmp(cmd, "flush"))
 		ret = check("flush", NULL, rawkv_flush(kv));
+	else if (!strcmp(cmd, "ls"))
+		ret = cmd_ls(kv, nargs == 1);
+	else if (nargs == 1)
+		ret = cmd_stat_json(kv);
 	else
 		ret = cmd_stat(kv);
 	rawkv_close(kv);

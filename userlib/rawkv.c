@@ -364,3 +364,77 @@ int rawkv_store_id(const char *path)
 		return -EINVAL;
 	return id;
 }
+
+/* Entries of RAWKV_IOC_LIST come a buffer of this size at a time. */
+#define ITER_BUF	(64 * 1024)
+
+struct rawkv_iter {
+	struct rawkv *kv;
+	uint64_t cursor;	/* of the next RAWKV_IOC_LIST */
+	unsigned int count;	/* entries in @buf */
+	unsigned int next;	/* the next of them to return */
+	size_t off;		/* its offset in @buf */
+	unsigned char *buf;
+};
+
+int rawkv_iter_open(struct rawkv *kv, struct rawkv_iter **it)
+{
+	int saved = errno;
+
+	if (!kv || !it)
+		return -EINVAL;
+	*it = calloc(1, sizeof(**it));
+	if (*it)
+		(*it)->buf = malloc(ITER_BUF);
+	if (!*it || !(*it)->buf) {
+		if (*it)
+			free(*it);
+		*it = NULL;
+		errno = saved;
+		return -ENOMEM;
+	}
+	(*it)->kv = kv;
+	return 0;
+}
+
+int rawkv_iter_next(struct rawkv_iter *it, const void **key, size_t *klen,
+		    uint64_t *vlen)
+{
+	const struct rawkv_list_ent *e;
+	int ret;
+
+	if (!it || !key || !klen)
+		return -EINVAL;
+	while (it->next == it->count) {
+		struct rawkv_list l = {
+			.cursor = it->cursor, .buf_ptr = (uintptr_t)it->buf,
+			.buf_len = ITER_BUF,
+		};
+
+		if (it->cursor == RAWKV_LIST_END)
+			return 0;
+		ret = kv_ioctl(it->kv, RAWKV_IOC_LIST, &l);
+		if (ret)
+			return ret;
+		it->cursor = l.cursor;
+		it->count = l.count;
+		it->next = 0;
+		it->off = 0;
+	}
+	e = (const struct rawkv_list_ent *)(it->buf + it->off);
+	*key = e + 1;
+	*klen = e->key_len;
+	if (vlen)
+		*vlen = e->value_len;
+	it->off += RAWKV_LIST_ENT_SIZE(e->key_len);
+	it->next++;
+	return 1;
+}
+
+void rawkv_iter_close(struct rawkv_iter *it)
+{
+	if (!it)
+		return;
+	free(it->buf);
+	free(it);
+}

@@ -319,6 +319,47 @@ int rawkv_flush(struct rawkv *kv);
 int rawkv_stat(struct rawkv *kv, struct rawkv_stat *st);
 
 /*
+ * Listing keys
+ *
+ * An iterator returns every key of the store with its value length, in
+ * the order of the slots they are in, a bufferful of keys per system call
+ * (RAWKV_IOC_LIST, from a cursor). A key neither PUT nor deleted while
+ * the iteration runs is returned exactly once; one that is may be
+ * returned once, twice or not at all. Keys are read from the device
+ * (their slot headers), so listing a million keys reads a million
+ * headers, many at a time.
+ */
+struct rawkv_iter;
+
+/**
+ * rawkv_iter_open() - start iterating over the keys of a store
+ * @kv:		handle (read-only is enough)
+ * @it:		set to the iterator; free it with rawkv_iter_close()
+ *
+ * Return: 0, or -EINVAL (@kv or @it NULL), -ENOMEM.
+ */
+int rawkv_iter_open(struct rawkv *kv, struct rawkv_iter **it);
+
+/**
+ * rawkv_iter_next() - the next key
+ * @it:		iterator
+ * @key:	set to the key's bytes, valid until the next call on @it
+ * @klen:	set to the key's length
+ * @vlen:	set to its value's length (may be NULL)
+ *
+ * Return: 1 with a key, 0 when there are no more, or
+ *	-EIO	a header could not be read; calling again retries it
+ *	-ENOMEM	out of kernel memory
+ *	-EINVAL	@it, @key or @klen NULL
+ *	-ENOTTY	the module does not know RAWKV_IOC_LIST
+ */
+int rawkv_iter_next(struct rawkv_iter *it, const void **key, size_t *klen,
+		    uint64_t *vlen);
+
+/* rawkv_iter_close() - free an iterator (NULL: nothing happens) */
+void rawkv_iter_close(struct rawkv_iter *it);
+
+/*
  * Several stores
  *
  * One rawkv module serves several block devices, each a store with its
