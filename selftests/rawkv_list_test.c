@@ -87,6 +87,7 @@ FIXTURE_SETUP(list)
 	}
 	for (i = 1; i < NKEYS; i += 9) {
 		self->m->vlen[i] = 77;
+		self->m->present[i] = true;	/* again, if deleted above */
 		ASSERT_EQ(0, rawkv_put(self->kv, self->m->key[i],
 				       self->m->klen[i], val, 77));
 	}
