@@ -267,7 +267,7 @@ TEST_F(list, random_arguments)
 
 TEST_F(list, cli_ls_escapes_keys)
 {
-	char line[600];
+	char line[2048];	/* a 255-byte key escaped: up to 1020 */
 	FILE *p;
 	bool found = false;
 	int i, n = 0;
