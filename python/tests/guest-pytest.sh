@@ -41,8 +41,8 @@ mkdir -p $W || totals_fail "cannot create $W"
 cp -r "$H$PYDIR/rawkv" "$H$PYDIR/tests" $W/ && cp /rawkv/rawkv.ko $W/ ||
 	totals_fail "cannot copy $PYDIR into the guest"
 mkdir -p /dev/shm && mount -t tmpfs tmpfs /dev/shm &&
-	mount --bind /tmp $H/tmp && mount --bind /dev $H/dev &&
-	mount --bind /dev/shm $H/dev/shm &&
+	mount -o bind /tmp $H/tmp && mount -o bind /dev $H/dev &&
+	mount -o bind /dev/shm $H/dev/shm &&
 	mount -t proc proc $H/proc && mount -t sysfs sysfs $H/sys ||
 	totals_fail "cannot prepare the chroot in $H"
 
