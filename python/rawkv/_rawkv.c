@@ -1166,26 +1166,26 @@ static PyObject *Ring_reap(RingObject *self, PyObject *args, PyObject *kwds)
 	if (n < 0)
 		n = 0;
 	self->inflight -= n;
-	list = PyList_New(n);
+	/*
+	 * Every completion reaped is released here, even when building the
+	 * list fails (MemoryError): its operation is over either way.
+	 */
+	list = PyList_New(0);
 	for (i = 0; i < n; i++) {
 		unsigned int idx = c[i].user_data;
 		PyObject *t;
 
 		if (idx >= self->depth || !self->ops[idx].used)
-			continue;	/* cannot happen */
+			continue;	/* cannot happen: librawkv's own entry */
 		if (list) {
 			t = Py_BuildValue("(OL)", self->ops[idx].tag,
 					  (long long)c[i].result);
-			if (!t)
+			if (!t || PyList_Append(list, t) < 0)
 				Py_CLEAR(list);
-			else
-				PyList_SET_ITEM(list, i, t);
+			Py_XDECREF(t);
 		}
 		ring_op_release(self, idx);
 	}
-	/* a signal arriving mid-wait is Python's business now */
-	if (list && PyErr_CheckSignals() < 0)
-		Py_CLEAR(list);
 out_c:
 	PyMem_Free(c);
 out:
