@@ -103,6 +103,7 @@ class RawkvConnector:
         self._waiting = collections.deque()  # (batch, index) not yet prepared
         self._done = collections.deque()  # finished batches
         self._closed = False
+        self._draining = False  # in drain_completions(): it returns what completes
 
     # -- the interface -------------------------------------------------
 
@@ -125,18 +126,24 @@ class RawkvConnector:
         with self._lock:
             if self._closed:
                 return []
-            # reset the eventfd first: what completes after this signals again
+            # Reset the eventfd, then reap; until a reap finds nothing. A
+            # completion posted after the last reset is left signalled, and
+            # the fd is not left readable for one already reaped.
+            self._draining = True
             try:
-                os.eventfd_read(self._efd)
-            except BlockingIOError:
-                pass
-            while True:
-                done = self._ring.reap()
-                for (batch, i), res in done:
-                    self._finish_op(batch, i, res)
-                if not done:
-                    break
-            self._pump()
+                while True:
+                    try:
+                        os.eventfd_read(self._efd)
+                    except BlockingIOError:
+                        pass
+                    done = self._ring.reap()
+                    if not done:
+                        break
+                    for (batch, i), res in done:
+                        self._finish_op(batch, i, res)
+                self._pump()
+            finally:
+                self._draining = False
             out = [self._completion(b) for b in self._done]
             self._done.clear()
             return out
@@ -211,8 +218,10 @@ class RawkvConnector:
     def _complete(self, batch):
         batch.views = None  # the ring no longer needs them
         self._done.append(batch)
-        # signal after queueing: a drain now or later finds it
-        os.eventfd_write(self._efd, 1)
+        # signal after queueing, so a drain finds it; the drain running now
+        # returns it anyway
+        if not self._draining:
+            os.eventfd_write(self._efd, 1)
 
     @staticmethod
     def _completion(batch):
