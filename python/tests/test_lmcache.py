@@ -190,7 +190,7 @@ def test_eventfd_is_reset_by_drain(dev_path, request):
         p = select.poll()
         p.register(efd, select.POLLIN)
         assert p.poll(0) == []
-        fid = c.submit_batch_exists([lmc_key(i) for i in range(10)])  # > depth
+        fid = c.submit_batch_exists([lmc_key(i, model="efd") for i in range(10)])  # > depth
         comps = []
         while not comps:
             assert p.poll(60000), "event fd never readable"
