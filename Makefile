@@ -50,7 +50,7 @@ selftests: setup userlib
 
 # The Python package rawkv (python/): its C extension, for Debian's python3.
 python: setup userlib
-	$(MAKE) -C python
+	$(MAKE) -C python all asan
 
 bench-build: userlib
 	$(MAKE) -C bench

@@ -13,7 +13,8 @@ import sys
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# after PYTHONPATH: the package it names (e.g. the sanitized one) comes first
+sys.path.append(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 DEV_NODE = "/dev/rawkv"
 SLOT_SIZE = 4 << 20
