@@ -96,8 +96,9 @@ fi
 
 # The Python package (python/): its pytest tests in a boot of their own, on a disk of its
 # own (build/vm/python-vda.img, 2 GiB sparse), with the host's python3 run in the guest
-# over 9p (python/tests/guest-pytest.sh); each test counts, through the "# Totals:" line
-# that its conftest prints, plus one failure for a bad boot. Not counted in the budget.
+# over 9p (python/tests/guest-pytest.sh: the tests twice, as built and under ASan/UBSan);
+# each test of each pass counts, through the "# Totals:" line that its conftest prints,
+# plus one failure for a bad boot. Not counted in the budget.
 python_boot() {
 	local log=$VM/check-python.log secs=${RAWKV_CHECK_PYTHON_TIMEOUT:-900} rc why=()
 	echo "# ==== python: python/tests under pytest in the guest (timeout ${secs}s)"
