@@ -152,3 +152,64 @@ def test_store_closed_while_ring_open(dev_path, store, key):
     assert reap_all(ring, 1) == [(1, 0)]
     ring.close()
     assert store.get(key) == b"after close"
+
+
+def test_ring_shared_by_threads(store, key):
+    """Several threads prepare and submit on one Ring while another reaps."""
+    import threading
+
+    for i in range(4):
+        store.put("%s/%d" % (key, i), bytes([i]) * (3000 + i))
+    nthreads, per = 4, 40
+    ring = rawkv.Ring(store, 8)
+    bufs = {}
+    results = {}
+    errors = []
+    stop = threading.Event()
+
+    def producer(t):
+        try:
+            for j in range(per):
+                tag = (t, j)
+                bufs[tag] = bytearray(4000)
+                while True:
+                    try:
+                        ring.get("%s/%d" % (key, (t + j) % 4), bufs[tag], tag)
+                        break
+                    except OSError as e:
+                        if e.errno != errno.EBUSY:
+                            raise
+                        threading.Event().wait(0.001)
+                ring.submit()
+        except BaseException as e:
+            errors.append(e)
+
+    def reaper():
+        efd = ring.eventfd()
+        while not stop.is_set() or ring.pending:
+            select.select([efd], [], [], 0.05)
+            try:
+                os.eventfd_read(efd)
+            except BlockingIOError:
+                pass
+            ring.submit()
+            for tag, res in ring.reap():
+                assert tag not in results
+                results[tag] = res
+
+    r = threading.Thread(target=reaper)
+    r.start()
+    ts = [threading.Thread(target=producer, args=(t,)) for t in range(nthreads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(120)
+    stop.set()
+    r.join(120)
+    ring.close()
+    assert not errors, errors
+    assert len(results) == nthreads * per
+    for (t, j), res in results.items():
+        i = (t + j) % 4
+        assert res == 3000 + i
+        assert bufs[(t, j)][:res] == bytes([i]) * res
