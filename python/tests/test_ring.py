@@ -197,9 +197,9 @@ def test_ring_shared_by_threads(store, key):
                 assert tag not in results
                 results[tag] = res
 
-    r = threading.Thread(target=reaper)
+    r = threading.Thread(target=reaper, daemon=True)
     r.start()
-    ts = [threading.Thread(target=producer, args=(t,)) for t in range(nthreads)]
+    ts = [threading.Thread(target=producer, args=(t,), daemon=True) for t in range(nthreads)]
     for t in ts:
         t.start()
     for t in ts:
