@@ -43,6 +43,14 @@ ls "$H$PYDIR"/rawkv/_rawkv*.so >/dev/null 2>&1 ||
 mkdir -p $W || totals_fail "cannot create $W"
 cp -r "$H$PYDIR/rawkv" "$H$PYDIR/tests" $W/ && cp /rawkv/rawkv.ko $W/ ||
 	totals_fail "cannot copy $PYDIR into the guest"
+# the sanitized build too, if any: /host/tmp is hidden once /tmp is bound over it
+ASAN=
+if ls "$H$PYDIR"/build/asan/rawkv/_rawkv*.so >/dev/null 2>&1 &&
+	[ -e $H/usr/lib/x86_64-linux-gnu/libasan.so.8 ]; then
+	mkdir -p /tmp/py-asan && cp -r "$H$PYDIR/build/asan/rawkv" /tmp/py-asan/ ||
+		totals_fail "cannot copy $PYDIR/build/asan into the guest"
+	ASAN=/tmp/py-asan
+fi
 mkdir -p /dev/shm && mount -t tmpfs tmpfs /dev/shm &&
 	mount -o bind /tmp $H/tmp && mount -o bind /dev $H/dev &&
 	mount -o bind /dev/shm $H/dev/shm &&
@@ -78,10 +86,8 @@ rc=0
 run_pass plain $W || rc=1
 # The same tests on the sanitized build (make -C python asan), when there is one:
 # python3 with libasan preloaded and its plain malloc, so ASan sees every allocation.
-if ls "$H$PYDIR"/build/asan/rawkv/_rawkv*.so >/dev/null 2>&1 &&
-	[ -e $H/usr/lib/x86_64-linux-gnu/libasan.so.8 ]; then
-	mkdir -p /tmp/py-asan && cp -r "$H$PYDIR/build/asan/rawkv" /tmp/py-asan/ &&
-		run_pass asan /tmp/py-asan LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libasan.so.8 \
+if [ -n "$ASAN" ]; then
+	run_pass asan $ASAN LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libasan.so.8 \
 			ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 \
 			PYTHONMALLOC=malloc || rc=1
 else

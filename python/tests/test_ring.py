@@ -27,7 +27,7 @@ def reap_all(ring, n):
 
 def test_ring_round_trip(store, key):
     vals = {"%s/%d" % (key, i): bytes([i]) * (1000 * i + 1) for i in range(16)}
-    with rawkv.Ring(store, 32) as ring:
+    with rawkv.Ring(store, 40) as ring:
         for i, (k, v) in enumerate(vals.items()):
             ring.put(k, v, ("put", k))
         assert ring.pending == 16
