@@ -97,3 +97,9 @@ def pytest_terminal_summary(terminalreporter):
     terminalreporter.write_line(
         "# Totals: pass:%d fail:%d xfail:%d xpass:%d skip:%d error:%d"
         % (n["passed"], n["failed"], n["xfailed"], n["xpassed"], n["skipped"], n["error"]))
+
+
+def pytest_report_header(config):
+    import rawkv
+
+    return "rawkv: %s" % os.path.dirname(rawkv._rawkv.__file__)
