@@ -5,7 +5,8 @@
 #   make            build everything (installs build dependencies on first use)
 #   make demo       store values in a VM, reboot it, read them back
 #   make check      run every selftest in a VM; prints "N passed, N failed"
-#   make python     build the Python package's C extension (python/)
+#   make python     build the Python package's C extension (python/), and its
+#                   ASan/UBSan variant for the tests
 #   make crashtest  the crash workloads judged with a volatile write cache at
 #                   every cut point, and every mutant (the full mode of
 #                   rawkv_crash_test) in a VM; "N passed, N failed"
