@@ -299,7 +299,8 @@ static PyObject *store_put(StoreObject *self, PyObject *args, int sync)
 		key_put(&k);
 		return NULL;
 	}
-	if (!store_writable(self) || !(kv = store_enter(self))) {
+	kv = store_writable(self) ? store_enter(self) : NULL;
+	if (!kv) {
 		PyBuffer_Release(&v);
 		key_put(&k);
 		return NULL;
@@ -376,7 +377,8 @@ static PyObject *Store_get(StoreObject *self, PyObject *arg)
 
 	if (key_get(arg, &k) < 0)
 		return NULL;
-	if (!(kv = store_enter(self))) {
+	kv = store_enter(self);
+	if (!kv) {
 		key_put(&k);
 		return NULL;
 	}
@@ -430,7 +432,8 @@ static PyObject *Store_get_into(StoreObject *self, PyObject *args)
 		key_put(&k);
 		return NULL;
 	}
-	if (!(kv = store_enter(self)))
+	kv = store_enter(self);
+	if (!kv)
 		goto out;
 	if (!b.len) {
 		/* librawkv reads a length of 0 as a query: keep it a GET */
@@ -465,7 +468,8 @@ static PyObject *Store_delete(StoreObject *self, PyObject *arg)
 
 	if (key_get(arg, &k) < 0)
 		return NULL;
-	if (!store_writable(self) || !(kv = store_enter(self))) {
+	kv = store_writable(self) ? store_enter(self) : NULL;
+	if (!kv) {
 		key_put(&k);
 		return NULL;
 	}
@@ -487,7 +491,8 @@ static PyObject *Store_exists(StoreObject *self, PyObject *arg)
 
 	if (key_get(arg, &k) < 0)
 		return NULL;
-	if (!(kv = store_enter(self))) {
+	kv = store_enter(self);
+	if (!kv) {
 		key_put(&k);
 		return NULL;
 	}
@@ -508,7 +513,8 @@ static PyObject *Store_flush(StoreObject *self, PyObject *Py_UNUSED(ignored))
 	struct rawkv *kv;
 	int ret;
 
-	if (!store_writable(self) || !(kv = store_enter(self)))
+	kv = store_writable(self) ? store_enter(self) : NULL;
+	if (!kv)
 		return NULL;
 	Py_BEGIN_ALLOW_THREADS
 	ret = rawkv_flush(kv);
@@ -526,7 +532,8 @@ static PyObject *Store_stat(StoreObject *self, PyObject *Py_UNUSED(ignored))
 	PyObject *d;
 	int ret;
 
-	if (!(kv = store_enter(self)))
+	kv = store_enter(self);
+	if (!kv)
 		return NULL;
 	Py_BEGIN_ALLOW_THREADS
 	ret = rawkv_stat(kv, &st);
@@ -625,7 +632,8 @@ static PyObject *store_batch(StoreObject *self, struct batch *b, int get)
 	PyObject *res = NULL;
 	int ret;
 
-	if ((!get && !store_writable(self)) || !(kv = store_enter(self)))
+	kv = get || store_writable(self) ? store_enter(self) : NULL;
+	if (!kv)
 		return NULL;
 	Py_BEGIN_ALLOW_THREADS
 	if (get)
@@ -872,7 +880,8 @@ static int Ring_init(RingObject *self, PyObject *args, PyObject *kwds)
 		self->free[i] = depth - 1 - i;
 	self->nfree = depth;
 	self->depth = depth;
-	if (!(kv = store_enter(store)))
+	kv = store_enter(store);
+	if (!kv)
 		goto fail;
 	Py_BEGIN_ALLOW_THREADS
 	ret = rawkv_ring_open(kv, depth, &ring);
