@@ -5,6 +5,8 @@
 #   make            build everything (installs build dependencies on first use)
 #   make demo       store values in a VM, reboot it, read them back
 #   make check      run every selftest in a VM; prints "N passed, N failed"
+#   make python     build the Python package's C extension (python/), and its
+#                   ASan/UBSan variant for the tests
 #   make crashtest  the crash workloads judged with a volatile write cache at
 #                   every cut point, and every mutant (the full mode of
 #                   rawkv_crash_test) in a VM; "N passed, N failed"
@@ -31,9 +33,9 @@ KDIR ?= /lib/modules/$(KVER)/build
 export KVER KDIR
 
 .PHONY: all setup modules userlib selftests bench-build check crashtest fuzz \
-	lint check-debug demo bench scale clean
+	lint check-debug demo bench scale clean python
 
-all: modules userlib selftests
+all: modules userlib selftests python
 
 setup:
 	@$(TOP)/scripts/setup.sh
@@ -46,6 +48,10 @@ userlib: setup
 
 selftests: setup userlib
 	$(MAKE) -C selftests
+
+# The Python package rawkv (python/): its C extension, for Debian's python3.
+python: setup userlib
+	$(MAKE) -C python all asan
 
 bench-build: userlib
 	$(MAKE) -C bench
@@ -107,4 +113,5 @@ clean:
 	$(MAKE) -C userlib clean
 	$(MAKE) -C selftests clean
 	$(MAKE) -C bench clean
+	$(MAKE) -C python clean
 	rm -rf $(BUILD)

@@ -9,6 +9,9 @@
 # log problem, timeout, crash, missing Totals line, non-zero guest status), then one more
 # for scripts/crash-blackbox.sh (QEMU killed mid-workload, recovery checked on a third boot)
 # and one for a 30 s run of the decoder fuzzer (scripts/fuzz.sh).
+# Then the Python package's tests in a boot of their own ("python", python/tests, its own
+# disk; RAWKV_CHECK_PYTHON_TIMEOUT, default 900 s): each test counts, plus one failure for
+# a bad boot.
 # First, on the host: the unit test of the in-memory index (build/index/index_test, from
 # selftests/index/), its "# Totals:" line counted the same way, plus one failure if it has
 # none or exits non-zero with no failure counted.
@@ -90,6 +93,36 @@ else
 	failed=$((failed + 1))
 	echo "not ok - boot2: not run, only ${left}s of the ${BUDGET}s budget left"
 fi
+
+# The Python package (python/): its pytest tests in a boot of their own, on a disk of its
+# own (build/vm/python-vda.img, 2 GiB sparse), with the host's python3 run in the guest
+# over 9p (python/tests/guest-pytest.sh: the tests twice, as built and under ASan/UBSan);
+# each test of each pass counts, through the "# Totals:" line that its conftest prints,
+# plus one failure for a bad boot. Not counted in the budget.
+python_boot() {
+	local log=$VM/check-python.log secs=${RAWKV_CHECK_PYTHON_TIMEOUT:-900} rc why=()
+	echo "# ==== python: python/tests under pytest in the guest (timeout ${secs}s)"
+	rm -f "$VM/python-vda.img" && truncate -s 2G "$VM/python-vda.img" || {
+		failed=$((failed + 1)); echo "not ok - python: cannot create its disk image"; return; }
+	"$TOP/scripts/vm.sh" --name check-python --timeout "$secs" --virtfs \
+		--disk "$VM/python-vda.img" \
+		--run "sh /host$TOP/python/tests/guest-pytest.sh $TOP/python /dev/vda" 2>&1 | tee "$log"
+	rc=${PIPESTATUS[0]}
+	add_totals "$log" || why+=("no '# Totals:' line")
+	((rc & 64)) && why+=("vm.sh could not start the VM")
+	((rc & 4)) && why+=("timed out after ${secs}s")
+	(( (rc & 6) == 2 )) && why+=("guest crashed or panicked (no exit status)")
+	((rc & 8)) && why+=("kernel log: $(sed -n '/kernel log problems/{n;s/^[0-9]*:\[ *[0-9.]*\] //p;q}' "$log")")
+	# rc & 1 (pytest failed) is counted by the Totals line already
+	if [ ${#why[@]} -gt 0 ]; then
+		failed=$((failed + 1))
+		printf 'not ok - python: %s' "${why[0]}"
+		printf '; %s' "${why[@]:1}"
+		echo
+	fi
+	echo "# python logs: $log and $VM/check-python/"
+}
+python_boot
 
 # One more pass or failure: QEMU killed in the middle of a workload, then recovery checked
 # (scripts/crash-blackbox.sh, its own disk image; not counted in the budget above).

@@ -17,6 +17,9 @@ PKGS="$PKGS clang libclang-rt-14-dev llvm-14"
 # make bench: the guest profile (the host's perf, run in the guest over 9p);
 # its raw io_uring rows link liburing.a from liburing-dev above.
 PKGS="$PKGS linux-perf"
+# The Python package (python/): headers for its C extension; pytest and numpy
+# for its tests, run in the guest with the host's python3 over 9p.
+PKGS="$PKGS python3-dev python3-pytest python3-numpy"
 
 missing=""
 for p in $PKGS; do

@@ -1,0 +1,17 @@
+# SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause
+"""rawkv: a persistent key-value store in the Linux kernel on a raw block device.
+
+Python bindings of librawkv (the C extension ``rawkv._rawkv``):
+
+- ``Store(path="/dev/rawkv", readonly=False)``: put, put_sync, get, get_into,
+  delete, exists, flush, stat, put_batch, get_batch, close; a context manager.
+- ``Ring(store, depth=64)``: the asynchronous API on io_uring: put, put_sync,
+  get, delete, exists (each with a tag), submit, reap, eventfd, close.
+- ``rawkv.lmcache.RawkvConnector``: an LMCache ``native_plugin`` L2 adapter.
+
+Errors are ``OSError(errno, text, key)``: FileNotFoundError for a missing key,
+and so on. See README.md, "Python".
+"""
+from ._rawkv import DEFAULT_DEVICE, KEY_MAX, RING_DEPTH_MAX, Ring, Store, strerror
+
+__all__ = ["Store", "Ring", "strerror", "KEY_MAX", "RING_DEPTH_MAX", "DEFAULT_DEVICE"]
