@@ -17,6 +17,10 @@ PKGS="$PKGS clang libclang-rt-14-dev llvm-14"
 # make bench: the guest profile (the host's perf, run in the guest over 9p);
 # its raw io_uring rows link liburing.a from liburing-dev above.
 PKGS="$PKGS linux-perf"
+# make install and its test (scripts/install-test.sh): dkms builds the module
+# from dkms.conf; pkg-config reads rawkv.pc; groff and mandoc check the man
+# pages; readelf (binutils, in build-essential) the soname.
+PKGS="$PKGS dkms pkg-config groff-base mandoc"
 
 missing=""
 for p in $PKGS; do
