@@ -413,7 +413,7 @@ static int rawkv_events_show(struct seq_file *m, void *v)
 }
 DEFINE_SHOW_ATTRIBUTE(rawkv_events);
 
-int rawkv_faults_init(struct rawkv_dev *kd)
+int rawkv_faults_init(struct rawkv_dev *kd, bool arm)
 {
 	struct rawkv_faults *f;
 
@@ -432,16 +432,20 @@ int rawkv_faults_init(struct rawkv_dev *kd)
 	spin_lock_init(&f->lock);
 	spin_lock_init(&f->ev_lock);
 	bio_list_init(&f->held);
-	f->strip = fault_strip;
-	f->powercut_at = fault_powercut_at;
-	f->torn_sectors = fault_torn_sectors;
-	f->fail_read_at = fault_fail_read_at;
-	f->fail_write_at = fault_fail_write_at;
-	f->fail_sticky = fault_sticky;
+	/* The fault_* parameters arm the store attached at load only. */
+	if (arm) {
+		f->strip = fault_strip;
+		f->powercut_at = fault_powercut_at;
+		f->torn_sectors = fault_torn_sectors;
+		f->fail_read_at = fault_fail_read_at;
+		f->fail_write_at = fault_fail_write_at;
+		f->fail_sticky = fault_sticky;
+	}
 
 	kd->faults = f;
 	static_branch_inc(&rawkv_faults_on);
-	pr_warn("fault injection enabled in /sys/kernel/debug/rawkv (testing only)\n");
+	rawkv_warn(kd, "fault injection enabled in /sys/kernel/debug/%s (testing only)\n",
+		   kd->name);
 	return 0;
 }
 
@@ -456,7 +460,7 @@ void rawkv_faults_add_files(struct rawkv_dev *kd)
 
 	if (!f)
 		return;
-	d = debugfs_create_dir("rawkv", NULL);
+	d = debugfs_create_dir(kd->name, NULL);
 	f->dir = d;
 	debugfs_create_file_unsafe("write_bios", 0400, d, &f->write_bios,
 				   &rawkv_bios_fops);

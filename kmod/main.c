@@ -19,7 +19,7 @@
 
 static char *dev;
 module_param(dev, charp, 0444);
-MODULE_PARM_DESC(dev, "Block device to own, e.g. /dev/nvme0n1p3 (required)");
+MODULE_PARM_DESC(dev, "Block device to serve as store 0 (/dev/rawkv), e.g. /dev/nvme0n1p3; without it, attach stores with rawkv attach");
 
 static bool format;
 module_param(format, bool, 0444);
@@ -40,19 +40,6 @@ MODULE_PARM_DESC(evict, "1: evict the least recently used value when full (defau
 static bool fault_inject;
 module_param(fault_inject, bool, 0444);
 MODULE_PARM_DESC(fault_inject, "Testing only: power-cut and I/O error injection in /sys/kernel/debug/rawkv (default 0)");
-
-static struct rawkv_dev *rawkv_devs[1];
-
-static void rawkv_ckpt_work(struct work_struct *work)
-{
-	struct rawkv_dev *kd = container_of(to_delayed_work(work),
-					    struct rawkv_dev, ckpt_work);
-
-	rawkv_commit(kd, U64_MAX);
-	if (kd->checkpoint_ms)
-		queue_delayed_work(system_long_wq, &kd->ckpt_work,
-				   msecs_to_jiffies(kd->checkpoint_ms));
-}
 
 /* Commands that change the store take a descriptor open for writing. */
 static bool rawkv_cmd_writes(unsigned int cmd)
@@ -314,6 +301,25 @@ static long rawkv_ioctl_flush(struct rawkv_dev *kd, void __user *argp)
 	return 0;
 }
 
+static long rawkv_ioctl_list(struct rawkv_dev *kd, void __user *argp)
+{
+	struct rawkv_list l;
+	int ret;
+
+	if (copy_from_user(&l, argp, sizeof(l)))
+		return -EFAULT;
+	if (l.flags || l.reserved0 || l.reserved[0] || l.reserved[1] ||
+	    l.buf_len < RAWKV_LIST_BUF_MIN)
+		return -EINVAL;
+	ret = rawkv_list(kd, &l.cursor, u64_to_user_ptr(l.buf_ptr),
+			 l.buf_len, &l.count);
+	if (ret)
+		return ret;
+	if (copy_to_user(argp, &l, sizeof(l)))
+		return -EFAULT;
+	return 0;
+}
+
 static long rawkv_ioctl_stat(struct rawkv_dev *kd, void __user *argp)
 {
 	struct rawkv_ioc_stat st;
@@ -356,6 +362,8 @@ static long rawkv_ioctl(struct file *file, unsigned int cmd,
 		return rawkv_ioctl_flush(kd, argp);
 	case RAWKV_IOC_STAT:
 		return rawkv_ioctl_stat(kd, argp);
+	case RAWKV_IOC_LIST:
+		return rawkv_ioctl_list(kd, argp);
 	}
 	return -ENOTTY;
 }
@@ -442,8 +450,29 @@ static int rawkv_uring_cmd(struct io_uring_cmd *ioucmd,
 	return rawkv_uring_cmd_complete(ioucmd, ret, issue_flags);
 }
 
-static const struct file_operations rawkv_fops = {
+static struct rawkv_dev *rawkv_file_dev(struct file *file)
+{
+	struct miscdevice *misc = file->private_data;
+
+	return container_of(misc, struct rawkv_dev, misc);
+}
+
+/* Counted, so that a store in use cannot be detached (stores.c). */
+static int rawkv_open(struct inode *inode, struct file *file)
+{
+	return rawkv_store_open(rawkv_file_dev(file));
+}
+
+static int rawkv_release(struct inode *inode, struct file *file)
+{
+	rawkv_store_release(rawkv_file_dev(file));
+	return 0;
+}
+
+const struct file_operations rawkv_fops = {
 	.owner		= THIS_MODULE,
+	.open		= rawkv_open,
+	.release	= rawkv_release,
 	.unlocked_ioctl	= rawkv_ioctl,
 	/* Every struct has the same layout for 32-bit callers. */
 	.compat_ioctl	= compat_ptr_ioctl,
@@ -453,10 +482,6 @@ static const struct file_operations rawkv_fops = {
 
 static int rawkv_check_params(void)
 {
-	if (!dev || !*dev) {
-		pr_err("no device given: load with dev=/dev/<block device>\n");
-		return -EINVAL;
-	}
 	if (!fault_inject && rawkv_fault_params_set()) {
 		pr_err("the fault_* parameters are for testing and need fault_inject=1\n");
 		return -EINVAL;
@@ -464,180 +489,48 @@ static int rawkv_check_params(void)
 	if (PAGE_SIZE > RAWKV_BLOCK_SIZE)
 		pr_info("page size %lu: each %u-byte block of metadata and bounced values takes a page\n",
 			PAGE_SIZE, RAWKV_BLOCK_SIZE);
-	if (!is_power_of_2(slot_size) || slot_size < RAWKV_SLOT_SIZE_MIN ||
-	    slot_size > RAWKV_SLOT_SIZE_MAX) {
-		pr_err("slot_size=%u: must be a power of two from %u to %u\n",
-		       slot_size, RAWKV_SLOT_SIZE_MIN, RAWKV_SLOT_SIZE_MAX);
-		return -EINVAL;
-	}
-	return 0;
+	return rawkv_check_slot_size(slot_size);
 }
 
-static int rawkv_open_bdev(struct rawkv_dev *kd)
+bool rawkv_fault_inject_enabled(void)
 {
-	int ret;
-
-	ret = rawkv_bdev_open(&kd->bd, dev, kd);
-	switch (ret) {
-	case 0:
-		break;
-	case -ENOENT:
-		pr_err("%s: no such device\n", dev);
-		return ret;
-	case -ENOTBLK:
-		pr_err("%s: not a block device\n", dev);
-		return ret;
-	case -EBUSY:
-		pr_err("%s: in use (mounted, or claimed by another driver)\n",
-		       dev);
-		return ret;
-	default:
-		pr_err("%s: cannot open: error %d\n", dev, ret);
-		return ret;
-	}
-	kd->bdev = kd->bd.bdev;
-	kd->lbs = bdev_logical_block_size(kd->bdev);
-	kd->hdr_len = round_up(sizeof(struct rawkv_slot_hdr), kd->lbs);
-	kd->geo.device_bytes = bdev_nr_bytes(kd->bdev);
-	if (kd->lbs > RAWKV_BLOCK_SIZE) {
-		pr_err("%s: logical block size %u is larger than %u\n", dev,
-		       kd->lbs, RAWKV_BLOCK_SIZE);
-		rawkv_bdev_close(&kd->bd, kd);
-		return -EINVAL;
-	}
-	return 0;
+	return fault_inject;
 }
 
-static struct rawkv_dev *rawkv_dev_create(void)
-{
-	struct rawkv_dev *kd;
-	int ret;
-
-	kd = kzalloc(sizeof(*kd), GFP_KERNEL);
-	if (!kd)
-		return ERR_PTR(-ENOMEM);
-	INIT_DELAYED_WORK(&kd->ckpt_work, rawkv_ckpt_work);
-	kd->evict = evict;
-	kd->checkpoint_ms = checkpoint_ms;
-	ret = -ENOMEM;
-	kd->stats = alloc_percpu(struct rawkv_stats);
-	if (!kd->stats)
-		goto out_free_dev;
-	rawkv_crc32c_probe(kd);
-
-	ret = rawkv_open_bdev(kd);
-	if (ret)
-		goto out_free_stats;
-	ret = rawkv_meta_init(kd);
-	if (ret)
-		goto out_close_bdev;
-	if (fault_inject) {
-		ret = rawkv_faults_init(kd);
-		if (ret)
-			goto out_exit_meta;
-	}
-	/* The index first: a load that fails for memory erases nothing. */
-	if (format)
-		ret = rawkv_format_geo(kd, slot_size);
-	else
-		ret = rawkv_read_super(kd);
-	if (ret)
-		goto out_exit_faults;
-	ret = rawkv_store_init(kd);
-	if (ret) {
-		pr_err("cannot allocate the table for %u slots (%zu bytes)\n",
-		       kd->geo.slot_count,
-		       (size_t)kd->geo.slot_count * sizeof(struct rawkv_entry));
-		goto out_exit_faults;
-	}
-	if (format) {
-		ret = rawkv_format_write(kd);
-		if (ret)
-			goto out_free_table;
-	}
-	ret = rawkv_recover(kd);
-	if (ret)
-		goto out_free_table;
-
-	kd->misc.minor = MISC_DYNAMIC_MINOR;
-	kd->misc.name = "rawkv";
-	kd->misc.fops = &rawkv_fops;
-	kd->misc.mode = 0600;
-	ret = misc_register(&kd->misc);
-	if (ret) {
-		pr_err("cannot register /dev/rawkv: error %d\n", ret);
-		goto out_free_table;
-	}
-	if (kd->checkpoint_ms)
-		queue_delayed_work(system_long_wq, &kd->ckpt_work,
-				   msecs_to_jiffies(kd->checkpoint_ms));
-	/* Last: a kick_checkpoint write needs everything above. */
-	rawkv_faults_add_files(kd);
-	pr_info("%s: serving /dev/rawkv: %u slots of %llu bytes, %u in use\n",
-		dev, kd->geo.slot_count, kd->geo.slot_size, kd->ix.nr_used);
-	return kd;
-
-out_free_table:
-	cancel_work_sync(&kd->meta.wb_work);
-	rawkv_store_free(kd);
-out_exit_faults:
-	rawkv_faults_exit(kd);
-out_exit_meta:
-	rawkv_meta_exit(kd);
-out_close_bdev:
-	rawkv_bdev_close(&kd->bd, kd);
-out_free_stats:
-	free_percpu(kd->stats);
-out_free_dev:
-	kfree(kd);
-	return ERR_PTR(ret);
-}
-
-static void rawkv_dev_destroy(struct rawkv_dev *kd)
-{
-	int ret;
-
-	misc_deregister(&kd->misc);
-	/*
-	 * No debugfs write (kick_checkpoint) may queue the work once it is
-	 * cancelled: remove the files first, which waits for writers.
-	 */
-	rawkv_faults_remove_files(kd);
-	cancel_delayed_work_sync(&kd->ckpt_work);
-	cancel_work_sync(&kd->meta.wb_work);
-	ret = rawkv_meta_close(kd);
-	if (ret)
-		pr_err("final commit failed (error %d): changes since commit %llu are lost\n",
-		       ret, kd->meta.seq);
-	/* The final commit may have queued a writeback: it is done. */
-	cancel_work_sync(&kd->meta.wb_work);
-	rawkv_store_free(kd);
-	rawkv_faults_exit(kd);
-	rawkv_meta_exit(kd);
-	rawkv_bdev_close(&kd->bd, kd);
-	pr_info("%s: released at commit %llu\n", dev, kd->meta.seq);
-	free_percpu(kd->stats);
-	kfree(kd);
-}
-
+/*
+ * Load: the control device, then store 0 from the parameters when dev= is
+ * given. A store that cannot be attached fails the load, as it always did.
+ */
 static int __init rawkv_init(void)
 {
-	struct rawkv_dev *kd;
+	struct rawkv_store_args a = {
+		.path = dev, .format = format, .slot_size = slot_size,
+		.checkpoint_ms = checkpoint_ms, .evict = evict,
+		.faults = fault_inject, .fault_params = true,
+	};
+	unsigned int id;
 	int ret;
 
 	ret = rawkv_check_params();
 	if (ret)
 		return ret;
-	kd = rawkv_dev_create();
-	if (IS_ERR(kd))
-		return PTR_ERR(kd);
-	rawkv_devs[0] = kd;
-	return 0;
+	rawkv_crc32c_probe();
+	ret = rawkv_stores_init();
+	if (ret)
+		return ret;
+	if (!dev || !*dev) {
+		pr_info("no dev= given: attach block devices through /dev/rawkv-control (rawkv attach)\n");
+		return 0;
+	}
+	ret = rawkv_store_attach(&a, 0, &id);
+	if (ret)
+		rawkv_stores_exit();
+	return ret;
 }
 
 static void __exit rawkv_exit(void)
 {
-	rawkv_dev_destroy(rawkv_devs[0]);
+	rawkv_stores_exit();
 }
 
 module_init(rawkv_init);

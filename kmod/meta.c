@@ -111,8 +111,8 @@ int rawkv_format_geo(struct rawkv_dev *kd, u64 slot_size)
 	}
 	if (!n) {
 		rawkv_geo_set(&kd->geo, slot_size, 1);
-		pr_err("device too small: %llu bytes, a slot size of %llu needs at least %llu\n",
-		       kd->geo.device_bytes, slot_size, rawkv_geo_end(&kd->geo));
+		rawkv_err(kd, "device too small: %llu bytes, a slot size of %llu needs at least %llu\n",
+			  kd->geo.device_bytes, slot_size, rawkv_geo_end(&kd->geo));
 		return -ENOSPC;
 	}
 	get_random_bytes(kd->geo.uuid, sizeof(kd->geo.uuid));
@@ -136,7 +136,7 @@ int rawkv_format_write(struct rawkv_dev *kd)
 				   kd->geo.meta_size >> SECTOR_SHIFT,
 				   GFP_KERNEL, 0);
 	if (ret) {
-		pr_err("cannot zero the slot metadata: error %d\n", ret);
+		rawkv_err(kd, "cannot zero the slot metadata: error %d\n", ret);
 		return ret;
 	}
 	rawkv_count(kd, RAWKV_C_BYTES_WRITTEN, kd->geo.meta_size);
@@ -180,9 +180,9 @@ int rawkv_format_write(struct rawkv_dev *kd)
 	ret = rawkv_rw_block(kd, page, 0,
 			     REQ_OP_WRITE | REQ_PREFLUSH | REQ_FUA);
 	if (!ret)
-		pr_info("formatted: %u slots of %llu bytes (values up to %llu bytes), log of %u blocks\n",
-			kd->geo.slot_count, kd->geo.slot_size,
-			kd->geo.value_max, kd->geo.log_blocks);
+		rawkv_info(kd, "formatted: %u slots of %llu bytes (values up to %llu bytes), log of %u blocks\n",
+			   kd->geo.slot_count, kd->geo.slot_size,
+			   kd->geo.value_max, kd->geo.log_blocks);
 out_free_page:
 	__free_page(page);
 	return ret;
@@ -200,14 +200,14 @@ int rawkv_read_super(struct rawkv_dev *kd)
 		return -ENOMEM;
 	ret = rawkv_rw_block(kd, page, 0, REQ_OP_READ);
 	if (ret) {
-		pr_err("cannot read the superblock: error %d\n", ret);
+		rawkv_err(kd, "cannot read the superblock: error %d\n", ret);
 		goto out_free_page;
 	}
 	sb = page_address(page);
 	err = rawkv_decode_sb(&kd->geo, sb);
 	if (err) {
-		pr_err("%s; refusing the device. Load with format=1 to create a new rawkv layout (this erases the device)\n",
-		       err);
+		rawkv_err(kd, "%s; refusing the device. Format it (format=1, or rawkv attach --format) to create a new rawkv layout: this erases the device\n",
+			  err);
 		ret = -EINVAL;
 	}
 out_free_page:
@@ -420,8 +420,9 @@ static int rawkv_writeback_locked(struct rawkv_dev *kd, bool lru)
 	if (!ret && !anchor_first)
 		ret = rawkv_anchor_write(kd, tail, tail_seq);
 	if (ret) {
-		pr_warn_ratelimited("metadata writeback failed (error %d); the log keeps every change\n",
-				    ret);
+		rawkv_warn_rl(kd,
+			      "metadata writeback failed (error %d); the log keeps every change\n",
+			      ret);
 		return ret;
 	}
 	m->tail = tail;
@@ -493,8 +494,8 @@ static int rawkv_log_reserve(struct rawkv_dev *kd, u32 nblk, u32 *pos,
 	lockdep_assert_held(&m->mutex);
 	/* Half the log at most, so that it fits wherever the head is. */
 	if (nblk > lb / 2) {
-		pr_err_ratelimited("a commit of %u log blocks does not fit in the log of %u\n",
-				   nblk, lb);
+		rawkv_err_rl(kd, "a commit of %u log blocks does not fit in the log of %u\n",
+			     nblk, lb);
 		return -ENOSPC;
 	}
 	for (tries = 0; tries < 2; tries++) {
@@ -678,8 +679,9 @@ static int rawkv_commit_locked(struct rawkv_dev *kd, u64 target)
 
 out_fail:
 	rawkv_commit_finish(kd, buf, n, false, snap, seq);
-	pr_warn_ratelimited("commit %llu failed (error %d); commit %llu stays the newest, the next flush retries\n",
-			    seq, ret, m->seq);
+	rawkv_warn_rl(kd,
+		      "commit %llu failed (error %d); commit %llu stays the newest, the next flush retries\n",
+		      seq, ret, m->seq);
 out_free:
 	vfree(buf);
 	return ret;
@@ -778,16 +780,16 @@ static int rawkv_load_anchors(struct rawkv_dev *kd, struct rawkv_load *ld)
 		if (rawkv_rw_block(kd, page, kd->geo.anchor_off[i],
 				   REQ_OP_READ)) {
 			/* It may be the newest, which the next would replace. */
-			pr_err("anchor %c: read error; refusing to load (retry, or format=1 to start over)\n",
-			       rawkv_area_name[i]);
+			rawkv_err(kd, "anchor %c: read error; refusing to load (retry, or format it again to start over)\n",
+				  rawkv_area_name[i]);
 			ret = -EIO;
 			goto out_free_page;
 		}
 		err = rawkv_decode_anchor(&kd->geo, a, i, &ai[i]);
 		if (err) {
 			if (a->magic)
-				pr_warn("anchor %c: %s; ignoring it\n",
-					rawkv_area_name[i], err);
+				rawkv_warn(kd, "anchor %c: %s; ignoring it\n",
+					   rawkv_area_name[i], err);
 			continue;
 		}
 		valid[i] = 1;
@@ -798,7 +800,7 @@ static int rawkv_load_anchors(struct rawkv_dev *kd, struct rawkv_load *ld)
 		ld->ai = ai[i];
 		ld->anchored = true;
 	} else {
-		pr_err("no valid anchor: loading the slot metadata without the log\n");
+		rawkv_err(kd, "no valid anchor: loading the slot metadata without the log\n");
 	}
 	/* Never overwrite the anchor just loaded. */
 	kd->meta.anchor_seq = max_seq + 1;
@@ -825,8 +827,8 @@ static int rawkv_load_meta(struct rawkv_dev *kd, struct rawkv_load *ld,
 		ret = rawkv_rw_vmalloc(kd, buf, len, kd->geo.meta_off + off,
 				       REQ_OP_READ);
 		if (ret) {
-			pr_err("slot metadata: read error %d at block %u; refusing to load (retry, or format=1 to start over)\n",
-			       ret, block);
+			rawkv_err(kd, "slot metadata: read error %d at block %u; refusing to load (retry, or format it again to start over)\n",
+				  ret, block);
 			return -EIO;
 		}
 		for (b = 0; b < len; b += RAWKV_BLOCK_SIZE, block++) {
@@ -881,8 +883,8 @@ static int rawkv_load_lru(struct rawkv_dev *kd, struct rawkv_load *ld,
 		ret = rawkv_rw_vmalloc(kd, buf, len, kd->geo.lru_off +
 				       done * sizeof(__le32), REQ_OP_READ);
 		if (ret) {
-			pr_err("LRU hint: read error %d; refusing to load (retry, or format=1 to start over)\n",
-			       ret);
+			rawkv_err(kd, "LRU hint: read error %d; refusing to load (retry, or format it again to start over)\n",
+				  ret);
 			return -EIO;
 		}
 		crc = crc32c(crc, buf, n * sizeof(__le32));
@@ -892,7 +894,7 @@ static int rawkv_load_lru(struct rawkv_dev *kd, struct rawkv_load *ld,
 	}
 	rawkv_index_lru_hint(&kd->ix, NULL, 0, true);
 	if (count && crc != ld->ai.lru_crc)
-		pr_warn("LRU hint does not verify: eviction order after this load is approximate\n");
+		rawkv_warn(kd, "LRU hint does not verify: eviction order after this load is approximate\n");
 	return 0;
 }
 
@@ -975,8 +977,8 @@ static int rawkv_load_log(struct rawkv_dev *kd, struct rawkv_load *ld)
 		return -ENOMEM;
 	ret = rawkv_rw_vmalloc(kd, log, size, kd->geo.log_off, REQ_OP_READ);
 	if (ret) {
-		pr_err("log: read error %d; refusing to load (retry, or format=1 to start over)\n",
-		       ret);
+		rawkv_err(kd, "log: read error %d; refusing to load (retry, or format it again to start over)\n",
+			  ret);
 		ret = -EIO;
 		goto out_free;
 	}
@@ -1024,8 +1026,8 @@ static int rawkv_load_log(struct rawkv_dev *kd, struct rawkv_load *ld)
 	m->seq = ld->anchored ? prev : 0;
 	m->next_seq = max(max_seq, ld->anchored ? prev : 0) + 1;
 	if (ld->replayed)
-		pr_info("replayed %u log transactions (through %llu)\n",
-			ld->replayed, prev);
+		rawkv_info(kd, "replayed %u log transactions (through %llu)\n",
+			   ld->replayed, prev);
 out_free:
 	vfree(log);
 	return ret;
@@ -1075,17 +1077,17 @@ int rawkv_recover(struct rawkv_dev *kd)
 		cond_resched();
 	}
 	if (ld.dropped) {
-		pr_warn("dropped %llu metadata entries that do not verify\n",
-			ld.dropped);
+		rawkv_warn(kd, "dropped %llu metadata entries that do not verify\n",
+			   ld.dropped);
 		rawkv_count(kd, RAWKV_C_LOAD_DROPPED, ld.dropped);
 	}
-	pr_info("loaded %u keys (commit %llu)\n", ix->nr_used, kd->meta.seq);
+	rawkv_info(kd, "loaded %u keys (commit %llu)\n", ix->nr_used, kd->meta.seq);
 
 	/* Write back what the log or a repair changed, before serving. */
 	if (ld.replayed || ld.dropped || !ld.anchored) {
 		mutex_lock(&kd->meta.mutex);
 		if (rawkv_writeback_locked(kd, false))
-			pr_warn("cannot write back the recovered metadata yet; the log keeps it\n");
+			rawkv_warn(kd, "cannot write back the recovered metadata yet; the log keeps it\n");
 		mutex_unlock(&kd->meta.mutex);
 	}
 	return 0;

@@ -4,7 +4,10 @@
  *
  * Layers, each using only the ones below it:
  *
- * main.c	module parameters, load/unload, the ioctl transport
+ * main.c	module parameters, load/unload, the ioctl and io_uring
+ *		transports of a store's device
+ * stores.c	the stores: attach and detach, the control device
+ * sysfs.c	a store's attributes and counters in sysfs
  * store.c	the commands: PUT / GET / DELETE / FLUSH / STAT
  * meta.c	the durable metadata protocol: format, commit, writeback,
  *		recovery
@@ -35,6 +38,7 @@
 #include "index.h"
 #include "rawkv_decode.h"
 #include "rawkv_format.h"
+#include "../uapi/rawkv.h"
 
 struct rawkv_ioc_stat;
 struct rawkv_faults;
@@ -110,11 +114,38 @@ struct rawkv_meta {
 	struct work_struct wb_work;
 };
 
+/* Messages about one store start with the path of its device. */
+#define rawkv_err(kd, fmt, ...) \
+	pr_err("%s: " fmt, (kd)->path, ##__VA_ARGS__)
+#define rawkv_warn(kd, fmt, ...) \
+	pr_warn("%s: " fmt, (kd)->path, ##__VA_ARGS__)
+#define rawkv_info(kd, fmt, ...) \
+	pr_info("%s: " fmt, (kd)->path, ##__VA_ARGS__)
+#define rawkv_err_rl(kd, fmt, ...) \
+	pr_err_ratelimited("%s: " fmt, (kd)->path, ##__VA_ARGS__)
+#define rawkv_warn_rl(kd, fmt, ...) \
+	pr_warn_ratelimited("%s: " fmt, (kd)->path, ##__VA_ARGS__)
+
+/* How to attach a store: from the module parameters or RAWKV_CTL_ATTACH. */
+struct rawkv_store_args {
+	const char *path;
+	bool format;
+	u64 slot_size;
+	unsigned int checkpoint_ms;
+	bool evict;
+	bool faults;			/* fault_inject=1: debugfs files */
+	bool fault_params;		/* armed from the fault_* parameters */
+};
+
 /**
- * struct rawkv_dev - one block device served by rawkv
+ * struct rawkv_dev - one block device served by rawkv: a store
  *
- * @geo, @lbs, @hdr_len, @evict, @checkpoint_ms, @dirty_max and @fp_key
- * are set at load and never change, so they are read without a lock.
+ * @geo, @lbs, @hdr_len, @evict, @checkpoint_ms, @dirty_max, @fp_key, @id,
+ * @name and @path are set at attach and never change, so they are read
+ * without a lock.
+ *
+ * @open_lock guards @opens and @detached: a store whose device node is
+ * open cannot be detached, and once @detached is set nothing opens it.
  *
  * @hdr_len: bytes of a slot's header block that PUT writes and GET reads,
  * the slot header rounded up to the logical block size (512 bytes on a
@@ -146,10 +177,15 @@ struct rawkv_dev {
 	struct delayed_work ckpt_work;	/* the background commit */
 
 	struct rawkv_stats __percpu *stats;
-	char crc32c_driver[16];		/* the crypto driver behind crc32c() */
-	u32 crc32c_mbps;		/* its speed, measured at load */
 	struct miscdevice misc;
 	struct rawkv_faults *faults;	/* fault_inject=1 only */
+
+	unsigned int id;		/* store number: /dev/rawkv<id> */
+	char name[16];			/* "rawkv", "rawkv1", ... */
+	char path[RAWKV_PATH_MAX];	/* the block device, as given */
+	spinlock_t open_lock;		/* see above */
+	unsigned int opens;
+	bool detached;
 };
 
 static inline void rawkv_count(struct rawkv_dev *kd, enum rawkv_counter c,
@@ -218,7 +254,14 @@ struct rawkv_vbuf {
 void rawkv_vbuf_account(struct rawkv_dev *kd, struct rawkv_vbuf *vb);
 int rawkv_vbuf_init(struct rawkv_dev *kd, struct rawkv_vbuf *vb,
 		    void __user *ubuf, u64 len, bool to_device, bool bounce);
-void rawkv_crc32c_probe(struct rawkv_dev *kd);
+/* crc32c(): which driver backs it and its speed, measured at module load. */
+struct rawkv_crc32c_info {
+	char driver[16];
+	u32 mbps;
+};
+
+extern struct rawkv_crc32c_info rawkv_crc32c_info;
+void rawkv_crc32c_probe(void);
 void rawkv_vbuf_io(struct rawkv_vbuf *vb, struct rawkv_io *io);
 u32 rawkv_vbuf_crc_segs(struct rawkv_vbuf *vb, u32 crc, unsigned int first,
 			unsigned int end, u64 *left);
@@ -285,10 +328,26 @@ bool rawkv_fault_bio(struct rawkv_dev *kd, struct bio *bio);
 void rawkv_fault_bio_done(struct rawkv_dev *kd, struct bio *bio);
 bool rawkv_fault_strip(struct rawkv_dev *kd, unsigned int what);
 bool rawkv_fault_params_set(void);
-int rawkv_faults_init(struct rawkv_dev *kd);
+int rawkv_faults_init(struct rawkv_dev *kd, bool arm);
 void rawkv_faults_add_files(struct rawkv_dev *kd);
 void rawkv_faults_remove_files(struct rawkv_dev *kd);
 void rawkv_faults_exit(struct rawkv_dev *kd);
+
+/* main.c */
+extern const struct file_operations rawkv_fops;
+bool rawkv_fault_inject_enabled(void);
+
+/* stores.c */
+int rawkv_stores_init(void);
+void rawkv_stores_exit(void);
+int rawkv_store_attach(const struct rawkv_store_args *a, unsigned int id,
+		       unsigned int *idp);
+int rawkv_check_slot_size(u64 slot_size);
+int rawkv_store_open(struct rawkv_dev *kd);
+void rawkv_store_release(struct rawkv_dev *kd);
+
+/* sysfs.c */
+extern const struct attribute_group *rawkv_store_groups[];
 
 /* store.c */
 int rawkv_store_init(struct rawkv_dev *kd);
@@ -309,6 +368,8 @@ int rawkv_get(struct rawkv_dev *kd, const u8 *key, unsigned int klen,
 	      void __user *buf, u64 buflen, u64 *vlen);
 int rawkv_delete(struct rawkv_dev *kd, const u8 *key, unsigned int klen);
 int rawkv_flush(struct rawkv_dev *kd);
+int rawkv_list(struct rawkv_dev *kd, u64 *cursor, void __user *ubuf,
+	       u32 len, u32 *count);
 void rawkv_fill_stat(struct rawkv_dev *kd, struct rawkv_ioc_stat *st);
 
 /* meta.c */

@@ -687,8 +687,8 @@ static void rawkv_drop_stale(struct rawkv_dev *kd, struct rawkv_entry *e,
 	spin_unlock(&kd->ix.lock);
 	if (dropped) {
 		rawkv_count(kd, RAWKV_C_STALE_DROPPED, 1);
-		pr_warn_ratelimited("slot %u: %s; key dropped\n",
-				    rawkv_slot_of(&kd->ix, e), why);
+		rawkv_warn_rl(kd, "slot %u: %s; key dropped\n",
+			      rawkv_slot_of(&kd->ix, e), why);
 	}
 }
 
@@ -970,6 +970,157 @@ static void rawkv_sum_stats(struct rawkv_dev *kd, struct rawkv_stats *sum)
 	}
 }
 
+/* LIST reads the headers of this many keys at once. */
+#define RAWKV_LIST_BATCH	32U
+/* Slots looked at per hold of the index lock. */
+#define RAWKV_LIST_SCAN		4096U
+
+/* A batch of LIST: pinned entries and their header pages. */
+struct rawkv_list_batch {
+	unsigned int n;
+	u32 slots[RAWKV_LIST_BATCH];
+	u64 gens[RAWKV_LIST_BATCH];
+	struct page *pages[RAWKV_LIST_BATCH];
+};
+
+/*
+ * Pin up to RAWKV_LIST_BATCH live entries from slot *@from on; *@from
+ * moves past the slots looked at.
+ */
+static void rawkv_list_pin(struct rawkv_dev *kd, struct rawkv_list_batch *b,
+			   u32 *from)
+{
+	struct rawkv_index *ix = &kd->ix;
+	u32 s = *from, end;
+
+	b->n = 0;
+	while (s < ix->slot_count && b->n < RAWKV_LIST_BATCH) {
+		spin_lock(&ix->lock);
+		end = min(ix->slot_count - s, RAWKV_LIST_SCAN) + s;
+		for (; s < end && b->n < RAWKV_LIST_BATCH; s++) {
+			struct rawkv_entry *e = rawkv_ent(ix, s);
+
+			if (e->state != RAWKV_E_LIVE)
+				continue;
+			/* Pinned 2^32 times over: not listed, not waited for. */
+			if (!rawkv_index_pin(ix, e))
+				continue;
+			b->slots[b->n] = s;
+			b->gens[b->n++] = e->gen;
+		}
+		spin_unlock(&ix->lock);
+		cond_resched();
+	}
+	*from = s;
+}
+
+/*
+ * LIST: the keys of the live entries from slot *@cursor on, as struct
+ * rawkv_list_ent records in @ubuf (@len bytes, at least
+ * RAWKV_LIST_BUF_MIN); *@count of them. Steps, per batch:
+ *   1. pin the next live entries (their slots cannot be reused)
+ *   2. read their slot headers together
+ *   3. keep those whose header proves the entry (still live, same
+ *      generation), unpin all
+ *   4. copy them out while they fit; the first that does not is where
+ *      the next call starts
+ * *@cursor ends as RAWKV_LIST_END when every slot was looked at.
+ */
+int rawkv_list(struct rawkv_dev *kd, u64 *cursor, void __user *ubuf,
+	       u32 len, u32 *count)
+{
+	struct rawkv_list_batch b = {};
+	struct rawkv_list_ent le = {};
+	u32 from, done = 0, off = 0;
+	unsigned int i;
+	int ret = 0;
+
+	*count = 0;
+	if (*cursor >= kd->ix.slot_count) {
+		*cursor = RAWKV_LIST_END;
+		return 0;
+	}
+	from = *cursor;
+	for (i = 0; i < RAWKV_LIST_BATCH; i++) {
+		b.pages[i] = alloc_page(GFP_KERNEL);
+		if (!b.pages[i]) {
+			ret = -ENOMEM;
+			goto out_free;
+		}
+	}
+	while (from < kd->ix.slot_count) {
+		struct rawkv_io io;
+		u32 next = from;
+		int io_ret;
+
+		rawkv_list_pin(kd, &b, &next);
+		if (!b.n) {
+			from = next;
+			continue;
+		}
+		rawkv_io_init(&io, kd);
+		rawkv_read_hdrs(kd, &io, b.slots, b.n, b.pages);
+		io_ret = rawkv_io_wait(&io);
+
+		for (i = 0; i < b.n; i++) {
+			struct rawkv_entry *e = rawkv_ent(&kd->ix, b.slots[i]);
+			const struct rawkv_slot_hdr *h =
+				page_address(b.pages[i]);
+			struct rawkv_rec r;
+			bool ok;
+
+			spin_lock(&kd->ix.lock);
+			ok = !io_ret && !ret && e->state == RAWKV_E_LIVE &&
+			     e->gen == b.gens[i] &&
+			     !rawkv_decode_slot_hdr(&kd->geo, h, b.slots[i], &r) &&
+			     r.gen == e->gen && r.value_len == e->value_len &&
+			     rawkv_fp(kd, r.key, r.key_len) == e->fp;
+			rawkv_unpin_locked(kd, e);
+			spin_unlock(&kd->ix.lock);
+			if (ret || io_ret)
+				continue;
+			if (!ok) {
+				from = b.slots[i] + 1;
+				continue;
+			}
+			if (off + RAWKV_LIST_ENT_SIZE(r.key_len) > len) {
+				ret = 1;	/* full: the next call starts here */
+				continue;
+			}
+			le.value_len = r.value_len;
+			le.key_len = r.key_len;
+			if (copy_to_user(ubuf + off, &le, sizeof(le)) ||
+			    copy_to_user(ubuf + off + sizeof(le), r.key,
+					 r.key_len) ||
+			    clear_user(ubuf + off + sizeof(le) + r.key_len,
+				       RAWKV_LIST_ENT_SIZE(r.key_len) -
+				       sizeof(le) - r.key_len)) {
+				ret = -EFAULT;
+				continue;
+			}
+			off += RAWKV_LIST_ENT_SIZE(r.key_len);
+			done++;
+			from = b.slots[i] + 1;
+		}
+		/* Not past the headers not read: the caller retries. */
+		if (io_ret && !ret)
+			ret = io_ret;
+		if (ret)
+			break;
+		from = next;
+	}
+	*count = done;
+	if (ret == 1 || (ret < 0 && done))
+		ret = 0;
+	if (!ret)
+		*cursor = from < kd->ix.slot_count ? from : RAWKV_LIST_END;
+out_free:
+	for (i = 0; i < RAWKV_LIST_BATCH; i++)
+		if (b.pages[i])
+			__free_page(b.pages[i]);
+	return ret;
+}
+
 void rawkv_fill_stat(struct rawkv_dev *kd, struct rawkv_ioc_stat *st)
 {
 	struct rawkv_stats s;
@@ -983,9 +1134,11 @@ void rawkv_fill_stat(struct rawkv_dev *kd, struct rawkv_ioc_stat *st)
 	st->logical_block_size = kd->lbs;
 	st->entry_mem_bytes = kd->ix.ents_bytes;
 	st->table_mem_bytes = kd->ix.table_bytes;
-	st->crc32c_mbps = kd->crc32c_mbps;
-	BUILD_BUG_ON(sizeof(st->crc32c_driver) != sizeof(kd->crc32c_driver));
-	memcpy(st->crc32c_driver, kd->crc32c_driver, sizeof(st->crc32c_driver));
+	st->crc32c_mbps = rawkv_crc32c_info.mbps;
+	BUILD_BUG_ON(sizeof(st->crc32c_driver) !=
+		     sizeof(rawkv_crc32c_info.driver));
+	memcpy(st->crc32c_driver, rawkv_crc32c_info.driver,
+	       sizeof(st->crc32c_driver));
 
 	spin_lock(&kd->ix.lock);
 	st->slots_used = kd->ix.nr_used;

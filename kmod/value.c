@@ -147,20 +147,24 @@ out_release:
 	return ret;
 }
 
+struct rawkv_crc32c_info rawkv_crc32c_info;
+
 /*
- * Find which driver backs crc32c() and time it over 4 MiB, for rawkv stat
- * and the load message. On x86 the SSE4.2 driver (crc32c-intel) is many
- * times faster than crc32c-generic, but libcrc32c binds to whichever was
- * registered when it loaded: say how to get the fast one.
+ * Find which driver backs crc32c() and time it over 4 MiB, once at module
+ * load, for rawkv stat and the load message. On x86 the SSE4.2 driver
+ * (crc32c-intel) is many times faster than crc32c-generic, but libcrc32c
+ * binds to whichever was registered when it loaded: say how to get the
+ * fast one.
  */
-void rawkv_crc32c_probe(struct rawkv_dev *kd)
+void rawkv_crc32c_probe(void)
 {
+	struct rawkv_crc32c_info *ci = &rawkv_crc32c_info;
 	const unsigned int len = SZ_64K, rounds = 64;
 	u64 t0, ns;
 	void *buf;
 	unsigned int i;
 
-	rawkv_crc32c_driver(kd->crc32c_driver, sizeof(kd->crc32c_driver));
+	rawkv_crc32c_driver(ci->driver, sizeof(ci->driver));
 	buf = kvmalloc(len, GFP_KERNEL);
 	if (buf) {
 		memset(buf, 0x5a, len);
@@ -168,15 +172,14 @@ void rawkv_crc32c_probe(struct rawkv_dev *kd)
 		for (i = 0; i < rounds; i++)
 			crc32c(~0U, buf, len);
 		ns = max_t(u64, ktime_get_ns() - t0, 1);
-		kd->crc32c_mbps = div64_u64((u64)len * rounds * NSEC_PER_SEC,
-					    ns * 1000000);
+		ci->mbps = div64_u64((u64)len * rounds * NSEC_PER_SEC,
+				     ns * 1000000);
 		kvfree(buf);
 	}
-	pr_info("crc32c by %s, %u MB/s\n", kd->crc32c_driver,
-		kd->crc32c_mbps);
+	pr_info("crc32c by %s, %u MB/s\n", ci->driver, ci->mbps);
 #ifdef CONFIG_X86
 	if (boot_cpu_has(X86_FEATURE_XMM4_2) &&
-	    !strcmp(kd->crc32c_driver, "crc32c-generic"))
+	    !strcmp(ci->driver, "crc32c-generic"))
 		pr_info("the CPU has SSE4.2 but crc32c-intel was not loaded before libcrc32c: modprobe crc32c-intel first for faster checksums\n");
 #endif
 }

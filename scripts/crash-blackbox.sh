@@ -24,6 +24,13 @@
 # or "not ok - crash-blackbox: why" last; exit status 0 or 1.
 set -u
 
+# With RAWKV_VM_LOCK (scripts/vm.sh), take the lock for both boots here, before the
+# clock of the kill starts, and not again in each vm.sh.
+if [ -n "${RAWKV_VM_LOCK:-}" ]; then
+	exec 8>>"$RAWKV_VM_LOCK" && flock 8 || { echo "not ok - crash-blackbox: cannot lock $RAWKV_VM_LOCK"; exit 1; }
+	unset RAWKV_VM_LOCK
+fi
+
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 VM=$TOP/build/vm
 IMG=$VM/blackbox-vda.img

@@ -603,7 +603,8 @@ static unsigned long gen_cmd(struct fuzz *f)
 	if (r < 900) {
 		/*
 		 * Not the exact batch commands: the model does not follow
-		 * their effects (rawkv_fast_test covers them); any other
+		 * their effects (rawkv_fast_test covers them), nor LIST
+		 * (rawkv_list_test has its random arguments); any other
 		 * direction or size of their numbers still must be -ENOTTY.
 		 */
 		do {
@@ -613,7 +614,7 @@ static unsigned long gen_cmd(struct fuzz *f)
 			cmd = _IOC(below(f, 4), RAWKV_IOC_MAGIC, below(f, 16),
 				   size);
 		} while (cmd == RAWKV_IOC_PUT_BATCH ||
-			 cmd == RAWKV_IOC_GET_BATCH);
+			 cmd == RAWKV_IOC_GET_BATCH || cmd == RAWKV_IOC_LIST);
 		return cmd;
 	}
 	if (r < 950) {
@@ -1397,6 +1398,171 @@ TEST_F_TIMEOUT(fuzz, random_ioctls_get_documented_results_and_spare_known_keys,
 	ASSERT_LE(0, f->fd);
 	check_known(_metadata, f, "after reload");
 	check_model(_metadata, f, "after reload");
+}
+
+/*
+ * The control device, /dev/rawkv-control: random ATTACH and DETACH
+ * requests and other numbers, with arguments that are unreadable, have
+ * random flags and reserved fields, or name devices that cannot become a
+ * store (the fixture's own store, a tiny disk, /dev/null, a missing
+ * path, an empty or unterminated one). Each result must be exactly the
+ * documented errno; afterwards store 0 is the only store and still works.
+ */
+static uint64_t ctl_rnd(uint64_t *s, uint64_t n)
+{
+	return kv_rand(s) % n;
+}
+
+TEST_F_TIMEOUT(fuzz, control_device_random_requests, 600)
+{
+	static const char *const paths[] = {
+		KV_DEV_4K, KV_DEV_TINY, "/dev/null", "/dev/rawkv-no-such", "",
+	};
+	enum { P_STORE, P_TINY, P_NULL, P_MISSING, P_EMPTY, P_LONG, P_BAD,
+	       P_NR };
+	const uint64_t calls = env_u64("RAWKV_FUZZ_CTL_CALLS", 3000);
+	uint64_t seed = env_u64("RAWKV_FUZZ_SEED", 1), st = seed, i;
+	unsigned int counts[4] = { 0 };
+	char *longpath, *none, node[32];
+	struct rawkv_ctl_attach *ca;
+	struct rawkv_ctl_detach *cd;
+	int fd, ret, want, alt;
+
+	longpath = malloc(RAWKV_PATH_MAX + 64);
+	ASSERT_NE(NULL, longpath);
+	memset(longpath, 'x', RAWKV_PATH_MAX + 64);	/* no NUL in reach */
+	none = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, none);
+	ca = calloc(1, sizeof(*ca));
+	cd = calloc(1, sizeof(*cd));
+	ASSERT_TRUE(ca && cd);
+	fd = open(RAWKV_CONTROL_DEVICE, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	TH_LOG("seed %llu, %llu calls", (unsigned long long)seed,
+	       (unsigned long long)calls);
+
+	for (i = 0; i < calls; i++) {
+		unsigned int kind = ctl_rnd(&st, 10);
+		void *arg;
+
+		alt = 0;
+		if (kind < 5) {			/* ATTACH */
+			unsigned int p = ctl_rnd(&st, P_NR);
+			bool fmt;
+
+			memset(ca, 0, sizeof(*ca));
+			ca->flags = ctl_rnd(&st, 4) ? ctl_rnd(&st, 8) :
+						      (uint32_t)kv_rand(&st);
+			fmt = ca->flags & RAWKV_ATTACH_FORMAT;
+			if (!ctl_rnd(&st, 4))
+				ca->slot_size = ctl_rnd(&st, 2) ?
+					1ULL << ctl_rnd(&st, 40) : kv_rand(&st);
+			if (!ctl_rnd(&st, 4))
+				ca->checkpoint_ms = kv_rand(&st);
+			if (!ctl_rnd(&st, 10))
+				ca->id = kv_rand(&st);
+			if (!ctl_rnd(&st, 10))
+				ca->reserved[ctl_rnd(&st, 4)] = kv_rand(&st) | 1;
+			if (!ctl_rnd(&st, 20))
+				ca->reserved0 = 1;
+			ca->path_ptr = p == P_LONG ? (uintptr_t)longpath :
+				       p == P_BAD ? (ctl_rnd(&st, 2) ?
+						     (uintptr_t)none :
+						     0xffff888000000000ULL) :
+				       (uintptr_t)paths[p];
+			arg = ctl_rnd(&st, 20) ? (void *)ca :
+			      ctl_rnd(&st, 2) ? NULL : (void *)none;
+
+			if (arg != ca)
+				want = EFAULT;
+			else if (ca->flags & ~7U || ca->id || ca->reserved0 ||
+				 ca->reserved[0] || ca->reserved[1] ||
+				 ca->reserved[2] || ca->reserved[3] ||
+				 (!fmt && ca->slot_size) ||
+				 (!(ca->flags & RAWKV_ATTACH_CHECKPOINT) &&
+				  ca->checkpoint_ms))
+				want = EINVAL;
+			else if (p == P_BAD)
+				want = EFAULT;
+			else if (p == P_LONG)
+				want = ENAMETOOLONG;
+			else if (p == P_EMPTY)
+				want = EINVAL;
+			else if (fmt && ca->slot_size &&
+				 (ca->slot_size & (ca->slot_size - 1) ||
+				  ca->slot_size < 8192 ||
+				  ca->slot_size > (128 << 20)))
+				want = EINVAL;
+			else if (p == P_MISSING)
+				want = ENOENT;
+			else if (p == P_NULL)
+				want = ENOTBLK;
+			else if (p == P_STORE)
+				want = EBUSY;
+			else if (fmt)
+				want = ENOSPC;	/* 16 KiB: not one slot */
+			else
+				want = EINVAL, alt = ENOSPC;
+			ret = ioctl(fd, RAWKV_CTL_ATTACH, arg);
+			counts[0]++;
+		} else if (kind < 8) {		/* DETACH */
+			memset(cd, 0, sizeof(*cd));
+			cd->id = ctl_rnd(&st, 3) ? ctl_rnd(&st, 4) :
+						   (uint32_t)kv_rand(&st);
+			if (!ctl_rnd(&st, 8))
+				cd->flags = kv_rand(&st) | 1;
+			if (!ctl_rnd(&st, 8))
+				cd->reserved[ctl_rnd(&st, 2)] = kv_rand(&st) | 1;
+			arg = ctl_rnd(&st, 20) ? (void *)cd : NULL;
+			if (arg != cd)
+				want = EFAULT;
+			else if (cd->flags || cd->reserved[0] || cd->reserved[1])
+				want = EINVAL;
+			else if (cd->id == 0)
+				want = EBUSY;	/* the fixture holds it open */
+			else
+				want = ENODEV;
+			ret = ioctl(fd, RAWKV_CTL_DETACH, arg);
+			counts[1]++;
+		} else if (kind < 9) {		/* the store's commands */
+			static const unsigned long cmds[] = {
+				RAWKV_IOC_PUT, RAWKV_IOC_GET, RAWKV_IOC_STAT,
+				RAWKV_IOC_FLUSH, RAWKV_IOC_EXISTS,
+			};
+
+			want = ENOTTY;
+			ret = ioctl(fd, cmds[ctl_rnd(&st, 5)], ca);
+			counts[2]++;
+		} else {			/* other rawkv numbers */
+			unsigned long nr = 0x40 + 2 + ctl_rnd(&st, 60);
+
+			want = ENOTTY;
+			ret = ioctl(fd, _IOC(ctl_rnd(&st, 4), RAWKV_IOC_MAGIC, nr,
+					     ctl_rnd(&st, 256)), ca);
+			counts[3]++;
+		}
+		if (ret != -1 || (errno != want && errno != alt)) {
+			TH_LOG("call %llu (kind %u): %d, errno %d (%s); want %s",
+			       (unsigned long long)i, kind, ret, ret ? errno : 0,
+			       ret ? strerror(errno) : "-", strerror(want));
+			ASSERT_TRUE(false);
+		}
+	}
+	close(fd);
+	TH_LOG("attach %u, detach %u, store commands %u, other %u",
+	       counts[0], counts[1], counts[2], counts[3]);
+
+	/* Still one store, serving. */
+	for (i = 1; i < 8; i++) {
+		snprintf(node, sizeof(node), "/dev/rawkv%llu",
+			 (unsigned long long)i);
+		EXPECT_NE(0, access(node, F_OK)) TH_LOG("%s appeared", node);
+	}
+	ASSERT_EQ(0, raw_kv(self->f.fd, RAWKV_IOC_PUT, "ctl", 3, "ok", 2, NULL));
+	munmap(none, 4096);
+	free(longpath);
+	free(ca);
+	free(cd);
 }
 
 TEST_HARNESS_MAIN

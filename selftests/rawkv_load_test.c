@@ -62,11 +62,22 @@ TEST_F(load, valid_parameters_load_and_format_0_reloads)
 	ASSERT_EQ(0, kv_unload());
 }
 
-TEST_F(load, missing_dev_parameter_is_einval)
+/*
+ * Without dev= the module loads with only the control device: stores are
+ * attached later (rawkv_multi_test). A bad parameter still fails the load.
+ */
+TEST_F(load, no_dev_parameter_loads_only_the_control_device)
 {
-	ASSERT_EQ(-EINVAL, kv_load("format=1"));
-	check_not_loaded(_metadata);
-	ASSERT_EQ(-EINVAL, kv_load("dev= format=1"));
+	const char *params[] = { "", "dev=", "format=1 slot_size=65536" };
+	unsigned int i;
+
+	for (i = 0; i < sizeof(params) / sizeof(params[0]); i++) {
+		ASSERT_EQ(0, kv_load("%s", params[i])) TH_LOG("'%s'", params[i]);
+		EXPECT_EQ(0, access("/dev/rawkv-control", F_OK));
+		EXPECT_NE(0, access("/dev/rawkv", F_OK));
+		ASSERT_EQ(0, kv_unload());
+	}
+	ASSERT_EQ(-EINVAL, kv_load("slot_size=1000"));
 	check_not_loaded(_metadata);
 }
 

@@ -313,6 +313,75 @@ struct rawkv_ioc_stat {
 #define RAWKV_IOC_EXISTS	_IOWR(RAWKV_IOC_MAGIC, 8, struct rawkv_kv)
 
 /*
+ * Listing keys: RAWKV_IOC_LIST returns the keys of the store a bufferful
+ * at a time, in the order of their slots, from a cursor (as the NVMe
+ * key-value command set's List does). Start with cursor 0 and call again
+ * with the cursor each call returns until it is RAWKV_LIST_END. A key
+ * that is neither PUT nor deleted while the listing runs appears exactly
+ * once; one that is may appear once, twice or not at all.
+ *
+ * The buffer receives @count entries back to back, each a struct
+ * rawkv_list_ent followed by its key and zero padding up to a multiple
+ * of 8 bytes (RAWKV_LIST_ENT_SIZE(key_len) bytes in all).
+ */
+#define RAWKV_LIST_END		(~0ULL)
+
+/**
+ * struct rawkv_list_ent - one key in the buffer of RAWKV_IOC_LIST
+ * @value_len:	length of the key's value
+ * @key_len:	1..RAWKV_KEY_MAX; the key's bytes follow this struct
+ * @reserved:	zero
+ */
+struct rawkv_list_ent {
+	__u64 value_len;
+	__u32 key_len;
+	__u32 reserved;
+};
+
+#define RAWKV_LIST_ENT_SIZE(key_len) \
+	((sizeof(struct rawkv_list_ent) + (key_len) + 7) & ~7UL)
+/* The smallest buffer RAWKV_IOC_LIST accepts: room for any one key. */
+#define RAWKV_LIST_BUF_MIN	RAWKV_LIST_ENT_SIZE(RAWKV_KEY_MAX)
+
+/**
+ * struct rawkv_list - argument of RAWKV_IOC_LIST
+ * @cursor:	in: where to start (0: the beginning); out: where the next
+ *		call starts, or RAWKV_LIST_END when every key was returned
+ * @buf_ptr:	user address of the buffer for the entries
+ * @buf_len:	its size in bytes, at least RAWKV_LIST_BUF_MIN
+ * @count:	out: entries written to the buffer
+ * @flags:	must be zero
+ * @reserved0:	must be zero
+ * @reserved:	must be zero
+ */
+struct rawkv_list {
+	__u64 cursor;
+	__u64 buf_ptr;
+	__u32 buf_len;
+	__u32 count;
+	__u32 flags;
+	__u32 reserved0;
+	__u64 reserved[2];
+};
+
+/*
+ * RAWKV_IOC_LIST - the next keys of the store, from a cursor
+ *
+ * Reads the slot header of every key it returns (the index keeps only
+ * fingerprints), many at once. Works on a read-only descriptor. A key
+ * whose header does not prove it is skipped (a GET of it reports why).
+ *
+ * Return: 0, with @count entries (0 only at the end) and the next
+ * @cursor, or
+ *	-EINVAL	nonzero flags or reserved, buf_len < RAWKV_LIST_BUF_MIN
+ *	-EFAULT	the argument or the buffer is not accessible
+ *	-ENOMEM	out of kernel memory
+ *	-EIO	a header could not be read (the cursor is not advanced past
+ *		it: retry)
+ */
+#define RAWKV_IOC_LIST		_IOWR(RAWKV_IOC_MAGIC, 9, struct rawkv_list)
+
+/*
  * io_uring commands
  *
  * RAWKV_IOC_PUT, RAWKV_IOC_GET, RAWKV_IOC_DELETE and RAWKV_IOC_EXISTS can
@@ -349,5 +418,98 @@ struct rawkv_uring_cmd {
 	__u64 kv_ptr;
 	__u64 reserved;
 };
+
+/*
+ * Several stores: the control device
+ *
+ * One module serves any number of block devices ("stores"), each on its
+ * own character device: store 0 is /dev/rawkv, store N is /dev/rawkvN.
+ * Loading the module with dev=/dev/X attaches store 0 as before; more are
+ * attached and detached while it is loaded through /dev/rawkv-control
+ * (root only, like /dev/loop-control and /dev/ubi_ctrl), with the ioctls
+ * below. Each store has its own settings, and its attributes and counters
+ * in /sys/class/misc/rawkvN/ (Documentation/ABI/testing/sysfs-class-misc-rawkv).
+ */
+#define RAWKV_CONTROL_DEVICE	"/dev/rawkv-control"
+#define RAWKV_STORES_MAX	256	/* store numbers are 0..255 */
+#define RAWKV_PATH_MAX		256	/* bytes of a device path, NUL included */
+
+#define RAWKV_ATTACH_FORMAT	(1U << 0)	/* write a fresh layout: erases */
+#define RAWKV_ATTACH_NO_EVICT	(1U << 1)	/* full: PUT fails with -ENOSPC */
+#define RAWKV_ATTACH_CHECKPOINT	(1U << 2)	/* use @checkpoint_ms */
+
+/**
+ * struct rawkv_ctl_attach - argument of RAWKV_CTL_ATTACH
+ * @path_ptr:	user address of the block device's path, NUL-terminated,
+ *		shorter than RAWKV_PATH_MAX
+ * @flags:	RAWKV_ATTACH_* flags
+ * @slot_size:	with RAWKV_ATTACH_FORMAT: bytes per slot, a power of two
+ *		from 8 KiB to 128 MiB; 0 for the default (1 MiB). Must be 0
+ *		without RAWKV_ATTACH_FORMAT (the superblock holds it)
+ * @checkpoint_ms: with RAWKV_ATTACH_CHECKPOINT: period of the background
+ *		commit in ms (0 disables it); else must be 0 (default 5000)
+ * @id:		out: the store's number; its device is /dev/rawkv<id>
+ *		(/dev/rawkv for 0)
+ * @reserved:	must be zero
+ */
+struct rawkv_ctl_attach {
+	__u64 path_ptr;
+	__u32 flags;
+	__u32 checkpoint_ms;
+	__u64 slot_size;
+	__u32 id;
+	__u32 reserved0;
+	__u64 reserved[4];
+};
+
+/**
+ * struct rawkv_ctl_detach - argument of RAWKV_CTL_DETACH
+ * @id:		the store's number
+ * @flags:	must be zero
+ * @reserved:	must be zero
+ */
+struct rawkv_ctl_detach {
+	__u32 id;
+	__u32 flags;
+	__u64 reserved[2];
+};
+
+/*
+ * RAWKV_CTL_ATTACH - open a block device and serve it as a new store
+ *
+ * Takes the lowest free store number (0 when no store has it). The device
+ * is opened exclusively and loaded (or formatted) as at module load; the
+ * store's device node appears when the call returns.
+ *
+ * Return: 0 and @id set, or
+ *	-EINVAL	unknown flags, nonzero reserved, bad slot_size, a
+ *		checkpoint_ms without its flag, an empty path; or the device
+ *		holds no valid rawkv layout (dmesg says why and what to do)
+ *	-ENAMETOOLONG	the path does not end within RAWKV_PATH_MAX bytes
+ *	-ENOENT, -ENOTBLK	no such device, not a block device
+ *	-EBUSY	the device is in use (mounted, another store, another driver)
+ *	-ENOSPC	all RAWKV_STORES_MAX store numbers are taken, or the device
+ *		is too small for one slot
+ *	-EIO	the device cannot be read (dmesg says where)
+ *	-ENOMEM	not enough memory for the store's table
+ *	-EPERM	the caller lacks CAP_SYS_ADMIN
+ *	-EFAULT	the argument or path is not readable
+ */
+#define RAWKV_CTL_ATTACH	_IOWR(RAWKV_IOC_MAGIC, 0x40, struct rawkv_ctl_attach)
+
+/*
+ * RAWKV_CTL_DETACH - write a store's final metadata and release its device
+ *
+ * Return: 0, or
+ *	-ENODEV	no store has that number
+ *	-EBUSY	the store's device node is open (which includes commands in
+ *		flight); nothing changed
+ *	-EINVAL	nonzero flags or reserved
+ *	-EPERM	the caller lacks CAP_SYS_ADMIN
+ *	-EFAULT	the argument is not readable
+ * A failed final commit is reported in dmesg; the store is detached anyway
+ * and changes since its last commit are lost, as at rmmod.
+ */
+#define RAWKV_CTL_DETACH	_IOW(RAWKV_IOC_MAGIC, 0x41, struct rawkv_ctl_detach)
 
 #endif /* _UAPI_LINUX_RAWKV_H */

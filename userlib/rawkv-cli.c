@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdarg.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "rawkv.h"
@@ -28,7 +30,21 @@ static const char usage[] =
 "  del KEY           remove KEY\n"
 "  exists KEY        print the value length of KEY; exit status 1 if none\n"
 "  flush             commit every put and del so far to the device\n"
-"  stat              print the geometry and counters of the store\n"
+"  stat [--json]     print the geometry and counters of the store (--json:\n"
+"                    as one JSON object, the same names)\n"
+"  ls [-l]           list the keys (-l: with value lengths), one per line;\n"
+"                    bytes outside printable ASCII, and \\, are escaped as\n"
+"                    \\xHH and \\\\\n"
+"\n"
+"Stores (one module serves several devices; /dev/rawkv is store 0):\n"
+"  attach [OPTIONS] BLOCKDEV  serve BLOCKDEV as a new store; prints its node\n"
+"      --format             write a fresh layout first (ERASES BLOCKDEV)\n"
+"      --slot-size SIZE     with --format: bytes per slot, e.g. 64K, 1M (default)\n"
+"      --checkpoint-ms N    period of the background commit (0: none; 5000)\n"
+"      --no-evict           when full, PUT fails instead of evicting\n"
+"  detach STORE      write the final metadata and release STORE (a number,\n"
+"                    rawkvN or /dev/rawkvN); fails while it is open\n"
+"  stores            list the attached stores and their devices\n"
 "\n"
 "Options:\n"
 "  -d, --device DEVICE  device node (default: " RAWKV_DEFAULT_DEVICE ")\n"
@@ -69,6 +85,51 @@ static int cmd_exists(struct rawkv *kv, const char *key)
 	return fflush(stdout) ? fail("exists", key, -errno) : 0;
 }
 
+/*
+ * Progress of long operations on a terminal: a line on stderr, rewritten
+ * at most every 0.2 s, and erased at the end; nothing when stderr is not
+ * a terminal.
+ */
+static double progress_last;
+static bool progress_shown;
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void progress(const char *fmt, ...)
+{
+	double t = now_s();
+	va_list ap;
+
+	if (t - progress_last < 0.2 || !isatty(STDERR_FILENO))
+		return;
+	if (!progress_last) {	/* not for operations shorter than 0.2 s */
+		progress_last = t;
+		return;
+	}
+	progress_last = t;
+	fputs("\r", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\033[K", stderr);
+	progress_shown = true;
+}
+
+static void progress_end(void)
+{
+	if (progress_shown)
+		fputs("\r\033[K", stderr);
+	progress_shown = false;
+	progress_last = 0;
+}
+
 static int fail_file(const char *file, int err)
 {
 	fprintf(stderr, "rawkv: %s: %s\n", file, strerror(-err));
@@ -103,7 +164,9 @@ static int read_all(int fd, char **bufp, size_t *lenp)
 			return -errno;
 		}
 		len += n;
+		progress("read %.1f MiB", len / 1048576.0);
 	}
+	progress_end();
 	*bufp = buf;
 	*lenp = len;
 	return 0;
@@ -242,6 +305,222 @@ static const struct {
 	FIELD(crc32c_mbps, 0),
 };
 
+/* A size: digits with an optional K, M or G (powers of 1024). */
+static int parse_size(const char *s, unsigned long long *v)
+{
+	unsigned int shift = 0;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	*v = strtoull(s, &end, 10);
+	if (errno)
+		return -1;
+	switch (*end) {
+	case 'K': case 'k':
+		shift = 10;
+		break;
+	case 'M': case 'm':
+		shift = 20;
+		break;
+	case 'G': case 'g':
+		shift = 30;
+		break;
+	case '\0':
+		return 0;
+	default:
+		return -1;
+	}
+	if (end[1] || *v > (~0ULL >> shift))
+		return -1;
+	*v <<= shift;
+	return 0;
+}
+
+static int cmd_attach(int argc, char **argv)
+{
+	struct rawkv_attach_opts o = { .checkpoint_ms = -1 };
+	const char *blockdev = NULL;
+	unsigned long long v;
+	char node[32];
+	unsigned int id;
+	int i, err;
+
+	for (i = 0; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "--format")) {
+			o.flags |= RAWKV_ATTACH_FORMAT;
+		} else if (!strcmp(a, "--no-evict")) {
+			o.flags |= RAWKV_ATTACH_NO_EVICT;
+		} else if (!strcmp(a, "--slot-size") ||
+			   !strcmp(a, "--checkpoint-ms")) {
+			if (i + 1 == argc || parse_size(argv[i + 1], &v))
+				return usage_error("attach: bad or missing value for ", a);
+			if (a[2] == 's') {
+				o.slot_size = v;
+			} else {
+				if (v > 0x7fffffff)
+					return usage_error("attach: too large: ", argv[i + 1]);
+				o.checkpoint_ms = (int)v;
+			}
+			i++;
+		} else if (a[0] == '-' && a[1]) {
+			return usage_error("attach: unknown option ", a);
+		} else if (blockdev) {
+			return usage_error("attach: expects one BLOCKDEV, got another: ", a);
+		} else {
+			blockdev = a;
+		}
+	}
+	if (!blockdev)
+		return usage_error("attach", ": expects [OPTIONS] BLOCKDEV");
+	if (o.slot_size && !(o.flags & RAWKV_ATTACH_FORMAT))
+		return usage_error("attach: --slot-size needs --format", "");
+	err = rawkv_attach(blockdev, &o, &id);
+	if (err == -ENOENT && access(RAWKV_CONTROL_DEVICE, F_OK))
+		return fail_file(RAWKV_CONTROL_DEVICE " (is the rawkv module loaded?)", err);
+	if (err) {
+		fprintf(stderr, "rawkv: attach %s: %s%s\n", blockdev,
+			err == -ENOENT ? "no such device" : rawkv_strerror(err),
+			err == -EINVAL ? " (see dmesg)" : "");
+		return 1;
+	}
+	rawkv_store_path(id, node, sizeof(node));
+	printf("%s\n", node);
+	return fflush(stdout) ? fail_file("stdout", -errno) : 0;
+}
+
+static int cmd_detach(const char *store)
+{
+	int id = rawkv_store_id(store), err;
+
+	if (id < 0)
+		return usage_error("detach: not a store (N, rawkvN or /dev/rawkvN): ", store);
+	err = rawkv_detach(id);
+	if (err == -ENOENT)
+		return fail_file(RAWKV_CONTROL_DEVICE " (is the rawkv module loaded?)", err);
+	return check("detach", store, err);
+}
+
+/* Read the first line of /sys/class/misc/NAME/FILE into @buf ("?" if none). */
+static void read_attr(const char *name, const char *file, char *buf, size_t len)
+{
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/class/misc/%s/%s", name, file);
+	f = fopen(path, "r");
+	if (!f || !fgets(buf, len, f))
+		snprintf(buf, len, "?");
+	buf[strcspn(buf, "\n")] = '\0';
+	if (f)
+		fclose(f);
+}
+
+static int cmd_stores(void)
+{
+	char name[32], dev[RAWKV_PATH_MAX], used[32], total[32];
+	unsigned int id;
+	int n = 0;
+
+	/* Numbers are few: probe each rather than sort a directory listing. */
+	for (id = 0; id < RAWKV_STORES_MAX; id++) {
+		char node[32];
+
+		snprintf(name, sizeof(name), id ? "rawkv%u" : "rawkv", id);
+		read_attr(name, "backing_dev", dev, sizeof(dev));
+		if (!strcmp(dev, "?"))
+			continue;
+		read_attr(name, "slots_used", used, sizeof(used));
+		read_attr(name, "slots_total", total, sizeof(total));
+		rawkv_store_path(id, node, sizeof(node));
+		if (!n++)
+			printf("%-14s %-24s %s\n", "STORE", "DEVICE", "SLOTS USED");
+		printf("%-14s %-24s %s/%s\n", node, dev, used, total);
+	}
+	if (!n)
+		fprintf(stderr, "rawkv: no stores attached\n");
+	return fflush(stdout) ? fail_file("stdout", -errno) : 0;
+}
+
+/* A key as text: printable ASCII as is, the rest (and \\) escaped. */
+static void print_key(const unsigned char *k, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (k[i] == '\\')
+			fputs("\\\\", stdout);
+		else if (k[i] >= 0x20 && k[i] < 0x7f)
+			putchar(k[i]);
+		else
+			printf("\\x%02x", k[i]);
+	}
+}
+
+static int cmd_ls(struct rawkv *kv, bool lengths)
+{
+	struct rawkv_iter *it;
+	const void *key;
+	uint64_t vlen, n = 0;
+	size_t klen;
+	int ret;
+
+	ret = rawkv_iter_open(kv, &it);
+	if (ret)
+		return fail("ls", NULL, ret);
+	while ((ret = rawkv_iter_next(it, &key, &klen, &vlen)) > 0) {
+		if (lengths)
+			printf("%12" PRIu64 "  ", vlen);
+		print_key(key, klen);
+		putchar('\n');
+		if (!(++n & 1023))
+			progress("%" PRIu64 " keys", n);
+	}
+	progress_end();
+	rawkv_iter_close(it);
+	if (ret < 0)
+		return fail("ls", NULL, ret);
+	return fflush(stdout) ? fail_file("stdout", -errno) : 0;
+}
+
+/* A string as a JSON string (the driver name: printable ASCII). */
+static void print_json_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++)
+		if (*s == '"' || *s == '\\')
+			printf("\\%c", *s);
+		else if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
+			printf("\\u%04x", (unsigned char)*s);
+		else
+			putchar(*s);
+	putchar('"');
+}
+
+static int cmd_stat_json(struct rawkv *kv)
+{
+	struct rawkv_stat st;
+	uint64_t v;
+	size_t i;
+	int err;
+
+	err = rawkv_stat(kv, &st);
+	if (err)
+		return fail("stat", NULL, err);
+	putchar('{');
+	for (i = 0; i < ARRAY_SIZE(stat_fields); i++) {
+		memcpy(&v, (char *)&st + stat_fields[i].off, sizeof(v));
+		printf("\"%s\": %" PRIu64 ", ", stat_fields[i].name, v);
+	}
+	printf("\"crc32c_driver\": ");
+	print_json_str(st.crc32c_driver);
+	printf("}\n");
+	return fflush(stdout) ? fail_file("stdout", -errno) : 0;
+}
+
 static int cmd_stat(struct rawkv *kv)
 {
 	struct rawkv_stat st;
@@ -297,6 +576,20 @@ int main(int argc, char **argv)
 	cmd = argv[optind];
 	nargs = argc - optind - 1;
 
+	/* Commands on the set of stores, through the control device. */
+	if (!strcmp(cmd, "attach"))
+		return cmd_attach(nargs, argv + optind + 1);
+	if (!strcmp(cmd, "detach")) {
+		if (nargs != 1)
+			return usage_error(cmd, ": expects STORE");
+		return cmd_detach(argv[optind + 1]);
+	}
+	if (!strcmp(cmd, "stores")) {
+		if (nargs)
+			return usage_error(cmd, ": takes no arguments");
+		return cmd_stores();
+	}
+
 	if (!strcmp(cmd, "put") || !strcmp(cmd, "put-sync") ||
 	    !strcmp(cmd, "get")) {
 		if (nargs < 1 || nargs > 2)
@@ -304,9 +597,15 @@ int main(int argc, char **argv)
 	} else if (!strcmp(cmd, "del") || !strcmp(cmd, "exists")) {
 		if (nargs != 1)
 			return usage_error(cmd, ": expects KEY");
-	} else if (!strcmp(cmd, "flush") || !strcmp(cmd, "stat")) {
+	} else if (!strcmp(cmd, "flush")) {
 		if (nargs)
 			return usage_error(cmd, ": takes no arguments");
+	} else if (!strcmp(cmd, "stat")) {
+		if (nargs > 1 || (nargs && strcmp(argv[optind + 1], "--json")))
+			return usage_error(cmd, ": takes only --json");
+	} else if (!strcmp(cmd, "ls")) {
+		if (nargs > 1 || (nargs && strcmp(argv[optind + 1], "-l")))
+			return usage_error(cmd, ": takes only -l");
 	} else {
 		return usage_error("unknown command: ", cmd);
 	}
@@ -331,6 +630,10 @@ int main(int argc, char **argv)
 		ret = cmd_exists(kv, argv[0]);
 	else if (!strcmp(cmd, "flush"))
 		ret = check("flush", NULL, rawkv_flush(kv));
+	else if (!strcmp(cmd, "ls"))
+		ret = cmd_ls(kv, nargs == 1);
+	else if (nargs == 1)
+		ret = cmd_stat_json(kv);
 	else
 		ret = cmd_stat(kv);
 	rawkv_close(kv);

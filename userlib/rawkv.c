@@ -9,7 +9,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -262,7 +264,13 @@ const char *rawkv_strerror(int err)
 		return "not a rawkv device, or the module does not know this command";
 	case ENODEV:
 	case ENXIO:
-		return "no rawkv device behind this node (is the rawkv module loaded?)";
+		return "no such rawkv store (is it attached? is the rawkv module loaded?)";
+	case EBUSY:
+		return "in use (a store that is open, or a device mounted or claimed elsewhere)";
+	case ENOTBLK:
+		return "not a block device";
+	case ENAMETOOLONG:
+		return "device path too long";
 	case EACCES:
 	case EPERM:
 		return "permission denied on the rawkv device";
@@ -271,4 +279,162 @@ const char *rawkv_strerror(int err)
 	default:
 		return strerror(err);
 	}
+}
+
+/* An ioctl on /dev/rawkv-control; 0 or -errno, errno kept. */
+static int ctl_ioctl(unsigned long cmd, void *arg)
+{
+	int saved = errno, fd, ret = 0;
+
+	fd = open(RAWKV_CONTROL_DEVICE, O_RDWR | O_CLOEXEC);
+	if (fd < 0 || ioctl(fd, cmd, arg) < 0)
+		ret = -errno;
+	if (fd >= 0)
+		close(fd);
+	errno = saved;
+	return ret;
+}
+
+int rawkv_attach(const char *dev, const struct rawkv_attach_opts *opts,
+		 unsigned int *id)
+{
+	struct rawkv_ctl_attach a = { 0 };
+	int ret;
+
+	if (!dev || !id || (opts && opts->flags & ~(RAWKV_ATTACH_FORMAT |
+						    RAWKV_ATTACH_NO_EVICT)))
+		return -EINVAL;
+	a.path_ptr = (uintptr_t)dev;
+	if (opts) {
+		a.flags = opts->flags;
+		a.slot_size = opts->slot_size;
+		if (opts->checkpoint_ms >= 0) {
+			a.flags |= RAWKV_ATTACH_CHECKPOINT;
+			a.checkpoint_ms = opts->checkpoint_ms;
+		}
+	}
+	ret = ctl_ioctl(RAWKV_CTL_ATTACH, &a);
+	if (!ret)
+		*id = a.id;
+	return ret;
+}
+
+int rawkv_detach(unsigned int id)
+{
+	struct rawkv_ctl_detach d = { .id = id };
+
+	return ctl_ioctl(RAWKV_CTL_DETACH, &d);
+}
+
+int rawkv_store_path(unsigned int id, char *buf, size_t len)
+{
+	int n;
+
+	if (!buf || id >= RAWKV_STORES_MAX)
+		return -EINVAL;
+	n = id ? snprintf(buf, len, "/dev/rawkv%u", id) :
+		 snprintf(buf, len, "/dev/rawkv");
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+int rawkv_store_id(const char *path)
+{
+	const char *p = path;
+	bool named = false;
+	char *end;
+	long id;
+
+	if (!p)
+		return -EINVAL;
+	if (!strncmp(p, "/dev/", 5))
+		p += 5;
+	if (!strncmp(p, "rawkv", 5)) {
+		p += 5;
+		named = true;
+		if (!*p)
+			return 0;	/* store 0 is "rawkv", never "rawkv0" */
+	} else if (p != path) {
+		return -EINVAL;
+	}
+	/* Digits only, no sign, no leading zero. */
+	if (*p < '0' || *p > '9' || (*p == '0' && (named || p[1])))
+		return -EINVAL;
+	id = strtol(p, &end, 10);
+	if (*end || id >= RAWKV_STORES_MAX)
+		return -EINVAL;
+	return id;
+}
+
+/* Entries of RAWKV_IOC_LIST come a buffer of this size at a time. */
+#define ITER_BUF	(64 * 1024)
+
+struct rawkv_iter {
+	struct rawkv *kv;
+	uint64_t cursor;	/* of the next RAWKV_IOC_LIST */
+	unsigned int count;	/* entries in @buf */
+	unsigned int next;	/* the next of them to return */
+	size_t off;		/* its offset in @buf */
+	unsigned char *buf;
+};
+
+int rawkv_iter_open(struct rawkv *kv, struct rawkv_iter **it)
+{
+	int saved = errno;
+
+	if (!kv || !it)
+		return -EINVAL;
+	*it = calloc(1, sizeof(**it));
+	if (*it)
+		(*it)->buf = malloc(ITER_BUF);
+	if (!*it || !(*it)->buf) {
+		if (*it)
+			free(*it);
+		*it = NULL;
+		errno = saved;
+		return -ENOMEM;
+	}
+	(*it)->kv = kv;
+	return 0;
+}
+
+int rawkv_iter_next(struct rawkv_iter *it, const void **key, size_t *klen,
+		    uint64_t *vlen)
+{
+	const struct rawkv_list_ent *e;
+	int ret;
+
+	if (!it || !key || !klen)
+		return -EINVAL;
+	while (it->next == it->count) {
+		struct rawkv_list l = {
+			.cursor = it->cursor, .buf_ptr = (uintptr_t)it->buf,
+			.buf_len = ITER_BUF,
+		};
+
+		if (it->cursor == RAWKV_LIST_END)
+			return 0;
+		ret = kv_ioctl(it->kv, RAWKV_IOC_LIST, &l);
+		if (ret)
+			return ret;
+		it->cursor = l.cursor;
+		it->count = l.count;
+		it->next = 0;
+		it->off = 0;
+	}
+	e = (const struct rawkv_list_ent *)(it->buf + it->off);
+	*key = e + 1;
+	*klen = e->key_len;
+	if (vlen)
+		*vlen = e->value_len;
+	it->off += RAWKV_LIST_ENT_SIZE(e->key_len);
+	it->next++;
+	return 1;
+}
+
+void rawkv_iter_close(struct rawkv_iter *it)
+{
+	if (!it)
+		return;
+	free(it->buf);
+	free(it);
 }

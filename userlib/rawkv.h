@@ -318,6 +318,131 @@ int rawkv_flush(struct rawkv *kv);
  */
 int rawkv_stat(struct rawkv *kv, struct rawkv_stat *st);
 
+/*
+ * Listing keys
+ *
+ * An iterator returns every key of the store with its value length, in
+ * the order of the slots they are in, a bufferful of keys per system call
+ * (RAWKV_IOC_LIST, from a cursor). A key neither PUT nor deleted while
+ * the iteration runs is returned exactly once; one that is may be
+ * returned once, twice or not at all. Keys are read from the device
+ * (their slot headers), so listing a million keys reads a million
+ * headers, many at a time.
+ */
+struct rawkv_iter;
+
+/**
+ * rawkv_iter_open() - start iterating over the keys of a store
+ * @kv:		handle (read-only is enough)
+ * @it:		set to the iterator; free it with rawkv_iter_close()
+ *
+ * Return: 0, or -EINVAL (@kv or @it NULL), -ENOMEM.
+ */
+int rawkv_iter_open(struct rawkv *kv, struct rawkv_iter **it);
+
+/**
+ * rawkv_iter_next() - the next key
+ * @it:		iterator
+ * @key:	set to the key's bytes, valid until the next call on @it
+ * @klen:	set to the key's length
+ * @vlen:	set to its value's length (may be NULL)
+ *
+ * Return: 1 with a key, 0 when there are no more, or
+ *	-EIO	a header could not be read; calling again retries it
+ *	-ENOMEM	out of kernel memory
+ *	-EINVAL	@it, @key or @klen NULL
+ *	-ENOTTY	the module does not know RAWKV_IOC_LIST
+ */
+int rawkv_iter_next(struct rawkv_iter *it, const void **key, size_t *klen,
+		    uint64_t *vlen);
+
+/* rawkv_iter_close() - free an iterator (NULL: nothing happens) */
+void rawkv_iter_close(struct rawkv_iter *it);
+
+/*
+ * Several stores
+ *
+ * One rawkv module serves several block devices, each a store with its
+ * own device node: store 0 is /dev/rawkv, store N is /dev/rawkvN. The
+ * module's dev= parameter attaches store 0 at load; rawkv_attach() and
+ * rawkv_detach() attach and detach stores while it is loaded, through
+ * /dev/rawkv-control (root, or CAP_SYS_ADMIN). A store's attributes and
+ * counters are in /sys/class/misc/rawkvN/.
+ */
+#define RAWKV_CONTROL_DEVICE	"/dev/rawkv-control"
+#define RAWKV_STORES_MAX	256	/* store numbers are 0..255 */
+#define RAWKV_PATH_MAX		256	/* bytes of a device path, NUL included */
+
+#define RAWKV_ATTACH_FORMAT	(1U << 0)	/* write a fresh layout: erases */
+#define RAWKV_ATTACH_NO_EVICT	(1U << 1)	/* full: PUT fails with -ENOSPC */
+
+/**
+ * struct rawkv_attach_opts - settings of a store being attached
+ * @flags:	RAWKV_ATTACH_FORMAT, RAWKV_ATTACH_NO_EVICT
+ * @slot_size:	with RAWKV_ATTACH_FORMAT: bytes per slot, a power of two
+ *		from 8 KiB to 128 MiB; 0 for the default (1 MiB)
+ * @checkpoint_ms: period of the background commit in ms; 0 disables it;
+ *		negative for the default (5000)
+ */
+struct rawkv_attach_opts {
+	unsigned int flags;
+	unsigned long long slot_size;
+	int checkpoint_ms;
+};
+
+/**
+ * rawkv_attach() - serve a block device as a new store
+ * @dev:	path of the block device (shorter than RAWKV_PATH_MAX)
+ * @opts:	settings, or NULL for the defaults (load an existing store)
+ * @id:		set to the new store's number (see rawkv_store_path())
+ *
+ * Return: 0, or
+ *	-EINVAL	@dev or @id NULL, @dev empty, unknown flags, a bad
+ *		slot_size, a slot_size without RAWKV_ATTACH_FORMAT; or the
+ *		device holds no valid rawkv layout (dmesg says why)
+ *	-ENAMETOOLONG	@dev too long
+ *	-ENOENT	no such device (or no /dev/rawkv-control: module not loaded)
+ *	-ENOTBLK	not a block device
+ *	-EBUSY	the device is in use (mounted, another store, another driver)
+ *	-ENOSPC	every store number is taken, or the device is too small
+ *	-EIO	the device cannot be read
+ *	-ENOMEM	not enough kernel memory for the store's table
+ *	-EPERM, -EACCES	the caller may not attach stores
+ */
+int rawkv_attach(const char *dev, const struct rawkv_attach_opts *opts,
+		 unsigned int *id);
+
+/**
+ * rawkv_detach() - write a store's final metadata and release its device
+ * @id:		the store's number
+ *
+ * Return: 0, or
+ *	-ENODEV	no store has that number
+ *	-EBUSY	the store is open (by any process, or with commands in
+ *		flight); nothing changed
+ *	-ENOENT	no /dev/rawkv-control (module not loaded)
+ *	-EPERM, -EACCES	the caller may not detach stores
+ */
+int rawkv_detach(unsigned int id);
+
+/**
+ * rawkv_store_path() - the device node of store @id
+ * @id:		store number
+ * @buf:	filled with "/dev/rawkv" (0) or "/dev/rawkvN"
+ * @len:	size of @buf (16 bytes are always enough)
+ *
+ * Return: 0, or -EINVAL (@id too large, @buf NULL), -ENAMETOOLONG.
+ */
+int rawkv_store_path(unsigned int id, char *buf, size_t len);
+
+/**
+ * rawkv_store_id() - the store number of a device node path
+ * @path:	"/dev/rawkv", "/dev/rawkvN", "rawkvN" or "N"
+ *
+ * Return: the number (>= 0), or -EINVAL when @path names no store.
+ */
+int rawkv_store_id(const char *path);
+
 /**
  * rawkv_strerror() - describe an error returned by this library
  * @err:	negative errno (a positive one is accepted too)
