@@ -19,6 +19,13 @@
 #   make scale      the scale table on multi-terabyte sparse disks in a VM
 #                   (BENCHMARKS.md, "Scale"); "N passed, N failed"
 #   make KDIR=...   build the module against another kernel tree
+#   make install    the module (lib/modules/KVER/updates), librawkv, its
+#                   headers and rawkv.pc, the CLI, man pages, the udev rule;
+#                   DESTDIR, PREFIX (default /usr/local), UDEVRULESDIR.
+#                   Without DESTDIR it also runs depmod and creates the
+#                   system group rawkv. make uninstall removes it all again.
+#   make dkms-source  the module's sources and dkms.conf in
+#                   $(DESTDIR)/usr/src/rawkv-VERSION, for dkms add/install
 #
 # KVER picks an installed Debian kernel (headers under /lib/modules/KVER/build,
 # image /boot/vmlinuz-KVER); it defaults to the newest installed 6.1 kernel.
@@ -32,8 +39,17 @@ KVER ?= $(shell $(TOP)/scripts/kver.sh)
 KDIR ?= /lib/modules/$(KVER)/build
 export KVER KDIR
 
+# The one version of rawkv: dkms.conf and userlib (rawkv.pc) read it too.
+VERSION := $(shell cat $(TOP)/VERSION)
+PREFIX ?= /usr/local
+MANDIR ?= $(PREFIX)/share/man
+UDEVRULESDIR ?= /lib/udev/rules.d
+DKMS_SRCDIR ?= /usr/src/rawkv-$(VERSION)
+MANPAGES := man/rawkv.8 man/librawkv.3 man/rawkv.4
+
 .PHONY: all setup modules userlib selftests bench-build check crashtest fuzz \
-	lint check-debug demo bench scale clean python
+	lint check-debug demo bench scale clean python install uninstall \
+	dkms-source
 
 all: modules userlib selftests python
 
@@ -107,6 +123,43 @@ bench: all bench-build
 # deleted afterwards) and a guest of 6 GiB; see scripts/scale.sh for settings.
 scale: all
 	$(TOP)/scripts/scale.sh
+
+# modules_install with DEPMOD=true: depmod only for the running system's tree
+# (DESTDIR empty), below. Debian's headers set CONFIG_MODULE_SIG_ALL without
+# the key, so modules_install cannot sign (it says so); dkms signs its own build.
+install: modules userlib
+	$(MAKE) -C $(KDIR) M=$(TOP) INSTALL_MOD_PATH=$(DESTDIR) \
+		INSTALL_MOD_DIR=updates DEPMOD=true modules_install
+	$(MAKE) -C userlib install DESTDIR=$(DESTDIR) PREFIX=$(PREFIX)
+	install -d $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man4 \
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UDEVRULESDIR)
+	install -m 644 man/librawkv.3 $(DESTDIR)$(MANDIR)/man3/
+	install -m 644 man/rawkv.4 $(DESTDIR)$(MANDIR)/man4/
+	install -m 644 man/rawkv.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 644 udev/60-rawkv.rules $(DESTDIR)$(UDEVRULESDIR)/
+ifeq ($(DESTDIR),)
+	depmod -a $(KVER)
+	getent group rawkv >/dev/null || groupadd --system rawkv
+endif
+
+# Leaves the group rawkv: files elsewhere may belong to it.
+uninstall:
+	rm -f $(DESTDIR)/lib/modules/$(KVER)/updates/kmod/rawkv.ko*
+	-rmdir $(DESTDIR)/lib/modules/$(KVER)/updates/kmod 2>/dev/null
+	$(MAKE) -C userlib uninstall DESTDIR=$(DESTDIR) PREFIX=$(PREFIX)
+	rm -f $(DESTDIR)$(MANDIR)/man3/librawkv.3 $(DESTDIR)$(MANDIR)/man4/rawkv.4 \
+		$(DESTDIR)$(MANDIR)/man8/rawkv.8 $(DESTDIR)$(UDEVRULESDIR)/60-rawkv.rules
+ifeq ($(DESTDIR),)
+	depmod -a $(KVER)
+endif
+
+# What dkms needs to build the module, and nothing else (not build/).
+dkms-source:
+	install -d $(DESTDIR)$(DKMS_SRCDIR)/kmod $(DESTDIR)$(DKMS_SRCDIR)/uapi
+	install -m 644 dkms.conf VERSION Kbuild $(DESTDIR)$(DKMS_SRCDIR)/
+	install -m 644 kmod/Kbuild $(filter-out %.mod.c,$(wildcard kmod/*.c)) \
+		$(wildcard kmod/*.h) $(DESTDIR)$(DKMS_SRCDIR)/kmod/
+	install -m 644 uapi/rawkv.h $(DESTDIR)$(DKMS_SRCDIR)/uapi/
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(TOP) clean

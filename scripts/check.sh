@@ -8,9 +8,10 @@
 # "# Totals:" line; failed = fail + xpass + skip + error, plus one per bad boot (kernel
 # log problem, timeout, crash, missing Totals line, non-zero guest status), then one more
 # for scripts/crash-blackbox.sh (QEMU killed mid-workload, recovery checked on a third boot)
-# and one for a 30 s run of the decoder fuzzer (scripts/fuzz.sh).
+# and one for a 30 s run of the decoder fuzzer (scripts/fuzz.sh), and one for the
+# installation (scripts/install-test.sh: make install, pkg-config, dkms, man pages, a VM run).
 # Then the Python package's tests in a boot of their own ("python", python/tests, its own
-# disk; RAWKV_CHECK_PYTHON_TIMEOUT, default 900 s): each test counts, plus one failure for
+# disks; RAWKV_CHECK_PYTHON_TIMEOUT, default 900 s): each test counts, plus one failure for
 # a bad boot.
 # First, on the host: the unit test of the in-memory index (build/index/index_test, from
 # selftests/index/), its "# Totals:" line counted the same way, plus one failure if it has
@@ -142,6 +143,18 @@ if "$TOP/scripts/fuzz.sh" "${RAWKV_CHECK_FUZZ_SECONDS:-30}" 2>&1 | tail -n 20 | 
 else
 	failed=$((failed + 1))
 	echo "not ok - fuzz: see $VM/check-fuzz.log"
+fi
+
+# And one for the installation: make install into a temporary DESTDIR, a program built
+# with pkg-config only, dkms for $KVER, the man pages and udev rule, and the dkms-built
+# module with that program in a VM of its own (scripts/install-test.sh).
+echo "# ==== install: make install, pkg-config, dkms, man pages; the result in a VM"
+if "$TOP/scripts/install-test.sh" 2>&1 | tee "$VM/check-install.log" &&
+	[ "${PIPESTATUS[0]}" -eq 0 ]; then
+	passed=$((passed + 1))
+else
+	failed=$((failed + 1))
+	echo "not ok - install: see $VM/check-install.log"
 fi
 
 echo "$passed passed, $failed failed"

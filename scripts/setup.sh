@@ -20,6 +20,10 @@ PKGS="$PKGS linux-perf"
 # The Python package (python/): headers for its C extension; pytest and numpy
 # for its tests, run in the guest with the host's python3 over 9p.
 PKGS="$PKGS python3-dev python3-pytest python3-numpy"
+# make install and its test (scripts/install-test.sh): dkms builds the module
+# from dkms.conf; pkg-config reads rawkv.pc; groff and mandoc check the man
+# pages; readelf (binutils, in build-essential) the soname.
+PKGS="$PKGS dkms pkg-config groff-base mandoc"
 
 missing=""
 for p in $PKGS; do
