@@ -103,11 +103,13 @@ fi
 python_boot() {
 	local log=$VM/check-python.log secs=${RAWKV_CHECK_PYTHON_TIMEOUT:-900} rc why=()
 	echo "# ==== python: python/tests under pytest in the guest (timeout ${secs}s)"
-	rm -f "$VM/python-vda.img" && truncate -s 2G "$VM/python-vda.img" || {
+	rm -f "$VM"/python-vd[ab].img && truncate -s 2G "$VM/python-vda.img" &&
+		truncate -s 64M "$VM/python-vdb.img" || {
 		failed=$((failed + 1)); echo "not ok - python: cannot create its disk image"; return; }
 	"$TOP/scripts/vm.sh" --name check-python --timeout "$secs" --virtfs \
-		--disk "$VM/python-vda.img" \
-		--run "sh /host$TOP/python/tests/guest-pytest.sh $TOP/python /dev/vda" 2>&1 | tee "$log"
+		--disk "$VM/python-vda.img" --disk "$VM/python-vdb.img" \
+		--run "RAWKV_TEST_DEV2=/dev/vdb sh /host$TOP/python/tests/guest-pytest.sh $TOP/python /dev/vda" \
+		2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
 	add_totals "$log" || why+=("no '# Totals:' line")
 	((rc & 64)) && why+=("vm.sh could not start the VM")

@@ -5,6 +5,9 @@ Python bindings of librawkv (the C extension ``rawkv._rawkv``):
 
 - ``Store(path="/dev/rawkv", readonly=False)``: put, put_sync, get, get_into,
   delete, exists, flush, stat, put_batch, get_batch, close; a context manager.
+- ``Store.keys()``: an iterator of ``(key, value_len)`` over the store's keys.
+- ``attach(dev, format=False, slot_size=0, checkpoint_ms=None, evict=True)``
+  and ``detach(store)``: several stores per module (root).
 - ``Ring(store, depth=64)``: the asynchronous API on io_uring: put, put_sync,
   get, delete, exists (each with a tag), submit, reap, eventfd, close.
 - ``rawkv.lmcache.RawkvConnector``: an LMCache ``native_plugin`` L2 adapter.
@@ -12,6 +15,8 @@ Python bindings of librawkv (the C extension ``rawkv._rawkv``):
 Errors are ``OSError(errno, text, key)``: FileNotFoundError for a missing key,
 and so on. See README.md, "Python".
 """
-from ._rawkv import DEFAULT_DEVICE, KEY_MAX, RING_DEPTH_MAX, Ring, Store, strerror
+from ._rawkv import (DEFAULT_DEVICE, KEY_MAX, RING_DEPTH_MAX, Ring, Store, attach,
+                     detach, strerror)
 
-__all__ = ["Store", "Ring", "strerror", "KEY_MAX", "RING_DEPTH_MAX", "DEFAULT_DEVICE"]
+__all__ = ["Store", "Ring", "attach", "detach", "strerror", "KEY_MAX", "RING_DEPTH_MAX",
+           "DEFAULT_DEVICE"]

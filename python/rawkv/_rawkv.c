@@ -18,6 +18,7 @@
 #include <pythread.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -738,7 +739,100 @@ static PyObject *Store_get_path(StoreObject *self, void *Py_UNUSED(c))
 	return Py_NewRef(self->path ? self->path : Py_None);
 }
 
+/*
+ * Store.keys(): an iterator of (key: bytes, value_len: int) over librawkv's
+ * rawkv_iter_* (RAWKV_IOC_LIST). It holds the store open (a user of it)
+ * until exhausted or freed.
+ */
+typedef struct {
+	PyObject_HEAD
+	StoreObject *store;
+	struct rawkv_iter *it;
+} KeyIterObject;
+
+static PyTypeObject KeyIter_Type;
+
+static void keyiter_finish(KeyIterObject *ki)
+{
+	if (ki->it) {
+		rawkv_iter_close(ki->it);
+		ki->it = NULL;
+	}
+	if (ki->store) {
+		StoreObject *s = ki->store;
+
+		ki->store = NULL;
+		store_leave(s);
+		Py_DECREF(s);
+	}
+}
+
+static void KeyIter_dealloc(KeyIterObject *self)
+{
+	keyiter_finish(self);
+	Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *KeyIter_next(KeyIterObject *self)
+{
+	const void *key;
+	uint64_t vlen;
+	size_t klen;
+	int ret;
+
+	if (!self->it)
+		return NULL;
+	Py_BEGIN_ALLOW_THREADS
+	ret = rawkv_iter_next(self->it, &key, &klen, &vlen);
+	Py_END_ALLOW_THREADS
+	if (ret == 1)
+		return Py_BuildValue("(y#K)", (const char *)key, (Py_ssize_t)klen,
+				     (unsigned long long)vlen);
+	keyiter_finish(self);
+	if (ret < 0)
+		return raise_err(ret, NULL);
+	return NULL;	/* StopIteration */
+}
+
+static PyTypeObject KeyIter_Type = {
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "rawkv._rawkv.KeyIter",
+	.tp_basicsize = sizeof(KeyIterObject),
+	.tp_dealloc = (destructor)KeyIter_dealloc,
+	.tp_flags = Py_TPFLAGS_DEFAULT,
+	.tp_doc = "iterator of (key, value_len) over a Store's keys",
+	.tp_iter = PyObject_SelfIter,
+	.tp_iternext = (iternextfunc)KeyIter_next,
+};
+
+static PyObject *Store_keys(StoreObject *self, PyObject *Py_UNUSED(ignored))
+{
+	KeyIterObject *ki;
+	struct rawkv *kv;
+	int ret;
+
+	kv = store_enter(self);
+	if (!kv)
+		return NULL;
+	ki = PyObject_New(KeyIterObject, &KeyIter_Type);
+	if (!ki) {
+		store_leave(self);
+		return NULL;
+	}
+	ki->it = NULL;
+	Py_INCREF(self);
+	ki->store = self;
+	ret = rawkv_iter_open(kv, &ki->it);
+	if (ret) {
+		Py_DECREF(ki);
+		return raise_err(ret, NULL);
+	}
+	return (PyObject *)ki;
+}
+
 static PyMethodDef Store_methods[] = {
+	{ "keys", (PyCFunction)Store_keys, METH_NOARGS,
+	  "keys() -> iterator of (key: bytes, value_len: int), in slot order" },
 	{ "close", (PyCFunction)Store_close, METH_NOARGS,
 	  "close(): close the store (idempotent)" },
 	{ "__enter__", (PyCFunction)Store_enter, METH_NOARGS, NULL },
@@ -1281,7 +1375,94 @@ static PyObject *mod_strerror(PyObject *Py_UNUSED(m), PyObject *arg)
 	return PyUnicode_FromString(rawkv_strerror((int)err));
 }
 
+static PyObject *mod_attach(PyObject *Py_UNUSED(m), PyObject *args,
+			    PyObject *kwds)
+{
+	static char *kwlist[] = { "dev", "format", "slot_size",
+				  "checkpoint_ms", "evict", NULL };
+	struct rawkv_attach_opts o = { .checkpoint_ms = -1 };
+	unsigned long long slot_size = 0;
+	PyObject *ckpt = Py_None, *dev_obj;
+	int format = 0, evict = 1, ret;
+	unsigned int id;
+	char node[32];
+	const char *dev;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "O&|$pKOp", kwlist,
+					 PyUnicode_FSConverter, &dev_obj,
+					 &format, &slot_size, &ckpt, &evict))
+		return NULL;
+	dev = PyBytes_AS_STRING(dev_obj);
+	if (ckpt != Py_None) {
+		long v = PyLong_AsLong(ckpt);
+
+		if (v == -1 && PyErr_Occurred()) {
+			Py_DECREF(dev_obj);
+			return NULL;
+		}
+		if (v < 0 || v > INT_MAX) {
+			Py_DECREF(dev_obj);
+			PyErr_SetString(PyExc_ValueError,
+					"checkpoint_ms must be 0..2**31-1");
+			return NULL;
+		}
+		o.checkpoint_ms = (int)v;
+	}
+	o.flags = (format ? RAWKV_ATTACH_FORMAT : 0) |
+		  (evict ? 0 : RAWKV_ATTACH_NO_EVICT);
+	o.slot_size = slot_size;
+	Py_BEGIN_ALLOW_THREADS
+	ret = rawkv_attach(dev, &o, &id);
+	Py_END_ALLOW_THREADS
+	if (ret) {
+		PyObject *r = raise_msg(-ret, NULL, rawkv_strerror(ret));
+
+		Py_DECREF(dev_obj);
+		return r;
+	}
+	Py_DECREF(dev_obj);
+	rawkv_store_path(id, node, sizeof(node));
+	return PyUnicode_DecodeFSDefault(node);
+}
+
+static PyObject *mod_detach(PyObject *Py_UNUSED(m), PyObject *arg)
+{
+	PyObject *b = NULL;
+	int id, ret;
+
+	if (PyLong_Check(arg)) {
+		long v = PyLong_AsLong(arg);
+
+		if (v == -1 && PyErr_Occurred())
+			return NULL;
+		id = v < 0 || v >= RAWKV_STORES_MAX ? -EINVAL : (int)v;
+	} else {
+		if (!PyUnicode_FSConverter(arg, &b))
+			return NULL;
+		id = rawkv_store_id(PyBytes_AS_STRING(b));
+		Py_DECREF(b);
+	}
+	if (id < 0)
+		return raise_msg(EINVAL, arg,
+				 "not a store: a number, 'rawkvN' or '/dev/rawkvN'");
+	Py_BEGIN_ALLOW_THREADS
+	ret = rawkv_detach(id);
+	Py_END_ALLOW_THREADS
+	if (ret)
+		return raise_err(ret, arg);
+	Py_RETURN_NONE;
+}
+
 static PyMethodDef module_methods[] = {
+	{ "attach", (PyCFunction)(void (*)(void))mod_attach,
+	  METH_VARARGS | METH_KEYWORDS,
+	  "attach(dev, *, format=False, slot_size=0, checkpoint_ms=None, "
+	  "evict=True) -> str: serve block device dev as a new store (root); "
+	  "returns its node, e.g. '/dev/rawkv1'" },
+	{ "detach", mod_detach, METH_O,
+	  "detach(store): write the final metadata of store (a number, "
+	  "'rawkvN' or '/dev/rawkvN') and release its device (root); "
+	  "OSError EBUSY while it is open" },
 	{ "strerror", mod_strerror, METH_O,
 	  "strerror(errno) -> str: librawkv's description of an error" },
 	{ NULL }
@@ -1299,7 +1480,8 @@ PyMODINIT_FUNC PyInit__rawkv(void)
 {
 	PyObject *m;
 
-	if (PyType_Ready(&Store_Type) < 0 || PyType_Ready(&Ring_Type) < 0)
+	if (PyType_Ready(&Store_Type) < 0 || PyType_Ready(&Ring_Type) < 0 ||
+	    PyType_Ready(&KeyIter_Type) < 0)
 		return NULL;
 	m = PyModule_Create(&rawkv_module);
 	if (!m)

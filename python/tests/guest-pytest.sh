@@ -7,6 +7,8 @@
 #
 #   guest-pytest.sh PYDIR DEV [pytest arguments...]
 #
+# RAWKV_TEST_DEV2, when set, is a second disk for the tests of several stores
+# (tests/test_stores.py attaches and detaches it).
 # PYDIR is the host path of python/ (with the built extension); DEV the disk
 # the tests format and load rawkv on (the session fixture insmods
 # /rawkv/rawkv.ko, copied to /tmp/py/rawkv.ko, with dev=DEV format=1).
@@ -67,7 +69,8 @@ run_pass() {
 	{
 		chroot $H /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/tmp \
 			PYTHONDONTWRITEBYTECODE=1 PYTHONPATH="$pypath" PYTHONFAULTHANDLER=1 \
-			RAWKV_TEST_DEV="$DEV" RAWKV_KO=$W/rawkv.ko RAWKV_TEST_GUEST=1 "$@" \
+			RAWKV_TEST_DEV="$DEV" RAWKV_TEST_DEV2="${RAWKV_TEST_DEV2:-}" \
+			RAWKV_KO=$W/rawkv.ko RAWKV_TEST_GUEST=1 "$@" \
 			/usr/bin/python3 -X dev -m pytest -p no:cacheprovider -v -rfEs \
 			$ARGS $W/tests 2>&1
 		echo $? >$out.rc
