@@ -174,8 +174,11 @@ check "make dkms-source into a dkms source tree" \
 	make -C "$TOP" --no-print-directory dkms-source DESTDIR="$DK/src" \
 	DKMS_SRCDIR="/rawkv-$VERSION"
 check "dkms add rawkv/$VERSION" dkms_cmd add -m rawkv -v "$VERSION"
-check "dkms build rawkv/$VERSION -k $KVER" dkms_cmd build -m rawkv -v "$VERSION" -k "$KVER"
-check "dkms install rawkv/$VERSION -k $KVER" dkms_cmd install -m rawkv -v "$VERSION" -k "$KVER"
+# A kernel tree of its own (make check-debug's KDIR) instead of /lib/modules/$KVER/build.
+KSRC=()
+[ "${KDIR:-}" != "/lib/modules/$KVER/build" ] && [ -d "${KDIR:-}" ] && KSRC=(--kernelsourcedir "$KDIR")
+check "dkms build rawkv/$VERSION -k $KVER" dkms_cmd build -m rawkv -v "$VERSION" -k "$KVER" "${KSRC[@]}"
+check "dkms install rawkv/$VERSION -k $KVER" dkms_cmd install -m rawkv -v "$VERSION" -k "$KVER" "${KSRC[@]}"
 # stdout only: dkms's readelf prints warnings on stderr for 6.12's modules.
 status=$(dkms_cmd status -m rawkv 2>/dev/null)
 echo "# dkms status: $status"
@@ -223,7 +226,8 @@ truncate -s 64M "$TMP/disk.img"
 if [ "${RAWKV_INSTALL_TEST_VM:-1}" = 0 ]; then
 	echo "# the VM run is left out (RAWKV_INSTALL_TEST_VM=0)"
 elif [ -x "$TMP/payload/rawkv_install_smoke" ] && [ -f "$TMP/payload/rawkv-dkms.ko" ]; then
-	RAWKV_VM_PAYLOAD=$TMP/payload "$TOP/scripts/vm.sh" --name install-test --timeout 150 \
+	# A debug kernel (make check-debug) takes minutes to boot.
+	RAWKV_VM_PAYLOAD=$TMP/payload "$TOP/scripts/vm.sh" --name install-test --timeout 900 \
 		--disk "$TMP/disk.img" --run '/rawkv/install-guest.sh' >"$TMP/vm.log" 2>&1
 	rc=$?
 	tr -d '\r' <"$TMP/vm.log" | grep -E '^(ok|not ok|guest:|#)' | sed 's/^/# vm: /'
