@@ -289,6 +289,33 @@ TEST_F(list, cli_ls_escapes_keys)
 	EXPECT_EQ(1, n);
 }
 
+/* rawkv stat --json: one object with STAT's numbers under their names. */
+TEST_F(list, cli_stat_json)
+{
+	char out[4096] = "", want[64];
+	struct rawkv_stat st;
+	size_t n;
+	FILE *p;
+
+	ASSERT_EQ(0, rawkv_stat(self->kv, &st));
+	p = popen("/rawkv/rawkv stat --json", "r");
+	ASSERT_NE(NULL, p);
+	n = fread(out, 1, sizeof(out) - 1, p);
+	EXPECT_EQ(0, pclose(p));
+	ASSERT_LT(0, n);
+	EXPECT_EQ('{', out[0]);
+	EXPECT_EQ(0, strcmp(out + n - 2, "}\n")) TH_LOG("%s", out);
+	snprintf(want, sizeof(want), "\"puts\": %llu,",
+		 (unsigned long long)st.puts);
+	EXPECT_NE(NULL, strstr(out, want)) TH_LOG("no '%s' in %s", want, out);
+	snprintf(want, sizeof(want), "\"slots_used\": %llu,",
+		 (unsigned long long)st.slots_used);
+	EXPECT_NE(NULL, strstr(out, want)) TH_LOG("no '%s' in %s", want, out);
+	snprintf(want, sizeof(want), "\"crc32c_driver\": \"%s\"}",
+		 st.crc32c_driver);
+	EXPECT_NE(NULL, strstr(out, want)) TH_LOG("no '%s' in %s", want, out);
+}
+
 TEST(list_empty_store)
 {
 	struct rawkv_list l = { 0 };

@@ -500,28 +500,8 @@ static void print_json_str(const char *s)
 	putchar('"');
 }
 
-static int cmd_stat_json(struct rawkv *kv)
-{
-	struct rawkv_stat st;
-	uint64_t v;
-	size_t i;
-	int err;
-
-	err = rawkv_stat(kv, &st);
-	if (err)
-		return fail("stat", NULL, err);
-	putchar('{');
-	for (i = 0; i < ARRAY_SIZE(stat_fields); i++) {
-		memcpy(&v, (char *)&st + stat_fields[i].off, sizeof(v));
-		printf("\"%s\": %" PRIu64 ", ", stat_fields[i].name, v);
-	}
-	printf("\"crc32c_driver\": ");
-	print_json_str(st.crc32c_driver);
-	printf("}\n");
-	return fflush(stdout) ? fail_file("stdout", -errno) : 0;
-}
-
-static int cmd_stat(struct rawkv *kv)
+/* "name: value" lines, or with @json one JSON object on one line. */
+static int cmd_stat(struct rawkv *kv, bool json)
 {
 	struct rawkv_stat st;
 	char name[32];
@@ -533,15 +513,25 @@ static int cmd_stat(struct rawkv *kv)
 	if (err)
 		return fail("stat", NULL, err);
 
+	if (json)
+		putchar('{');
 	for (i = 0; i < ARRAY_SIZE(stat_fields); i++) {
 		memcpy(&v, (char *)&st + stat_fields[i].off, sizeof(v));
 		snprintf(name, sizeof(name), "%s:", stat_fields[i].name);
-		if (stat_fields[i].bytes)
+		if (json)
+			printf("\"%s\": %" PRIu64 ", ", stat_fields[i].name, v);
+		else if (stat_fields[i].bytes)
 			print_bytes(name, v);
 		else
 			printf("%-19s %" PRIu64 "\n", name, v);
 	}
-	printf("%-19s %s\n", "crc32c_driver:", st.crc32c_driver);
+	if (json) {
+		printf("\"crc32c_driver\": ");
+		print_json_str(st.crc32c_driver);
+		printf("}\n");
+	} else {
+		printf("%-19s %s\n", "crc32c_driver:", st.crc32c_driver);
+	}
 	if (fflush(stdout))
 		return fail_file("stdout", -errno);
 	return 0;
@@ -632,10 +622,8 @@ int main(int argc, char **argv)
 		ret = check("flush", NULL, rawkv_flush(kv));
 	else if (!strcmp(cmd, "ls"))
 		ret = cmd_ls(kv, nargs == 1);
-	else if (nargs == 1)
-		ret = cmd_stat_json(kv);
 	else
-		ret = cmd_stat(kv);
+		ret = cmd_stat(kv, nargs == 1);
 	rawkv_close(kv);
 	return ret;
 }
