@@ -136,7 +136,7 @@ static void iterate(struct __test_metadata *_metadata, struct rawkv *kv,
 	rawkv_iter_close(it);
 }
 
-TEST_F(list, iterator_returns_every_key_once)
+TEST_F_TIMEOUT(list, iterator_returns_every_key_once, 600)
 {
 	iterate(_metadata, self->kv, self->m);
 	check_seen(_metadata, self->m);
@@ -151,7 +151,7 @@ TEST_F(list, iterator_returns_every_key_once)
 }
 
 /* The raw ioctl with buffers from the minimum up, on a read-only fd. */
-TEST_F(list, small_buffers_and_cursors)
+TEST_F_TIMEOUT(list, small_buffers_and_cursors, 600)
 {
 	static const uint32_t sizes[] = {
 		RAWKV_LIST_BUF_MIN, RAWKV_LIST_BUF_MIN + 8, 1000, 4096, 100000,
@@ -205,7 +205,7 @@ TEST_F(list, small_buffers_and_cursors)
 }
 
 /* Random arguments: exactly the documented errno, or entries we know. */
-TEST_F(list, random_arguments)
+TEST_F_TIMEOUT(list, random_arguments, 600)
 {
 	unsigned char *buf = malloc(8192), *none;
 	uint64_t st = 42;
