@@ -54,22 +54,33 @@ static bool rawkv_cmd_writes(unsigned int cmd)
 	return false;
 }
 
-/* Copy in and check the argument of PUT, GET, DELETE and EXISTS. */
+/*
+ * Copy in and check the argument of PUT, GET, DELETE and EXISTS, and the
+ * key; and PUT's user metadata, into @meta.
+ */
 static int rawkv_ioctl_kv_args(unsigned int cmd, struct rawkv_kv *kv,
-			       void __user *argp, u8 *key)
+			       void __user *argp, u8 *key, u8 *meta)
 {
 	if (copy_from_user(kv, argp, sizeof(*kv)))
 		return -EFAULT;
-	if (kv->reserved[0] || kv->reserved[1])
+	if (kv->reserved)
 		return -EINVAL;
 	if (kv->flags & ~(cmd == RAWKV_IOC_PUT ? RAWKV_PUT_SYNC : 0))
 		return -EINVAL;
 	if ((cmd == RAWKV_IOC_DELETE || cmd == RAWKV_IOC_EXISTS) &&
 	    (kv->val_ptr || kv->val_len))
 		return -EINVAL;
+	if ((cmd == RAWKV_IOC_DELETE && kv->meta_len) ||
+	    (kv->meta_ptr && !kv->meta_len))
+		return -EINVAL;
 	if (!kv->key_len || kv->key_len > RAWKV_KEY_MAX)
 		return -EINVAL;
+	if (cmd == RAWKV_IOC_PUT && kv->meta_len > RAWKV_META_MAX)
+		return -EMSGSIZE;
 	if (copy_from_user(key, u64_to_user_ptr(kv->key_ptr), kv->key_len))
+		return -EFAULT;
+	if (cmd == RAWKV_IOC_PUT &&
+	    copy_from_user(meta, u64_to_user_ptr(kv->meta_ptr), kv->meta_len))
 		return -EFAULT;
 	return 0;
 }
@@ -84,37 +95,51 @@ static long rawkv_kv_cmd(struct file *file, unsigned int cmd,
 {
 	struct miscdevice *misc = file->private_data;
 	struct rawkv_dev *kd = container_of(misc, struct rawkv_dev, misc);
-	u8 key[RAWKV_KEY_MAX];
+	u8 key[RAWKV_KEY_MAX], meta[RAWKV_META_MAX];
+	struct rawkv_umeta um = {}, *ump = NULL;
 	struct rawkv_kv kv;
 	u64 vlen = 0;
 	int ret;
 
 	if (rawkv_cmd_writes(cmd) && !(file->f_mode & FMODE_WRITE))
 		return -EBADF;
-	ret = rawkv_ioctl_kv_args(cmd, &kv, argp, key);
+	ret = rawkv_ioctl_kv_args(cmd, &kv, argp, key, meta);
 	if (ret)
 		return ret;
+	if (kv.meta_len) {
+		um.buf = u64_to_user_ptr(kv.meta_ptr);
+		um.buflen = kv.meta_len;
+		ump = &um;
+	}
 
 	switch (cmd) {
 	case RAWKV_IOC_PUT:
 		return rawkv_put(kd, key, kv.key_len,
 				 u64_to_user_ptr(kv.val_ptr), kv.val_len,
-				 kv.flags & RAWKV_PUT_SYNC);
+				 meta, kv.meta_len, kv.flags & RAWKV_PUT_SYNC);
 	case RAWKV_IOC_DELETE:
 		return rawkv_delete(kd, key, kv.key_len);
 	case RAWKV_IOC_EXISTS:
-		/* GET's length query: no buffer, no I/O. */
-		ret = rawkv_get(kd, key, kv.key_len, NULL, 0, &vlen);
+		/*
+		 * GET's length query: no buffer; no I/O unless the user
+		 * metadata is asked for.
+		 */
+		ret = rawkv_get(kd, key, kv.key_len, NULL, 0, &vlen, ump);
 		break;
 	default:
 		ret = rawkv_get(kd, key, kv.key_len,
-				u64_to_user_ptr(kv.val_ptr), kv.val_len, &vlen);
+				u64_to_user_ptr(kv.val_ptr), kv.val_len, &vlen,
+				ump);
 		break;
 	}
 	if (ret && ret != -ERANGE)
 		return ret;
 	if (put_user(vlen, (u64 __user *)(argp +
 					  offsetof(struct rawkv_kv, val_len))))
+		return -EFAULT;
+	if (um.known &&
+	    put_user(um.len, (u32 __user *)(argp +
+					    offsetof(struct rawkv_kv, meta_len))))
 		return -EFAULT;
 	if (ret)
 		return ret;
@@ -192,7 +217,7 @@ static void rawkv_batch_put_prepare(struct rawkv_dev *kd,
 			continue;
 		rawkv_put_prepare(kd, &c->rq, c->key, op->key_len,
 				  u64_to_user_ptr(op->val_ptr), op->val_len,
-				  op->flags & RAWKV_PUT_SYNC);
+				  NULL, 0, op->flags & RAWKV_PUT_SYNC);
 		bounce += rawkv_put_bounce_bytes(&c->rq);
 		c->begun = true;
 	}
@@ -267,7 +292,7 @@ static long rawkv_ioctl_batch(struct rawkv_dev *kd, unsigned int cmd,
 				continue;
 			rawkv_get_begin(kd, &c->rq, c->key, op->key_len,
 					u64_to_user_ptr(op->val_ptr),
-					op->val_len);
+					op->val_len, NULL);
 			c->begun = true;
 		}
 		blk_finish_plug(&plug);

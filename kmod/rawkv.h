@@ -148,8 +148,9 @@ struct rawkv_store_args {
  * open cannot be detached, and once @detached is set nothing opens it.
  *
  * @hdr_len: bytes of a slot's header block that PUT writes and GET reads,
- * the slot header rounded up to the logical block size (512 bytes on a
- * 512-byte-sector device: a 64 KiB value then moves 64.5 KiB, not 68).
+ * the slot header and its room for user metadata (RAWKV_SLOT_HDR_BYTES)
+ * rounded up to the logical block size (1 KiB on a 512-byte-sector
+ * device: a 64 KiB value then moves 65 KiB, not 68).
  *
  * @ix.lock guards the index (see index.h) and, here, @fp_busy, @next_gen
  * and @slot_events. No I/O is ever done under it.
@@ -280,6 +281,7 @@ struct rawkv_cand {
 	u32 slots[RAWKV_MAX_SAME_FP];
 	u64 gens[RAWKV_MAX_SAME_FP];
 	struct page *pages[RAWKV_MAX_SAME_FP];
+	unsigned int found;		/* rawkv_match_key()'s, in @slots */
 };
 
 /*
@@ -289,6 +291,17 @@ struct rawkv_cand {
 struct rawkv_piece {
 	struct rawkv_io io;
 	unsigned int seg_end;		/* the piece ends before this segment */
+};
+
+/*
+ * A caller's buffer for a value's user metadata (GET and EXISTS): @len is
+ * set to the metadata's length (0 when the value has none) once @known.
+ */
+struct rawkv_umeta {
+	void __user *buf;
+	u32 buflen;
+	u32 len;
+	bool known;
 };
 
 struct rawkv_req {
@@ -307,6 +320,8 @@ struct rawkv_req {
 	struct rawkv_fp_lock fpl;	/* PUT */
 	struct rawkv_cand cand;		/* PUT: same fingerprint; GET: tried */
 	u64 vlen;			/* value length */
+	struct rawkv_umeta *um;		/* GET: where the metadata goes */
+	unsigned int meta_len;		/* PUT: bytes of metadata in @hdr */
 	bool sync;
 	bool claimed;			/* PUT: owns a slot and the fingerprint */
 	bool busy;			/* bios submitted */
@@ -353,19 +368,23 @@ extern const struct attribute_group *rawkv_store_groups[];
 int rawkv_store_init(struct rawkv_dev *kd);
 void rawkv_store_free(struct rawkv_dev *kd);
 int rawkv_put(struct rawkv_dev *kd, const u8 *key, unsigned int klen,
-	      const void __user *val, u64 vlen, bool sync);
+	      const void __user *val, u64 vlen, const u8 *meta,
+	      unsigned int mlen, bool sync);
 void rawkv_put_prepare(struct rawkv_dev *kd, struct rawkv_req *rq,
 		       const u8 *key, unsigned int klen,
-		       const void __user *val, u64 vlen, bool sync);
+		       const void __user *val, u64 vlen, const u8 *meta,
+		       unsigned int mlen, bool sync);
 u64 rawkv_put_bounce_bytes(struct rawkv_req *rq);
 void rawkv_put_submit(struct rawkv_dev *kd, struct rawkv_req *rq, bool nowait);
 int rawkv_put_end(struct rawkv_dev *kd, struct rawkv_req *rq);
 void rawkv_get_begin(struct rawkv_dev *kd, struct rawkv_req *rq,
 		     const u8 *key, unsigned int klen, void __user *buf,
-		     u64 buflen);
+		     u64 buflen, struct rawkv_umeta *um);
 int rawkv_get_end(struct rawkv_dev *kd, struct rawkv_req *rq);
 int rawkv_get(struct rawkv_dev *kd, const u8 *key, unsigned int klen,
-	      void __user *buf, u64 buflen, u64 *vlen);
+	      void __user *buf, u64 buflen, u64 *vlen, struct rawkv_umeta *um);
+int rawkv_exists_meta(struct rawkv_dev *kd, const u8 *key, unsigned int klen,
+		      u64 *vlen, struct rawkv_umeta *um);
 int rawkv_delete(struct rawkv_dev *kd, const u8 *key, unsigned int klen);
 int rawkv_flush(struct rawkv_dev *kd);
 int rawkv_list(struct rawkv_dev *kd, u64 *cursor, void __user *ubuf,

@@ -278,9 +278,22 @@ int rawkv_decode_meta_ent(const struct rawkv_geo *g,
 	return 1;
 }
 
+/* The crc of the user metadata @m that follows the slot header @h. */
+u32 rawkv_slot_meta_crc(const struct rawkv_slot_hdr *h,
+			const struct rawkv_slot_meta *m)
+{
+	unsigned int len = min_t(unsigned int, le16_to_cpu(m->len),
+				 RAWKV_META_LEN_MAX);
+	u32 crc;
+
+	crc = crc32c(le32_to_cpu(h->crc), m, offsetof(struct rawkv_slot_meta, crc));
+	return crc32c(crc, m->data, len);
+}
+
 /*
- * Check the header block read from @slot. Returns NULL with @r filled, or
- * what is wrong.
+ * Check the header block read from @slot: its first RAWKV_SLOT_HDR_BYTES,
+ * the header and, when it has RAWKV_SLOT_HAS_META, the user metadata after
+ * it. Returns NULL with @r filled, or what is wrong.
  */
 const char *rawkv_decode_slot_hdr(const struct rawkv_geo *g,
 				  const struct rawkv_slot_hdr *h, u32 slot,
@@ -303,8 +316,22 @@ const char *rawkv_decode_slot_hdr(const struct rawkv_geo *g,
 	r->gen = le64_to_cpu(h->gen);
 	r->value_len = le64_to_cpu(h->value_len);
 	r->value_crc = le32_to_cpu(h->value_crc);
+	r->meta = NULL;
+	r->meta_len = 0;
 	if (!r->key_len || r->key_len > RAWKV_KEY_LEN_MAX ||
-	    r->value_len > g->value_max || r->flags)
+	    r->value_len > g->value_max || r->flags & ~RAWKV_SLOT_HAS_META)
 		return "slot header fields out of range";
+	if (r->flags & RAWKV_SLOT_HAS_META) {
+		const struct rawkv_slot_meta *m =
+			(const void *)h + RAWKV_SLOT_META_OFF;
+
+		if (rawkv_slot_meta_crc(h, m) != le32_to_cpu(m->crc))
+			return "bad user metadata checksum";
+		r->meta_len = le16_to_cpu(m->len);
+		if (!r->meta_len || r->meta_len > RAWKV_META_LEN_MAX ||
+		    m->reserved)
+			return "user metadata fields out of range";
+		r->meta = m->data;
+	}
 	return NULL;
 }

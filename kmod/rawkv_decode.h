@@ -68,6 +68,8 @@ struct rawkv_rec {
 	u64 gen;
 	u64 value_len;
 	u32 value_crc;
+	const u8 *meta;			/* slot header: user metadata */
+	unsigned int meta_len;		/* or 0 and NULL when it has none */
 };
 
 u32 rawkv_crc(const void *buf, size_t len);
@@ -92,6 +94,8 @@ void rawkv_encode_meta_ent(const struct rawkv_geo *g,
 int rawkv_decode_meta_ent(const struct rawkv_geo *g,
 			  const struct rawkv_meta_ent *me, u32 slot,
 			  struct rawkv_rec *r);
+u32 rawkv_slot_meta_crc(const struct rawkv_slot_hdr *h,
+			const struct rawkv_slot_meta *m);
 const char *rawkv_decode_slot_hdr(const struct rawkv_geo *g,
 				  const struct rawkv_slot_hdr *h, u32 slot,
 				  struct rawkv_rec *r);

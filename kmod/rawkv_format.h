@@ -31,11 +31,20 @@
  * Recovery reads the newest valid anchor, the slot metadata and the log,
  * and replays the transactions from the anchor's tail.
  *
- * A slot is a header block (struct rawkv_slot_hdr) followed by the value,
- * so a value starts RAWKV_BLOCK_SIZE bytes into its slot and holds at most
- * slot_size - RAWKV_BLOCK_SIZE bytes. Only the struct's logical blocks of
- * the header block are written (its first 512 bytes on a device with
- * 512-byte logical blocks); the rest of the block is undefined.
+ * A slot is a header block (struct rawkv_slot_hdr, then, at
+ * RAWKV_SLOT_META_OFF, the value's user metadata if it has any: struct
+ * rawkv_slot_meta) followed by the value, so a value starts
+ * RAWKV_BLOCK_SIZE bytes into its slot and holds at most
+ * slot_size - RAWKV_BLOCK_SIZE bytes. Only the logical blocks of the
+ * header block's first RAWKV_SLOT_HDR_BYTES are written (its first
+ * 1024 bytes on a device with 512-byte logical blocks); the rest of the
+ * block is undefined.
+ *
+ * User metadata came after the first version 3 devices: their slot
+ * headers have no RAWKV_SLOT_HAS_META flag and read as values without
+ * metadata. A module older than the flag sees a slot with it as damaged
+ * (its GET fails with -EIO and drops the key): no wrong byte, but going
+ * back to such a module loses the values that have metadata.
  *
  * This header is also compiled by the user-space tests, so it uses only
  * <linux/types.h>.
@@ -236,13 +245,14 @@ struct rawkv_log_rec {
  * @value_crc:	crc32c of the value
  * @uuid:	the superblock's uuid (catches slots of an older format)
  * @key_len:	1..RAWKV_KEY_LEN_MAX
- * @flags:	zero
+ * @flags:	zero or RAWKV_SLOT_HAS_META: a struct rawkv_slot_meta
+ *		follows at RAWKV_SLOT_META_OFF
  * @key:	the whole key, zero padded
  * @crc:	crc32c of this struct with @crc zero
  *
- * Written together with the value; the rest of the block is zero. A slot
- * holds a value of the table only once a committed log record (or the
- * slot metadata) says so.
+ * Written together with the value; the rest of the first
+ * RAWKV_SLOT_HDR_BYTES is zero. A slot holds a value of the table only
+ * once a committed log record (or the slot metadata) says so.
  */
 struct rawkv_slot_hdr {
 	__le64 magic;
@@ -256,5 +266,34 @@ struct rawkv_slot_hdr {
 	__u8 key[RAWKV_KEY_LEN_MAX + 1];
 	__le32 crc;
 };
+
+#define RAWKV_SLOT_HAS_META	0x1
+#define RAWKV_META_LEN_MAX	256
+
+/**
+ * struct rawkv_slot_meta - a value's user metadata, in its slot's header block
+ * @len:	1..RAWKV_META_LEN_MAX bytes of @data
+ * @reserved:	zero
+ * @crc:	crc32c, seeded with the slot header's @crc (so it belongs to
+ *		that header: its slot, generation and key), of @len and
+ *		@reserved, then of the first @len bytes of @data
+ * @data:	the metadata; the bytes after the first @len are written as
+ *		zero and not covered by @crc
+ *
+ * Present, at RAWKV_SLOT_META_OFF of the header block, only when the slot
+ * header has RAWKV_SLOT_HAS_META. rawkv stores the bytes; what they mean
+ * is the caller's (LMCache keeps a chunk's shape, dtype and format there).
+ */
+struct rawkv_slot_meta {
+	__le16 len;
+	__le16 reserved;
+	__le32 crc;
+	__u8 data[RAWKV_META_LEN_MAX];
+};
+
+#define RAWKV_SLOT_META_OFF	320
+/* Bytes of the header block a slot header and its metadata occupy. */
+#define RAWKV_SLOT_HDR_BYTES	(RAWKV_SLOT_META_OFF + \
+				 sizeof(struct rawkv_slot_meta))
 
 #endif /* _RAWKV_FORMAT_H */

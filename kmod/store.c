@@ -62,8 +62,10 @@ int rawkv_store_init(struct rawkv_dev *kd)
 
 	BUILD_BUG_ON(RAWKV_SLOT_SIZE_MAX - RAWKV_BLOCK_SIZE >=
 		     1U << RAWKV_VALUE_LEN_BITS);
-	/* One 512-byte sector holds the slot header (kd->hdr_len). */
-	BUILD_BUG_ON(sizeof(struct rawkv_slot_hdr) > SECTOR_SIZE);
+	/* The header and its user metadata fit the header block. */
+	BUILD_BUG_ON(sizeof(struct rawkv_slot_hdr) > RAWKV_SLOT_META_OFF);
+	BUILD_BUG_ON(RAWKV_SLOT_HDR_BYTES > RAWKV_BLOCK_SIZE);
+	BUILD_BUG_ON(RAWKV_META_MAX != RAWKV_META_LEN_MAX);
 	ret = rawkv_index_init(&kd->ix, kd->geo.slot_count,
 			       RAWKV_META_PER_BLOCK);
 	if (ret)
@@ -225,13 +227,19 @@ static int rawkv_slot_get(struct rawkv_dev *kd, u32 *slot, u64 *gen,
 	}
 }
 
+/*
+ * Fill the slot header in @page, a zeroed page that holds the value's
+ * @mlen bytes of user metadata, if any, in its struct rawkv_slot_meta
+ * (rawkv_put_prepare()).
+ */
 static void rawkv_fill_slot_hdr(struct rawkv_dev *kd, struct page *page,
 				u32 slot, u64 gen, const u8 *key,
-				unsigned int klen, u64 vlen, u32 crc)
+				unsigned int klen, u64 vlen, u32 crc,
+				unsigned int mlen)
 {
 	struct rawkv_slot_hdr *h = page_address(page);
+	struct rawkv_slot_meta *m = page_address(page) + RAWKV_SLOT_META_OFF;
 
-	memset(h, 0, RAWKV_BLOCK_SIZE);
 	h->magic = cpu_to_le64(RAWKV_SLOT_MAGIC);
 	h->gen = cpu_to_le64(gen);
 	h->value_len = cpu_to_le64(vlen);
@@ -240,31 +248,52 @@ static void rawkv_fill_slot_hdr(struct rawkv_dev *kd, struct page *page,
 	memcpy(h->uuid, kd->geo.uuid, sizeof(h->uuid));
 	h->key_len = cpu_to_le16(klen);
 	memcpy(h->key, key, klen);
+	if (mlen)
+		h->flags = cpu_to_le16(RAWKV_SLOT_HAS_META);
 	h->crc = cpu_to_le32(rawkv_crc(h, sizeof(*h)));
+	if (mlen) {
+		m->len = cpu_to_le16(mlen);
+		m->crc = cpu_to_le32(rawkv_slot_meta_crc(h, m));
+	}
 }
 
 /*
  * Check the header read from @e's slot. Returns 0 when it holds @e's value
- * of @key (*crc is the value's crc32c), -EXDEV when it holds @e's value of
- * another key with the same fingerprint, -ENOENT when the slot holds
- * another value, -EIO when the header is damaged. *why says what is wrong.
+ * of @key (*r has the value's crc32c and user metadata), -EXDEV when it
+ * holds @e's value of another key with the same fingerprint, -ENOENT when
+ * the slot holds another value, -EIO when the header is damaged. *why
+ * says what is wrong.
  */
 static int rawkv_check_slot_hdr(struct rawkv_dev *kd, struct rawkv_entry *e,
 				const struct rawkv_slot_hdr *h, const u8 *key,
-				unsigned int klen, u32 *crc, const char **why)
+				unsigned int klen, struct rawkv_rec *r,
+				const char **why)
 {
-	struct rawkv_rec r;
-
-	*why = rawkv_decode_slot_hdr(&kd->geo, h, rawkv_slot_of(&kd->ix, e), &r);
+	*why = rawkv_decode_slot_hdr(&kd->geo, h, rawkv_slot_of(&kd->ix, e), r);
 	if (*why)
 		return -EIO;
 	*why = "slot holds another value";
-	if (r.gen != e->gen || r.value_len != e->value_len ||
-	    rawkv_fp(kd, r.key, r.key_len) != e->fp)
+	if (r->gen != e->gen || r->value_len != e->value_len ||
+	    rawkv_fp(kd, r->key, r->key_len) != e->fp)
 		return -ENOENT;
-	*crc = r.value_crc;
-	if (r.key_len != klen || memcmp(r.key, key, klen))
+	if (r->key_len != klen || memcmp(r->key, key, klen))
 		return -EXDEV;
+	return 0;
+}
+
+/*
+ * Give the caller the user metadata of a header that proved to hold its
+ * value: 0, -ERANGE when @um's buffer is too small (um->len says how
+ * large), or -EFAULT.
+ */
+static int rawkv_umeta_copy(struct rawkv_umeta *um, const struct rawkv_rec *r)
+{
+	um->len = r->meta_len;
+	um->known = true;
+	if (r->meta_len > um->buflen)
+		return -ERANGE;
+	if (r->meta_len && copy_to_user(um->buf, r->meta, r->meta_len))
+		return -EFAULT;
 	return 0;
 }
 
@@ -301,13 +330,15 @@ static struct rawkv_entry *rawkv_match_key(struct rawkv_dev *kd,
 	lockdep_assert_held(&kd->ix.lock);
 	for (i = 0; i < c->n; i++) {
 		struct rawkv_entry *e = rawkv_ent(&kd->ix, c->slots[i]);
+		struct rawkv_rec r;
 		const char *why;
-		u32 crc;
 
 		if (io_ok && e->state == RAWKV_E_LIVE && e->gen == c->gens[i] &&
 		    !rawkv_check_slot_hdr(kd, e, page_address(c->pages[i]),
-					  key, klen, &crc, &why))
+					  key, klen, &r, &why)) {
 			found = e;
+			c->found = i;
+		}
 		rawkv_unpin_locked(kd, e);
 	}
 	return found;
@@ -506,7 +537,7 @@ static void rawkv_put_write(struct rawkv_dev *kd, struct rawkv_req *rq)
 
 	rawkv_submit_slot(rq, pos, RAWKV_OPF_WRITE, false);
 	rawkv_fill_slot_hdr(kd, rq->hdr, rq->slot, rq->gen, rq->key, rq->klen,
-			    rq->vlen, rawkv_vbuf_crc(&rq->vb));
+			    rq->vlen, rawkv_vbuf_crc(&rq->vb), rq->meta_len);
 	rawkv_io_start(&rq->io, pos, RAWKV_OPF_WRITE, 1);
 	rawkv_io_add(&rq->io, rq->hdr, kd->hdr_len, 0);
 	rawkv_io_send(&rq->io);
@@ -516,13 +547,17 @@ static void rawkv_put_write(struct rawkv_dev *kd, struct rawkv_req *rq)
  * Prepare a PUT: check it, and pin or copy the caller's memory. This comes
  * before the PUT takes a slot (rawkv_put_submit()), so that no slot and no
  * fingerprint is held while a page fault the caller controls is served. A
- * batch prepares every operation before submitting any. On failure rq->ret
- * holds the error; rawkv_put_end() still cleans up.
+ * batch prepares every operation before submitting any. The @mlen bytes
+ * of user metadata at @meta (kernel memory, at most RAWKV_META_LEN_MAX)
+ * go into the header block now. On failure rq->ret holds the error;
+ * rawkv_put_end() still cleans up.
  */
 void rawkv_put_prepare(struct rawkv_dev *kd, struct rawkv_req *rq,
 		       const u8 *key, unsigned int klen,
-		       const void __user *val, u64 vlen, bool sync)
+		       const void __user *val, u64 vlen, const u8 *meta,
+		       unsigned int mlen, bool sync)
 {
+	struct rawkv_slot_meta *m;
 	int ret;
 
 	memset(rq, 0, sizeof(*rq));
@@ -532,10 +567,16 @@ void rawkv_put_prepare(struct rawkv_dev *kd, struct rawkv_req *rq,
 	ret = -E2BIG;
 	if (vlen > kd->geo.value_max)
 		goto out_fail;
+	ret = -EMSGSIZE;
+	if (mlen > RAWKV_META_LEN_MAX)
+		goto out_fail;
 	ret = -ENOMEM;
-	rq->hdr = alloc_page(GFP_KERNEL_ACCOUNT);
+	rq->hdr = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
 	if (!rq->hdr)
 		goto out_fail;
+	m = page_address(rq->hdr) + RAWKV_SLOT_META_OFF;
+	memcpy(m->data, meta, mlen);
+	rq->meta_len = mlen;
 	ret = rawkv_vbuf_init(kd, &rq->vb, (void __user *)val, vlen, true,
 			      false);
 	if (ret)
@@ -664,11 +705,12 @@ int rawkv_put_end(struct rawkv_dev *kd, struct rawkv_req *rq)
  *   5. sync: commit					(end)
  */
 int rawkv_put(struct rawkv_dev *kd, const u8 *key, unsigned int klen,
-	      const void __user *val, u64 vlen, bool sync)
+	      const void __user *val, u64 vlen, const u8 *meta,
+	      unsigned int mlen, bool sync)
 {
 	struct rawkv_req rq;
 
-	rawkv_put_prepare(kd, &rq, key, klen, val, vlen, sync);
+	rawkv_put_prepare(kd, &rq, key, klen, val, vlen, meta, mlen, sync);
 	rawkv_put_submit(kd, &rq, false);
 	return rawkv_put_end(kd, &rq);
 }
@@ -701,7 +743,7 @@ static void rawkv_drop_stale(struct rawkv_dev *kd, struct rawkv_entry *e,
  */
 void rawkv_get_begin(struct rawkv_dev *kd, struct rawkv_req *rq,
 		     const u8 *key, unsigned int klen, void __user *buf,
-		     u64 buflen)
+		     u64 buflen, struct rawkv_umeta *um)
 {
 	u64 fp = rawkv_fp(kd, key, klen);
 	struct rawkv_entry *e;
@@ -713,6 +755,7 @@ void rawkv_get_begin(struct rawkv_dev *kd, struct rawkv_req *rq,
 		memset(rq, 0, sizeof(*rq));
 		rawkv_count(kd, RAWKV_C_GETS, 1);
 	}
+	rq->um = um;
 	rq->key = key;
 	rq->klen = klen;
 	rq->ubuf = buf;
@@ -771,17 +814,19 @@ out_fail:
 static int rawkv_get_verify(struct rawkv_dev *kd, struct rawkv_req *rq,
 			    u32 value_crc, const char **why, bool *value_bad)
 {
-	u32 crc;
+	struct rawkv_rec r;
 	int ret;
 
 	*value_bad = false;
 	ret = rawkv_check_slot_hdr(kd, rq->e, page_address(rq->hdr), rq->key,
-				   rq->klen, &crc, why);
-	if (!ret && value_crc != crc) {
+				   rq->klen, &r, why);
+	if (!ret && value_crc != r.value_crc) {
 		*why = "value checksum mismatch";
 		*value_bad = true;
 		ret = -EIO;
 	}
+	if (!ret && rq->um)
+		ret = rawkv_umeta_copy(rq->um, &r);
 	return ret;
 }
 
@@ -858,7 +903,7 @@ again:
 			 * try the next candidate.
 			 */
 			rawkv_get_begin(kd, rq, rq->key, rq->klen, rq->ubuf,
-					rq->buflen);
+					rq->buflen, rq->um);
 			goto again;
 		}
 		if (ret == -ENOENT)
@@ -879,21 +924,67 @@ again:
  *   2. read its slot header and value in pieces, all in flight
  *      together, straight into the caller's pages when aligned	(begin)
  *   3. wait for the pieces in order, checksumming each as it completes;
- *      check the header (key, generation, length) and the value's
- *      crc32c, reading again into kernel pages on a mismatch	(end)
+ *      check the header (key, generation, length, user metadata) and
+ *      the value's crc32c, reading again into kernel pages on a
+ *      mismatch; copy the user metadata out to @um		(end)
  *   4. another key's value: back to 1 with the next entry;	(end)
  *      damaged: drop the entry; else copy out what was bounced
+ * A length query (@buflen 0) that wants the user metadata is EXISTS's.
  */
 int rawkv_get(struct rawkv_dev *kd, const u8 *key, unsigned int klen,
-	      void __user *buf, u64 buflen, u64 *vlen)
+	      void __user *buf, u64 buflen, u64 *vlen, struct rawkv_umeta *um)
 {
 	struct rawkv_req rq;
 	int ret;
 
+	if (!buflen && um)
+		return rawkv_exists_meta(kd, key, klen, vlen, um);
 	rq.cand.n = 0;
-	rawkv_get_begin(kd, &rq, key, klen, buf, buflen);
+	rawkv_get_begin(kd, &rq, key, klen, buf, buflen, um);
 	ret = rawkv_get_end(kd, &rq);
 	*vlen = rq.vlen;
+	return ret;
+}
+
+/*
+ * EXISTS with a buffer for the user metadata: the value length from the
+ * table, and the metadata from the slot header, which proves the key --
+ *   1. read the headers of the live entries with the key's fingerprint
+ *   2. the one holding the key: its length; make it the most recently
+ *      used (as a GET would)
+ *   3. copy its metadata out from the header read
+ * A damaged header is not dropped here: the key's next GET reads the slot
+ * again and decides.
+ */
+int rawkv_exists_meta(struct rawkv_dev *kd, const u8 *key, unsigned int klen,
+		      u64 *vlen, struct rawkv_umeta *um)
+{
+	struct rawkv_cand c = {};
+	struct rawkv_entry *e;
+	struct rawkv_rec r;
+	u32 slot = 0;
+	int ret;
+
+	rawkv_count(kd, RAWKV_C_GETS, 1);
+	e = rawkv_find_key(kd, rawkv_fp(kd, key, klen), key, klen, &c, &ret);
+	if (e) {
+		*vlen = e->value_len;
+		slot = c.slots[c.found];
+		rawkv_index_touch(&kd->ix, e);
+	}
+	spin_unlock(&kd->ix.lock);
+	if (e) {
+		/* rawkv_match_key() decoded the same bytes without error. */
+		if (rawkv_decode_slot_hdr(&kd->geo, page_address(c.pages[c.found]),
+					  slot, &r))
+			ret = -EIO;
+		else
+			ret = rawkv_umeta_copy(um, &r);
+	} else if (!ret) {
+		ret = -ENOENT;
+	}
+	rawkv_count(kd, ret == -ENOENT ? RAWKV_C_MISSES : RAWKV_C_HITS, 1);
+	rawkv_cand_free_pages(&c);
 	return ret;
 }
 

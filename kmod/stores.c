@@ -79,7 +79,7 @@ static int rawkv_open_bdev(struct rawkv_dev *kd)
 	}
 	kd->bdev = kd->bd.bdev;
 	kd->lbs = bdev_logical_block_size(kd->bdev);
-	kd->hdr_len = round_up(sizeof(struct rawkv_slot_hdr), kd->lbs);
+	kd->hdr_len = round_up(RAWKV_SLOT_HDR_BYTES, kd->lbs);
 	kd->geo.device_bytes = bdev_nr_bytes(kd->bdev);
 	if (kd->lbs > RAWKV_BLOCK_SIZE) {
 		rawkv_err(kd, "logical block size %u is larger than %u\n",

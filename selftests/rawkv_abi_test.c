@@ -220,6 +220,7 @@ TEST_F(abi, nonzero_reserved_fields_are_einval)
 	size_t c, r;
 
 	for (c = 0; c < 3; c++) {
+		/* reserved; then meta_ptr without meta_len */
 		for (r = 0; r < 2; r++) {
 			if (cmds[c] == RAWKV_IOC_DELETE)
 				kv = kv_arg(KEY, strlen(KEY), NULL, 0);
@@ -227,9 +228,12 @@ TEST_F(abi, nonzero_reserved_fields_are_einval)
 				kv = kv_arg(KEY, strlen(KEY), buf, sizeof(buf));
 			else
 				kv = kv_arg(KEY, strlen(KEY), "new", 3);
-			kv.reserved[r] = 1;
+			if (r)
+				kv.meta_ptr = (uintptr_t)buf;
+			else
+				kv.reserved = 1U << 31;
 			ASSERT_EQ(-EINVAL, kv_ioctl(self->fd, cmds[c], &kv))
-				TH_LOG("command %zu, reserved[%zu]", c, r);
+				TH_LOG("command %zu, case %zu", c, r);
 		}
 	}
 	memset(&fl, 0, sizeof(fl));

@@ -31,6 +31,9 @@
 /* Keys are 1..RAWKV_KEY_MAX arbitrary bytes. */
 #define RAWKV_KEY_MAX		255
 
+/* User metadata stored with a value: 0..RAWKV_META_MAX bytes. */
+#define RAWKV_META_MAX		256
+
 /**
  * struct rawkv_kv - argument of RAWKV_IOC_PUT, GET, DELETE and EXISTS
  * @key_ptr:	user address of the key
@@ -41,7 +44,17 @@
  * @val_len:	PUT: value length; GET: in, buffer length, out, value length;
  *		DELETE: must be zero; EXISTS: in, must be zero, out, value
  *		length
+ * @meta_ptr:	user address of the value's user metadata (PUT) or of a
+ *		buffer for it (GET, EXISTS); zero when @meta_len is zero
+ * @meta_len:	PUT: metadata length, 0..RAWKV_META_MAX (0: none);
+ *		GET and EXISTS: in, buffer length (0: do not return the
+ *		metadata), out, the metadata's length (0 when the value has
+ *		none); DELETE: must be zero
  * @reserved:	must be zero
+ *
+ * @meta_ptr and @meta_len took the place of a reserved field that had to
+ * be zero: a caller that knows nothing of metadata gets what it got
+ * before, and its values have none.
  */
 /* PUT returns only once the value survives a power cut, without a FLUSH. */
 #define RAWKV_PUT_SYNC		(1U << 0)
@@ -52,7 +65,9 @@ struct rawkv_kv {
 	__u32 key_len;
 	__u32 flags;
 	__u64 val_len;
-	__u64 reserved[2];
+	__u64 meta_ptr;
+	__u32 meta_len;
+	__u32 reserved;
 };
 
 /**
@@ -189,10 +204,15 @@ struct rawkv_ioc_stat {
  * the commit with concurrent committers: the key, and every change
  * acknowledged before it, survives a crash as soon as the call returns.
  *
+ * With meta_len > 0, the meta_len bytes at meta_ptr are stored with the
+ * value, in its slot header, and come back with it from GET and EXISTS.
+ *
  * Return: 0 on success, or
- *	-EINVAL	unknown flags, nonzero reserved, key_len 0 or > RAWKV_KEY_MAX
+ *	-EINVAL	unknown flags, nonzero reserved, key_len 0 or > RAWKV_KEY_MAX,
+ *		meta_ptr set with meta_len 0
  *	-E2BIG	val_len larger than value_max
- *	-EFAULT	key or value not readable
+ *	-EMSGSIZE	meta_len larger than RAWKV_META_MAX
+ *	-EFAULT	key, value or metadata not readable
  *	-EBADF	the descriptor is not open for writing
  *	-ENOSPC	no free slot and eviction disabled (evict=0)
  *	-EIO	the device failed the write; the previous value is intact.
@@ -214,13 +234,24 @@ struct rawkv_ioc_stat {
  * caller writing its buffer during the call cannot get a key dropped.
  * Works on a read-only descriptor.
  *
+ * With meta_len > 0, the value's user metadata is copied to meta_ptr and
+ * its length (0 when it has none) written to meta_len. A buffer of
+ * RAWKV_META_MAX bytes is always large enough; with a smaller one that
+ * the metadata does not fit, the call fails with -ERANGE and meta_len set
+ * to the metadata's length (val_len is then the value's, and the value
+ * buffer undefined). A length query (val_len 0) with a metadata buffer is
+ * EXISTS with one.
+ *
  * Return: 0 on success (val_len holds the value length), or
- *	-EINVAL	nonzero flags or reserved, bad key_len
+ *	-EINVAL	nonzero flags or reserved, bad key_len, meta_ptr set with
+ *		meta_len 0
  *	-ENOENT	no such key
- *	-ERANGE	buffer too small
- *	-EFAULT	key not readable or buffer not writable
+ *	-ERANGE	value buffer too small (meta_len is not written), or
+ *		metadata buffer too small (meta_len holds the length needed)
+ *	-EFAULT	key not readable or a buffer not writable
  *	-EIO	the device failed the read or returned bytes that do not
- *		match the key, length or checksum; the key is dropped
+ *		match the key, length, metadata or checksum; the key is
+ *		dropped
  *	-ENOMEM	out of kernel memory
  */
 #define RAWKV_IOC_GET		_IOWR(RAWKV_IOC_MAGIC, 2, struct rawkv_kv)
@@ -235,7 +266,8 @@ struct rawkv_ioc_stat {
  * of the entries sharing the key's fingerprint to find the key.
  *
  * Return: 0 on success, or
- *	-EINVAL	nonzero flags, reserved, val_ptr or val_len; bad key_len
+ *	-EINVAL	nonzero flags, reserved, val_ptr, val_len, meta_ptr or
+ *		meta_len; bad key_len
  *	-EBADF	the descriptor is not open for writing
  *	-ENOENT	no such key
  *	-EFAULT	key not readable
@@ -283,6 +315,9 @@ struct rawkv_ioc_stat {
  * on the same key take effect in array order. The call itself fails only
  * when the batch cannot be read or its results cannot be written.
  *
+ * Batches carry no user metadata: a value PUT by PUT_BATCH has none, and
+ * GET_BATCH does not return it (GET and EXISTS, by ioctl or io_uring, do).
+ *
  * PUT_BATCH pins or copies every operation's value before any is
  * submitted (unaligned values in parts of 64 MiB), and needs a descriptor
  * open for writing; GET_BATCH works on a read-only one.
@@ -305,10 +340,21 @@ struct rawkv_ioc_stat {
  * fingerprint) without reading the device. Works on a read-only
  * descriptor.
  *
+ * With meta_len > 0 it also returns the value's user metadata as GET does
+ * (meta_ptr, meta_len, -ERANGE), and then reads the slot headers of the
+ * entries with the key's fingerprint, which also proves the key: one
+ * small read, not the value's.
+ *
  * Return: 0 on success (val_len holds the value length), or
- *	-EINVAL	nonzero flags, reserved, val_ptr or val_len; bad key_len
+ *	-EINVAL	nonzero flags, reserved, val_ptr or val_len; bad key_len;
+ *		meta_ptr set with meta_len 0
  *	-ENOENT	no such key
- *	-EFAULT	key not readable or val_len not writable
+ *	-ERANGE	metadata buffer too small (meta_len holds the length needed)
+ *	-EFAULT	key not readable, val_len, meta_len or the metadata buffer
+ *		not writable
+ *	-EIO	with a metadata buffer: a slot header could not be read or
+ *		is damaged
+ *	-ENOMEM	out of kernel memory
  */
 #define RAWKV_IOC_EXISTS	_IOWR(RAWKV_IOC_MAGIC, 8, struct rawkv_kv)
 
@@ -391,8 +437,9 @@ struct rawkv_list {
  * (IORING_SETUP_SQE128 is allowed, not needed); IORING_SETUP_IOPOLL rings
  * are refused by io_uring with -EOPNOTSUPP.
  *
- * The struct rawkv_kv, its key and its value or buffer must stay valid
- * and unchanged (the buffer: untouched) until the command's CQE arrives;
+ * The struct rawkv_kv, its key, its value or buffer and its metadata or
+ * metadata buffer must stay valid and unchanged (the buffers: untouched)
+ * until the command's CQE arrives;
  * the SQE itself may be reused once io_uring_enter() has consumed it.
  * The command runs as the ioctl would (today in an io-wq worker of the
  * submitting task), with the same checks, durability and errors.
@@ -400,8 +447,9 @@ struct rawkv_list {
  * cqe->res:
  *	PUT, DELETE	0, or a negative errno as the ioctl returns it
  *	GET, EXISTS	the value length (>= 0; values are < 2^27 bytes), or a
- *			negative errno as the ioctl returns it; val_len is
- *			written back as by the ioctl, on -ERANGE too
+ *			negative errno as the ioctl returns it; val_len and
+ *			meta_len are written back as by the ioctl, on
+ *			-ERANGE too
  * and, for every command:
  *	-ENOTTY	cmd_op is not one of the four commands
  *	-EINVAL	rawkv_uring_cmd.reserved is not zero

@@ -73,8 +73,9 @@ void rawkv_close(struct rawkv *kv)
 	errno = saved;
 }
 
-static int kv_put(struct rawkv *kv, const void *key, size_t klen,
-		  const void *val, size_t vlen, uint32_t flags)
+int rawkv_put_meta(struct rawkv *kv, const void *key, size_t klen,
+		   const void *val, size_t vlen, const void *meta,
+		   size_t mlen, unsigned int flags)
 {
 	struct rawkv_kv arg = {
 		.key_ptr = (uintptr_t)key,
@@ -82,21 +83,26 @@ static int kv_put(struct rawkv *kv, const void *key, size_t klen,
 		.key_len = klen,
 		.flags = flags,
 		.val_len = vlen,
+		.meta_ptr = mlen ? (uintptr_t)meta : 0,
+		.meta_len = mlen,
 	};
 
+	if (mlen > RAWKV_META_MAX)
+		return kv_check(kv, klen) ?: -EMSGSIZE;
 	return kv_check(kv, klen) ?: kv_ioctl(kv, RAWKV_IOC_PUT, &arg);
 }
 
 int rawkv_put(struct rawkv *kv, const void *key, size_t klen,
 	      const void *val, size_t vlen)
 {
-	return kv_put(kv, key, klen, val, vlen, 0);
+	return rawkv_put_meta(kv, key, klen, val, vlen, NULL, 0, 0);
 }
 
 int rawkv_put_sync(struct rawkv *kv, const void *key, size_t klen,
 		   const void *val, size_t vlen)
 {
-	return kv_put(kv, key, klen, val, vlen, RAWKV_PUT_SYNC);
+	return rawkv_put_meta(kv, key, klen, val, vlen, NULL, 0,
+			      RAWKV_PUT_SYNC);
 }
 
 static int kv_batch(struct rawkv *kv, unsigned long cmd,
@@ -144,22 +150,64 @@ int rawkv_get_batch(struct rawkv *kv, struct rawkv_op *ops, size_t n)
 	return kv_batch(kv, RAWKV_IOC_GET_BATCH, ops, n);
 }
 
-ssize_t rawkv_get(struct rawkv *kv, const void *key, size_t klen,
-		  void *buf, size_t buflen)
+/* The metadata buffer of @mlen bytes as the ABI carries it: at most 2^32-1. */
+static uint32_t kv_meta_buflen(const size_t *mlen)
+{
+	if (!mlen)
+		return 0;
+	return *mlen > UINT32_MAX ? UINT32_MAX : *mlen;
+}
+
+/* GET or EXISTS, with a metadata buffer when @mlen is not NULL. */
+static int kv_get(struct rawkv *kv, unsigned long cmd, const void *key,
+		  size_t klen, void *buf, size_t buflen, void *meta,
+		  size_t *mlen, uint64_t *vlen)
 {
 	struct rawkv_kv arg = {
 		.key_ptr = (uintptr_t)key,
-		.val_ptr = (uintptr_t)buf,
+		.val_ptr = buflen ? (uintptr_t)buf : 0,
 		.key_len = klen,
 		.val_len = buflen,
+		.meta_len = kv_meta_buflen(mlen),
 	};
-	int ret = kv_check(kv, klen) ?: kv_ioctl(kv, RAWKV_IOC_GET, &arg);
+	int ret = kv_check(kv, klen);
 
 	if (ret)
 		return ret;
-	if (arg.val_len > SSIZE_MAX)
+	if (mlen && !*mlen)
+		return -EINVAL;
+	arg.meta_ptr = mlen ? (uintptr_t)meta : 0;
+	ret = kv_ioctl(kv, cmd, &arg);
+	/*
+	 * The kernel sets meta_len on success and when the metadata does
+	 * not fit (-ERANGE, longer than the buffer); not when the value
+	 * does not.
+	 */
+	if (mlen && (!ret || (ret == -ERANGE &&
+			      arg.meta_len > kv_meta_buflen(mlen))))
+		*mlen = arg.meta_len;
+	*vlen = arg.val_len;
+	return ret;
+}
+
+ssize_t rawkv_get_meta(struct rawkv *kv, const void *key, size_t klen,
+		       void *buf, size_t buflen, void *meta, size_t *mlen)
+{
+	uint64_t vlen;
+	int ret = kv_get(kv, RAWKV_IOC_GET, key, klen, buf, buflen, meta,
+			 mlen, &vlen);
+
+	if (ret)
+		return ret;
+	if (vlen > SSIZE_MAX)
 		return -EOVERFLOW;
-	return arg.val_len;
+	return vlen;
+}
+
+ssize_t rawkv_get(struct rawkv *kv, const void *key, size_t klen,
+		  void *buf, size_t buflen)
+{
+	return rawkv_get_meta(kv, key, klen, buf, buflen, NULL, NULL);
 }
 
 int rawkv_delete(struct rawkv *kv, const void *key, size_t klen)
@@ -172,17 +220,21 @@ int rawkv_delete(struct rawkv *kv, const void *key, size_t klen)
 	return kv_check(kv, klen) ?: kv_ioctl(kv, RAWKV_IOC_DELETE, &arg);
 }
 
-int rawkv_exists(struct rawkv *kv, const void *key, size_t klen)
+int rawkv_exists_meta(struct rawkv *kv, const void *key, size_t klen,
+		      void *meta, size_t *mlen)
 {
-	struct rawkv_kv arg = {
-		.key_ptr = (uintptr_t)key,
-		.key_len = klen,
-	};
-	int ret = kv_check(kv, klen) ?: kv_ioctl(kv, RAWKV_IOC_EXISTS, &arg);
+	uint64_t vlen;
+	int ret = kv_get(kv, RAWKV_IOC_EXISTS, key, klen, NULL, 0, meta, mlen,
+			 &vlen);
 
 	if (ret)
 		return ret;
-	return arg.val_len > INT_MAX ? -EOVERFLOW : (int)arg.val_len;
+	return vlen > INT_MAX ? -EOVERFLOW : (int)vlen;
+}
+
+int rawkv_exists(struct rawkv *kv, const void *key, size_t klen)
+{
+	return rawkv_exists_meta(kv, key, klen, NULL, NULL);
 }
 
 int rawkv_flush(struct rawkv *kv)

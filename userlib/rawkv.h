@@ -44,6 +44,12 @@ extern "C" {
 #ifndef RAWKV_KEY_MAX
 #define RAWKV_KEY_MAX		255	/* longest key, in bytes */
 #endif
+#ifndef RAWKV_META_MAX
+#define RAWKV_META_MAX		256	/* most bytes of user metadata */
+#endif
+#ifndef RAWKV_PUT_SYNC
+#define RAWKV_PUT_SYNC		(1U << 0)	/* rawkv_put_meta(): durably */
+#endif
 
 #define RAWKV_DEFAULT_DEVICE	"/dev/rawkv"
 
@@ -187,6 +193,32 @@ int rawkv_put_sync(struct rawkv *kv, const void *key, size_t klen,
 		   const void *val, size_t vlen);
 
 /**
+ * rawkv_put_meta() - store a value with user metadata
+ * @kv:		handle
+ * @key:	key bytes
+ * @klen:	key length, 1..RAWKV_KEY_MAX
+ * @val:	value bytes; may be NULL when @vlen is 0
+ * @vlen:	value length, 0..value_max
+ * @meta:	the value's user metadata; may be NULL when @mlen is 0
+ * @mlen:	its length, 0..RAWKV_META_MAX (0: none)
+ * @flags:	0, or RAWKV_PUT_SYNC to store durably as rawkv_put_sync()
+ *
+ * Like rawkv_put() (or rawkv_put_sync()), and the @mlen bytes at @meta
+ * are stored with the value, in its slot header: rawkv_get_meta() and
+ * rawkv_exists_meta() return them, until the key gets another value.
+ * rawkv does not interpret them (LMCache keeps a chunk's shape, dtype and
+ * format there).
+ *
+ * Return: as rawkv_put(), and
+ *	-EMSGSIZE	@mlen larger than RAWKV_META_MAX
+ *	-EINVAL	unknown @flags
+ *	-EFAULT	@meta not readable
+ */
+int rawkv_put_meta(struct rawkv *kv, const void *key, size_t klen,
+		   const void *val, size_t vlen, const void *meta,
+		   size_t mlen, unsigned int flags);
+
+/**
  * struct rawkv_op - one operation of rawkv_put_batch() or rawkv_get_batch()
  * @key:	key bytes
  * @klen:	key length, 1..RAWKV_KEY_MAX
@@ -256,6 +288,28 @@ ssize_t rawkv_get(struct rawkv *kv, const void *key, size_t klen,
 		  void *buf, size_t buflen);
 
 /**
+ * rawkv_get_meta() - read the value of a key and its user metadata
+ * @kv:		handle
+ * @key:	key bytes
+ * @klen:	key length, 1..RAWKV_KEY_MAX
+ * @buf:	buffer for the value; ignored when @buflen is 0
+ * @buflen:	size of @buf; 0 only queries the value length (and the
+ *		metadata, as rawkv_exists_meta())
+ * @meta:	buffer for the metadata; RAWKV_META_MAX bytes always suffice
+ * @mlen:	in: size of @meta, at least 1; out: the metadata's length,
+ *		0 when the value has none. NULL: as rawkv_get()
+ *
+ * Return: as rawkv_get(), and
+ *	-ERANGE	also when the metadata is longer than @meta: *@mlen is
+ *		then set to its length (and @buf's contents are undefined);
+ *		when the value is what does not fit, *@mlen is unchanged
+ *	-EINVAL	*@mlen is 0
+ *	-EFAULT	@meta not writable
+ */
+ssize_t rawkv_get_meta(struct rawkv *kv, const void *key, size_t klen,
+		       void *buf, size_t buflen, void *meta, size_t *mlen);
+
+/**
  * rawkv_delete() - remove a key
  * @kv:		handle
  * @key:	key bytes
@@ -291,6 +345,30 @@ int rawkv_delete(struct rawkv *kv, const void *key, size_t klen);
  *	-ENOTTY	not a rawkv device, or a module without RAWKV_IOC_EXISTS
  */
 int rawkv_exists(struct rawkv *kv, const void *key, size_t klen);
+
+/**
+ * rawkv_exists_meta() - a key's value length and user metadata
+ * @kv:		handle
+ * @key:	key bytes
+ * @klen:	key length, 1..RAWKV_KEY_MAX
+ * @meta:	buffer for the metadata; RAWKV_META_MAX bytes always suffice
+ * @mlen:	in: size of @meta, at least 1; out: the metadata's length,
+ *		0 when the value has none. NULL: as rawkv_exists()
+ *
+ * Unlike rawkv_exists(), reads the key's slot header from the device (a
+ * few KiB, not the value), which also proves the key. Works on a
+ * read-only handle.
+ *
+ * Return: as rawkv_exists(), and
+ *	-ERANGE	the metadata is longer than @meta; *@mlen is set to its
+ *		length
+ *	-EINVAL	*@mlen is 0
+ *	-EFAULT	@meta not writable
+ *	-EIO	the slot header could not be read or is damaged
+ *	-ENOMEM	out of kernel memory
+ */
+int rawkv_exists_meta(struct rawkv *kv, const void *key, size_t klen,
+		      void *meta, size_t *mlen);
 
 /**
  * rawkv_flush() - commit every acknowledged PUT and DELETE to the device
@@ -600,6 +678,50 @@ int rawkv_ring_put_sync(struct rawkv_ring *ring, const void *key, size_t klen,
  */
 int rawkv_ring_get(struct rawkv_ring *ring, const void *key, size_t klen,
 		   void *buf, size_t buflen, uint64_t user_data);
+
+/**
+ * rawkv_ring_put_meta() - prepare a PUT with user metadata
+ * @ring:	ring
+ * @key:	key bytes, valid until the completion is reaped
+ * @klen:	key length, 1..RAWKV_KEY_MAX
+ * @val:	value bytes, valid and unchanged until the completion is reaped
+ * @vlen:	value length, 0..value_max
+ * @meta:	metadata, valid and unchanged until the completion is reaped
+ * @mlen:	its length, 0..RAWKV_META_MAX
+ * @flags:	0 or RAWKV_PUT_SYNC
+ * @user_data:	returned in the completion
+ *
+ * Completion result: as rawkv_put_meta().
+ *
+ * Return: as rawkv_ring_put(), and -EMSGSIZE (@mlen larger than
+ * RAWKV_META_MAX), -EINVAL (unknown @flags).
+ */
+int rawkv_ring_put_meta(struct rawkv_ring *ring, const void *key, size_t klen,
+			const void *val, size_t vlen, const void *meta,
+			size_t mlen, unsigned int flags, uint64_t user_data);
+
+/**
+ * rawkv_ring_get_meta() - prepare a GET that also returns the user metadata
+ * @ring:	ring
+ * @key:	key bytes, valid until the completion is reaped
+ * @klen:	key length, 1..RAWKV_KEY_MAX
+ * @buf:	buffer, valid and untouched until the completion is reaped;
+ *		ignored when @buflen is 0
+ * @buflen:	size of @buf; 0 queries the length and the metadata only
+ * @meta:	metadata buffer, valid and untouched until the completion is
+ *		reaped
+ * @mlen:	in: size of @meta, at least 1; set when the completion is
+ *		reaped, as rawkv_get_meta() sets it. NULL: as rawkv_ring_get()
+ * @user_data:	returned in the completion
+ *
+ * Completion result: as rawkv_get_meta().
+ *
+ * Return: 0, or -EINVAL (@ring NULL, bad @klen, *@mlen 0), -EBUSY (reap
+ * first).
+ */
+int rawkv_ring_get_meta(struct rawkv_ring *ring, const void *key, size_t klen,
+			void *buf, size_t buflen, void *meta, size_t *mlen,
+			uint64_t user_data);
 
 /**
  * rawkv_ring_delete() - prepare a DELETE

@@ -29,6 +29,7 @@
 struct rawkv_ring_op {
 	struct rawkv_kv kv;
 	uint64_t user_data;
+	size_t *mlen;		/* GET with metadata: where its length goes */
 };
 
 struct rawkv_ring {
@@ -119,7 +120,13 @@ static void ring_take(struct rawkv_ring *r, struct io_uring_cqe *cqe,
 	uint64_t idx = cqe->user_data;
 
 	if (idx < r->depth) {
-		c->user_data = r->ops[idx].user_data;
+		struct rawkv_ring_op *op = &r->ops[idx];
+
+		c->user_data = op->user_data;
+		/* As rawkv_get_meta(): set on success and a metadata -ERANGE. */
+		if (op->mlen && (cqe->res >= 0 || (cqe->res == -ERANGE &&
+						   op->kv.meta_len > *op->mlen)))
+			*op->mlen = op->kv.meta_len;
 		r->free[r->nfree++] = idx;
 	} else {
 		/* Not ours: cannot happen; report it rather than lose it. */
@@ -167,7 +174,8 @@ int rawkv_ring_eventfd(struct rawkv_ring *r)
 
 /* Prepare one command: an entry of ops[] and an SQE. */
 static int ring_prep(struct rawkv_ring *r, unsigned int cmd,
-		     const struct rawkv_kv *kv, uint64_t user_data)
+		     const struct rawkv_kv *kv, size_t *mlen,
+		     uint64_t user_data)
 {
 	struct rawkv_uring_cmd uc = { .kv_ptr = 0 };
 	struct io_uring_sqe *sqe;
@@ -181,6 +189,7 @@ static int ring_prep(struct rawkv_ring *r, unsigned int cmd,
 	idx = r->free[--r->nfree];
 	r->ops[idx].kv = *kv;
 	r->ops[idx].user_data = user_data;
+	r->ops[idx].mlen = mlen;
 
 	memset(sqe, 0, sizeof(*sqe));
 	sqe->opcode = IORING_OP_URING_CMD;
@@ -197,9 +206,9 @@ static int ring_check(const struct rawkv_ring *r, size_t klen)
 	return r && klen >= 1 && klen <= RAWKV_KEY_MAX ? 0 : -EINVAL;
 }
 
-static int ring_put(struct rawkv_ring *r, const void *key, size_t klen,
-		    const void *val, size_t vlen, uint32_t flags,
-		    uint64_t user_data)
+int rawkv_ring_put_meta(struct rawkv_ring *r, const void *key, size_t klen,
+			const void *val, size_t vlen, const void *meta,
+			size_t mlen, unsigned int flags, uint64_t user_data)
 {
 	struct rawkv_kv kv = {
 		.key_ptr = (uintptr_t)key,
@@ -207,40 +216,60 @@ static int ring_put(struct rawkv_ring *r, const void *key, size_t klen,
 		.key_len = klen,
 		.flags = flags,
 		.val_len = vlen,
+		.meta_ptr = mlen ? (uintptr_t)meta : 0,
+		.meta_len = mlen,
 	};
 	int ret = ring_check(r, klen);
 
 	if (ret)
 		return ret;
+	if (flags & ~RAWKV_PUT_SYNC)
+		return -EINVAL;
 	if (vlen > r->value_max)
 		return -E2BIG;
-	return ring_prep(r, RAWKV_IOC_PUT, &kv, user_data);
+	if (mlen > RAWKV_META_MAX)
+		return -EMSGSIZE;
+	return ring_prep(r, RAWKV_IOC_PUT, &kv, NULL, user_data);
 }
 
 int rawkv_ring_put(struct rawkv_ring *r, const void *key, size_t klen,
 		   const void *val, size_t vlen, uint64_t user_data)
 {
-	return ring_put(r, key, klen, val, vlen, 0, user_data);
+	return rawkv_ring_put_meta(r, key, klen, val, vlen, NULL, 0, 0,
+				   user_data);
 }
 
 int rawkv_ring_put_sync(struct rawkv_ring *r, const void *key, size_t klen,
 			const void *val, size_t vlen, uint64_t user_data)
 {
-	return ring_put(r, key, klen, val, vlen, RAWKV_PUT_SYNC, user_data);
+	return rawkv_ring_put_meta(r, key, klen, val, vlen, NULL, 0,
+				   RAWKV_PUT_SYNC, user_data);
+}
+
+int rawkv_ring_get_meta(struct rawkv_ring *r, const void *key, size_t klen,
+			void *buf, size_t buflen, void *meta, size_t *mlen,
+			uint64_t user_data)
+{
+	struct rawkv_kv kv = {
+		.key_ptr = (uintptr_t)key,
+		.val_ptr = buflen ? (uintptr_t)buf : 0,
+		.key_len = klen,
+		.val_len = buflen,
+		.meta_ptr = mlen ? (uintptr_t)meta : 0,
+		.meta_len = mlen ? (*mlen > UINT32_MAX ? UINT32_MAX : *mlen) : 0,
+	};
+
+	if (mlen && !*mlen)
+		return -EINVAL;
+	return ring_check(r, klen) ?:
+	       ring_prep(r, RAWKV_IOC_GET, &kv, mlen, user_data);
 }
 
 int rawkv_ring_get(struct rawkv_ring *r, const void *key, size_t klen,
 		   void *buf, size_t buflen, uint64_t user_data)
 {
-	struct rawkv_kv kv = {
-		.key_ptr = (uintptr_t)key,
-		.val_ptr = (uintptr_t)buf,
-		.key_len = klen,
-		.val_len = buflen,
-	};
-
-	return ring_check(r, klen) ?:
-	       ring_prep(r, RAWKV_IOC_GET, &kv, user_data);
+	return rawkv_ring_get_meta(r, key, klen, buf, buflen, NULL, NULL,
+				   user_data);
 }
 
 int rawkv_ring_delete(struct rawkv_ring *r, const void *key, size_t klen,
@@ -252,7 +281,7 @@ int rawkv_ring_delete(struct rawkv_ring *r, const void *key, size_t klen,
 	};
 
 	return ring_check(r, klen) ?:
-	       ring_prep(r, RAWKV_IOC_DELETE, &kv, user_data);
+	       ring_prep(r, RAWKV_IOC_DELETE, &kv, NULL, user_data);
 }
 
 int rawkv_ring_exists(struct rawkv_ring *r, const void *key, size_t klen,
@@ -264,7 +293,7 @@ int rawkv_ring_exists(struct rawkv_ring *r, const void *key, size_t klen,
 	};
 
 	return ring_check(r, klen) ?:
-	       ring_prep(r, RAWKV_IOC_EXISTS, &kv, user_data);
+	       ring_prep(r, RAWKV_IOC_EXISTS, &kv, NULL, user_data);
 }
 
 int rawkv_ring_submit(struct rawkv_ring *r)

@@ -35,7 +35,7 @@ static int fake_kv(unsigned long cmd, struct rawkv_kv *a)
 	const char *key = (const char *)(uintptr_t)a->key_ptr;
 	int hit = fklen && a->key_len == fklen && !memcmp(key, fkey, fklen);
 
-	if (a->flags || a->reserved[0] || a->reserved[1] || !a->key_len ||
+	if (a->flags || a->reserved || a->meta_ptr || a->meta_len || !a->key_len ||
 	    a->key_len > RAWKV_KEY_MAX)
 		return -EINVAL;
 	switch (cmd) {
