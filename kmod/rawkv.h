@@ -282,6 +282,7 @@ struct rawkv_cand {
 	u64 gens[RAWKV_MAX_SAME_FP];
 	struct page *pages[RAWKV_MAX_SAME_FP];
 	unsigned int found;		/* rawkv_match_key()'s, in @slots */
+	bool damaged;			/* it met a damaged header */
 };
 
 /*

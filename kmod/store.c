@@ -332,12 +332,17 @@ static struct rawkv_entry *rawkv_match_key(struct rawkv_dev *kd,
 		struct rawkv_entry *e = rawkv_ent(&kd->ix, c->slots[i]);
 		struct rawkv_rec r;
 		const char *why;
+		int ret;
 
-		if (io_ok && e->state == RAWKV_E_LIVE && e->gen == c->gens[i] &&
-		    !rawkv_check_slot_hdr(kd, e, page_address(c->pages[i]),
-					  key, klen, &r, &why)) {
-			found = e;
-			c->found = i;
+		if (io_ok && e->state == RAWKV_E_LIVE && e->gen == c->gens[i]) {
+			ret = rawkv_check_slot_hdr(kd, e,
+						   page_address(c->pages[i]),
+						   key, klen, &r, &why);
+			if (!ret) {
+				found = e;
+				c->found = i;
+			}
+			c->damaged |= ret == -EIO;
 		}
 		rawkv_unpin_locked(kd, e);
 	}
@@ -953,8 +958,8 @@ int rawkv_get(struct rawkv_dev *kd, const u8 *key, unsigned int klen,
  *   2. the one holding the key: its length; make it the most recently
  *      used (as a GET would)
  *   3. copy its metadata out from the header read
- * A damaged header is not dropped here: the key's next GET reads the slot
- * again and decides.
+ * A damaged header is -EIO, as the key may have been its, but is not
+ * dropped here: the key's next GET reads the slot again and decides.
  */
 int rawkv_exists_meta(struct rawkv_dev *kd, const u8 *key, unsigned int klen,
 		      u64 *vlen, struct rawkv_umeta *um)
@@ -981,7 +986,8 @@ int rawkv_exists_meta(struct rawkv_dev *kd, const u8 *key, unsigned int klen,
 		else
 			ret = rawkv_umeta_copy(um, &r);
 	} else if (!ret) {
-		ret = -ENOENT;
+		/* A damaged header may have been the key's. */
+		ret = c.damaged ? -EIO : -ENOENT;
 	}
 	rawkv_count(kd, ret == -ENOENT ? RAWKV_C_MISSES : RAWKV_C_HITS, 1);
 	rawkv_cand_free_pages(&c);

@@ -24,7 +24,7 @@ DIR=$(dirname "$0")
 NORMAL="rawkv_basic_test rawkv_abi_test rawkv_load_test rawkv_persist_test
 rawkv_evict_test rawkv_corrupt_test rawkv_stat_test rawkv_threads_test
 rawkv_fuzz_ioctl_test rawkv_fast_test rawkv_uring_test rawkv_error_test
-rawkv_regress_test rawkv_multi_test rawkv_list_test
+rawkv_regress_test rawkv_multi_test rawkv_list_test rawkv_meta_test
 rawkv_crash_test"
 
 export RAWKV_KO="${RAWKV_KO:-$DIR/rawkv.ko}"
