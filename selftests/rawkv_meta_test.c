@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <rawkv.h>	/* uapi/rawkv.h: struct rawkv_kv, raw */
@@ -401,6 +402,73 @@ TEST_F(meta, metadata_length_out_of_range_is_eio_then_gone)
 TEST_F(meta, bytes_after_the_metadata_are_not_checked)
 {
 	damage_meta(_metadata, self, 2);
+}
+
+/* Run @cmd under sh; its stdout into @out (up to @size bytes): its length. */
+static ssize_t run(const char *cmd, char *out, size_t size, int *status)
+{
+	size_t n = 0;
+	FILE *p = popen(cmd, "r");
+
+	if (!p)
+		return -1;
+	n = fread(out, 1, size, p);
+	*status = pclose(p);
+	return n;
+}
+
+TEST_F(meta, cli_put_meta_and_meta)
+{
+	char out[512], want[RAWKV_META_MAX + 1];
+	int status;
+	FILE *f;
+
+	ASSERT_EQ(3, run("printf abc | /rawkv/rawkv put --meta 'shape=[2,8] dtype=bf16' cli-1 && /rawkv/rawkv get cli-1",
+			 out, sizeof(out), &status));
+	ASSERT_EQ(0, status);
+	ASSERT_EQ(0, memcmp(out, "abc", 3));
+	ASSERT_EQ(22, run("/rawkv/rawkv meta cli-1", out, sizeof(out), &status));
+	ASSERT_EQ(0, status);
+	ASSERT_EQ(0, memcmp(out, "shape=[2,8] dtype=bf16", 22));
+
+	/* any bytes from a file, exactly 256 of them */
+	kv_fill(want, sizeof(want), 77);
+	f = fopen("/tmp/meta.bin", "w");
+	ASSERT_NE(NULL, f);
+	ASSERT_EQ(RAWKV_META_MAX, fwrite(want, 1, RAWKV_META_MAX, f));
+	ASSERT_EQ(0, fclose(f));
+	ASSERT_EQ(0, run("echo v | /rawkv/rawkv put-sync --meta-file /tmp/meta.bin cli-2",
+			 out, sizeof(out), &status));
+	ASSERT_EQ(0, status);
+	ASSERT_EQ(RAWKV_META_MAX, run("/rawkv/rawkv meta cli-2", out,
+				      sizeof(out), &status));
+	ASSERT_EQ(0, memcmp(out, want, RAWKV_META_MAX));
+
+	/* 257 bytes: refused, the old value and metadata stay */
+	f = fopen("/tmp/meta.bin", "w");
+	ASSERT_NE(NULL, f);
+	ASSERT_EQ(RAWKV_META_MAX + 1, fwrite(want, 1, RAWKV_META_MAX + 1, f));
+	ASSERT_EQ(0, fclose(f));
+	ASSERT_EQ(0, run("echo w | /rawkv/rawkv put --meta-file /tmp/meta.bin cli-2 2>&1 >/dev/null | grep -c 'longer than 256 bytes'",
+			 out, sizeof(out), &status) <= 0);
+	ASSERT_EQ(0, strncmp(out, "1\n", 2));
+	ASSERT_EQ(RAWKV_META_MAX, run("/rawkv/rawkv meta cli-2", out,
+				      sizeof(out), &status));
+	ASSERT_EQ(0, memcmp(out, want, RAWKV_META_MAX));
+	ASSERT_EQ(2, run("/rawkv/rawkv get cli-2", out, sizeof(out), &status));
+	ASSERT_EQ(0, memcmp(out, "v\n", 2));
+
+	/* a put without metadata clears it; a missing key is exit status 1 */
+	ASSERT_EQ(0, run("echo x | /rawkv/rawkv put cli-2 && /rawkv/rawkv meta cli-2",
+			 out, sizeof(out), &status));
+	ASSERT_EQ(0, status);
+	run("/rawkv/rawkv meta no-such-key 2>/dev/null", out, sizeof(out),
+	    &status);
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(1, WEXITSTATUS(status));
+	run("/rawkv/rawkv put --meta a --meta-file /tmp/meta.bin k 2>/dev/null",
+	    out, sizeof(out), &status);
+	ASSERT_EQ(2, WEXITSTATUS(status));
 }
 
 TEST_HARNESS_MAIN

@@ -23,10 +23,15 @@ static const char usage[] =
 "usage: rawkv [-d DEVICE] COMMAND [ARGS]\n"
 "\n"
 "Commands:\n"
-"  put KEY [FILE|-]  store the contents of FILE (default: stdin) under KEY,\n"
-"                    replacing any previous value\n"
-"  put-sync KEY [FILE|-]  the same, durable when it returns (no flush needed)\n"
+"  put [META] KEY [FILE|-]  store the contents of FILE (default: stdin) under\n"
+"                    KEY, replacing any previous value (and its metadata)\n"
+"      --meta TEXT        store TEXT as the value's user metadata\n"
+"      --meta-file FILE   store the contents of FILE as its metadata\n"
+"                         (at most 256 bytes, any bytes)\n"
+"  put-sync [META] KEY [FILE|-]  the same, durable when it returns\n"
 "  get KEY [FILE|-]  write the value of KEY to FILE (default: stdout)\n"
+"  meta KEY          write the user metadata of KEY to stdout, as stored\n"
+"                    (nothing when it has none); exit status 1 if no KEY\n"
 "  del KEY           remove KEY\n"
 "  exists KEY        print the value length of KEY; exit status 1 if none\n"
 "  flush             commit every put and del so far to the device\n"
@@ -190,12 +195,77 @@ static int write_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
-static int cmd_put(struct rawkv *kv, const char *key, const char *file,
-		   bool sync)
+/* A put's user metadata, from --meta TEXT or --meta-file FILE. */
+struct put_meta {
+	const char *text;
+	const char *file;
+};
+
+/* Take put's options off the front of @argv; returns how many, or -1. */
+static int put_options(int argc, char **argv, struct put_meta *pm)
 {
+	int i;
+
+	for (i = 0; i + 1 < argc; i += 2) {
+		if (!strcmp(argv[i], "--meta"))
+			pm->text = argv[i + 1];
+		else if (!strcmp(argv[i], "--meta-file"))
+			pm->file = argv[i + 1];
+		else
+			break;
+	}
+	if (pm->text && pm->file)
+		return -1;
+	return i;
+}
+
+/* The metadata bytes of @pm into @buf (RAWKV_META_MAX + 1 bytes). */
+static int put_meta_read(const struct put_meta *pm, char *buf, size_t *len)
+{
+	ssize_t n = 0;
+	int fd;
+
+	*len = 0;
+	if (pm->text) {
+		*len = strlen(pm->text);
+		if (*len > RAWKV_META_MAX)
+			return -EMSGSIZE;
+		memcpy(buf, pm->text, *len);
+		return 0;
+	}
+	if (!pm->file)
+		return 0;
+	fd = open(pm->file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	/* one more byte than fits tells a file that is too long */
+	while (*len <= RAWKV_META_MAX) {
+		n = read(fd, buf + *len, RAWKV_META_MAX + 1 - *len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		*len += n;
+	}
+	close(fd);
+	if (n < 0)
+		return -errno;
+	return *len > RAWKV_META_MAX ? -EMSGSIZE : 0;
+}
+
+static int cmd_put(struct rawkv *kv, const char *key, const char *file,
+		   bool sync, const struct put_meta *pm)
+{
+	char meta[RAWKV_META_MAX + 1];
 	int fd = STDIN_FILENO, err;
 	char *val = NULL;
-	size_t vlen = 0;
+	size_t vlen = 0, mlen;
+
+	err = put_meta_read(pm, meta, &mlen);
+	if (err)
+		return err == -EMSGSIZE ?
+		       fail(sync ? "put-sync" : "put", key, err) :
+		       fail_file(pm->file, err);
 
 	if (file && strcmp(file, "-")) {
 		fd = open(file, O_RDONLY | O_CLOEXEC);
@@ -208,10 +278,22 @@ static int cmd_put(struct rawkv *kv, const char *key, const char *file,
 	if (err)
 		return fail_file(fd == STDIN_FILENO ? "stdin" : file, err);
 
-	err = (sync ? rawkv_put_sync : rawkv_put)(kv, key, strlen(key), val,
-						  vlen);
+	err = rawkv_put_meta(kv, key, strlen(key), val, vlen, meta, mlen,
+			     sync ? RAWKV_PUT_SYNC : 0);
 	free(val);
 	return check(sync ? "put-sync" : "put", key, err);
+}
+
+static int cmd_meta(struct rawkv *kv, const char *key)
+{
+	char meta[RAWKV_META_MAX];
+	size_t mlen = sizeof(meta);
+	int ret = rawkv_exists_meta(kv, key, strlen(key), meta, &mlen);
+
+	if (ret < 0)
+		return fail("meta", key, ret);
+	ret = write_all(STDOUT_FILENO, meta, mlen);
+	return ret ? fail_file("stdout", ret) : 0;
 }
 
 static int cmd_get(struct rawkv *kv, const char *key, const char *file)
@@ -545,8 +627,9 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *dev = RAWKV_DEFAULT_DEVICE, *cmd;
+	struct put_meta pm = { NULL, NULL };
 	struct rawkv *kv;
-	int c, nargs, ret;
+	int c, nargs, ret, skip = 0;
 
 	while ((c = getopt_long(argc, argv, "+d:h", longopts, NULL)) != -1) {
 		switch (c) {
@@ -580,11 +663,18 @@ int main(int argc, char **argv)
 		return cmd_stores();
 	}
 
-	if (!strcmp(cmd, "put") || !strcmp(cmd, "put-sync") ||
-	    !strcmp(cmd, "get")) {
+	if (!strcmp(cmd, "put") || !strcmp(cmd, "put-sync")) {
+		skip = put_options(nargs, argv + optind + 1, &pm);
+		if (skip < 0)
+			return usage_error(cmd, ": --meta and --meta-file exclude each other");
+		nargs -= skip;
+		if (nargs < 1 || nargs > 2)
+			return usage_error(cmd, ": expects [--meta TEXT | --meta-file FILE] KEY [FILE|-]");
+	} else if (!strcmp(cmd, "get")) {
 		if (nargs < 1 || nargs > 2)
 			return usage_error(cmd, ": expects KEY [FILE|-]");
-	} else if (!strcmp(cmd, "del") || !strcmp(cmd, "exists")) {
+	} else if (!strcmp(cmd, "del") || !strcmp(cmd, "exists") ||
+		   !strcmp(cmd, "meta")) {
 		if (nargs != 1)
 			return usage_error(cmd, ": expects KEY");
 	} else if (!strcmp(cmd, "flush")) {
@@ -608,9 +698,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	argv += optind + 1;
+	argv += optind + 1 + skip;
 	if (!strcmp(cmd, "put") || !strcmp(cmd, "put-sync"))
-		ret = cmd_put(kv, argv[0], argv[1], !strcmp(cmd, "put-sync"));
+		ret = cmd_put(kv, argv[0], argv[1], !strcmp(cmd, "put-sync"),
+			      &pm);
 	else if (!strcmp(cmd, "get"))
 		ret = cmd_get(kv, argv[0], argv[1]);
 	else if (!strcmp(cmd, "del"))
@@ -618,6 +709,8 @@ int main(int argc, char **argv)
 			    rawkv_delete(kv, argv[0], strlen(argv[0])));
 	else if (!strcmp(cmd, "exists"))
 		ret = cmd_exists(kv, argv[0]);
+	else if (!strcmp(cmd, "meta"))
+		ret = cmd_meta(kv, argv[0]);
 	else if (!strcmp(cmd, "flush"))
 		ret = check("flush", NULL, rawkv_flush(kv));
 	else if (!strcmp(cmd, "ls"))

@@ -311,7 +311,9 @@ const char *rawkv_strerror(int err)
 	case ENOENT:
 		return "no such key";
 	case ERANGE:
-		return "buffer smaller than the value (get the length with buflen 0 first)";
+		return "buffer smaller than the value or its metadata (get the lengths with buflen 0 first)";
+	case EMSGSIZE:
+		return "user metadata longer than 256 bytes (RAWKV_META_MAX)";
 	case ENOTTY:
 		return "not a rawkv device, or the module does not know this command";
 	case ENODEV:
