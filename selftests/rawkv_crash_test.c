@@ -403,12 +403,9 @@ static int run_workload(struct run *r)
 		switch (op->type) {
 		case KV_OP_PUT:
 		case KV_OP_PUT_SYNC:
-			kv_val_make(r->vbuf, op->key, op->ver, op->len);
-			rc = op->type == KV_OP_PUT ?
-			     rawkv_put(r->kv, key->name, key->len, r->vbuf,
-				       op->len) :
-			     rawkv_put_sync(r->kv, key->name, key->len, r->vbuf,
-					    op->len);
+			rc = kv_put_ver(r->kv, key->name, key->len, op->key,
+					op->ver, r->vbuf, op->len,
+					op->type == KV_OP_PUT_SYNC);
 			break;
 		case KV_OP_DEL:
 			expect_present = lru_has(r, op->key);
@@ -1842,11 +1839,8 @@ static int blackbox_run(uint64_t seed)
 			ver[k]++;
 			bb_say("BB OP %" PRIu64 " %s %d %u %u\n", seq,
 			       sync ? "PUT_SYNC" : "PUT", k, ver[k], len);
-			kv_val_make(vbuf, k, ver[k], len);
-			rc = sync ? rawkv_put_sync(kv, key->name, key->len,
-						   vbuf, len) :
-				    rawkv_put(kv, key->name, key->len, vbuf,
-					      len);
+			rc = kv_put_ver(kv, key->name, key->len, k, ver[k],
+					vbuf, len, sync);
 			if (!rc) {
 				present[k] = true;
 				lens[k] = len;

@@ -169,6 +169,27 @@ void kv_val_make(void *buf, uint32_t key, uint32_t ver, size_t len)
 	memcpy(p, h, sizeof(h));
 }
 
+size_t kv_meta_make(void *buf, uint32_t key, uint32_t ver)
+{
+	size_t len = (key * 31 + ver * 7) % (RAWKV_META_MAX + 1);
+
+	if (!((key + ver) % 5))
+		len = 0;
+	kv_fill(buf, len, val_seed(key, ver, len) ^ 0x3e7a);
+	return len;
+}
+
+int kv_put_ver(struct rawkv *kv, const void *name, size_t nlen, uint32_t key,
+	       uint32_t ver, void *vbuf, size_t len, bool sync)
+{
+	unsigned char meta[RAWKV_META_MAX];
+	size_t mlen = kv_meta_make(meta, key, ver);
+
+	kv_val_make(vbuf, key, ver, len);
+	return rawkv_put_meta(kv, name, nlen, vbuf, len, meta, mlen,
+			      sync ? RAWKV_PUT_SYNC : 0);
+}
+
 bool kv_val_claims(const void *buf, size_t len, uint32_t *key, uint32_t *ver,
 		   bool *crc_ok)
 {
@@ -627,6 +648,39 @@ static int allowed_strict(const struct kv_model *m, int cut, bool issued,
 	return n;
 }
 
+/*
+ * Whether @meta (@mlen bytes), returned with the value of key @k that
+ * identify() took for version @ver, is the metadata of the PUT that wrote
+ * that value: of version @ver for a value that names its version, else of
+ * any issued PUT of these bytes.
+ */
+static bool meta_matches(const struct kv_model *m, int k, uint32_t ver,
+			 const void *buf, size_t len, const void *meta,
+			 size_t mlen, void *want)
+{
+	unsigned char exp[RAWKV_META_MAX];
+	uint32_t ckey, cver;
+	bool crc_ok;
+	int j;
+
+	if (kv_val_claims(buf, len, &ckey, &cver, &crc_ok))
+		return kv_meta_make(exp, k, ver) == mlen &&
+		       !memcmp(exp, meta, mlen);
+	for (j = 0; j < m->nops; j++) {
+		const struct kv_op *op = &m->ops[j];
+
+		if (op->key != k || !op->issued || !is_put(op) ||
+		    op->len != len)
+			continue;
+		kv_val_make(want, k, op->ver, len);
+		if (!memcmp(want, buf, len) &&
+		    kv_meta_make(exp, k, op->ver) == mlen &&
+		    !memcmp(exp, meta, mlen))
+			return true;
+	}
+	return false;
+}
+
 static int check_store(struct rawkv *kv, const struct kv_model *m,
 		       const struct allowed_ctx *a, void *buf, void *want,
 		       size_t buflen, FILE *out, const char *prefix,
@@ -647,6 +701,8 @@ static int check_store(struct rawkv *kv, const struct kv_model *m,
 	for (k = 0; k < m->nkeys; k++) {
 		const struct kv_key *key = &m->keys[k];
 		uint32_t allowed[64], ver = 0;
+		unsigned char meta[RAWKV_META_MAX];
+		size_t mlen = sizeof(meta);
 		char exp[256], got[128];
 		bool exempt;
 		int floor, n, i;
@@ -654,7 +710,8 @@ static int check_store(struct rawkv *kv, const struct kv_model *m,
 
 		n = allowed_for(m, a, k, allowed, 64, &floor, &exempt);
 		states_str(allowed, n, exp, sizeof(exp));
-		r = rawkv_get(kv, key->name, key->len, buf, buflen);
+		r = rawkv_get_meta(kv, key->name, key->len, buf, buflen, meta,
+				   &mlen);
 		if (r < 0 && r != -ENOENT) {
 			res->violations++;
 			violation(out, prefix, &lines, max_lines,
@@ -671,6 +728,14 @@ static int check_store(struct rawkv *kv, const struct kv_model *m,
 				violation(out, prefix, &lines, max_lines,
 					  "(b) key %s: GET returned bytes no PUT of it wrote (%s); expected %s",
 					  key->label, got, exp);
+				continue;
+			}
+			if (!meta_matches(m, k, ver, buf, r, meta, mlen,
+					  want)) {
+				res->violations++;
+				violation(out, prefix, &lines, max_lines,
+					  "(b) key %s: GET returned v%u with %zu bytes of metadata its PUT did not write",
+					  key->label, ver, mlen);
 				continue;
 			}
 		}

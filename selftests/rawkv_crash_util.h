@@ -80,6 +80,16 @@ const struct kv_wlog *kv_wlog_find(const struct kv_wlog *log, int count,
 /* Fill @buf with the value of version @ver of key @key, @len bytes. */
 void kv_val_make(void *buf, uint32_t key, uint32_t ver, size_t len);
 
+/*
+ * The user metadata PUT with version @ver of key @key, into @buf
+ * (RAWKV_META_MAX bytes): its length, 0 for some versions (none).
+ */
+size_t kv_meta_make(void *buf, uint32_t key, uint32_t ver);
+
+/* PUT (@sync: PUT_SYNC) version @ver of key @key, @len bytes, with its metadata. */
+int kv_put_ver(struct rawkv *kv, const void *name, size_t nlen, uint32_t key,
+	       uint32_t ver, void *vbuf, size_t len, bool sync);
+
 /* For a value of at least KV_VAL_HDR bytes: the key and version it claims
  * and whether its crc32c verifies. false when there is no header.
  */
