@@ -6,7 +6,9 @@
  *
  * Every multi-byte field is little-endian. Every checksum is crc32c (the
  * Castagnoli polynomial, seed ~0, result not inverted: the kernel's
- * crc32c(~0, buf, len)) over the structure with its own crc field zero.
+ * crc32c(~0, buf, len)) over the structure with its own crc field zero,
+ * unless its struct says otherwise (struct rawkv_slot_meta's is seeded
+ * with its slot header's crc and does not cover its own crc field).
  * Offsets and sizes are in bytes; every region starts on a
  * RAWKV_BLOCK_SIZE boundary so the format works on devices with 512 B
  * and 4 KiB logical blocks.
