@@ -2231,8 +2231,8 @@ static void report_projection(void)
 	       "raw CPU per value (the calling thread's CPU time, guest); crc_guest = value / "
 	       "guest kernel crc32c (cold), part of cpu_added; other_host = (cpu_added - crc_guest) / "
 	       "slowdown; crc_host = bytes / SSE4.2 crc32c (cold). PUT: its value's bios are in flight "
-	       "while the crc runs, then the 512-byte header goes out: t = max(t_drive(value), "
-	       "crc_host(value) + t_drive(512)) + other_host. GET: header and value are read "
+	       "while the crc runs, then the 1 KiB header (a 512-byte-sector drive) goes out: "
+	       "t = max(t_drive(value), crc_host(value) + t_drive(1024)) + other_host. GET: header and value are read "
 	       "together, each piece checksummed as it completes: t = t_drive(value) + "
 	       "crc_host(last piece) + other_host. raw: t_drive(value).\n\n");
 	printf("| op | value | rawkv CPU us/value (guest) | raw CPU us/value (guest) | "
@@ -2258,7 +2258,7 @@ static void report_projection(void)
 				td = t_drive(v);
 				if (op == OP_PUT) {
 					crc_h = v / (hcrc * 1e6);
-					t = crc_h + t_drive(512) > td ? crc_h + t_drive(512) : td;
+					t = crc_h + t_drive(1024) > td ? crc_h + t_drive(1024) : td;
 					crc_h = t - td;	/* what shows after the value's I/O */
 				} else {
 					crc_h = get_tail_bytes(g->vsize) / (hcrc * 1e6);
