@@ -26,10 +26,12 @@
 #include "rawkv.h"
 
 /*
- * rawkv_stores_mutex serializes attach, detach and module unload, and
- * guards rawkv_stores (store number -> struct rawkv_dev). Lock order:
- * rawkv_stores_mutex, then misc_mtx (misc_register/deregister); a store's
- * open (under misc_mtx) takes only its own open_lock.
+ * rawkv_stores_mutex guards rawkv_stores (store number -> struct
+ * rawkv_dev) and serializes detach and module unload. An attach reserves
+ * its number (a NULL entry) under it, creates the store without it (a
+ * load may take seconds), and publishes the store under it again. Lock
+ * order: rawkv_stores_mutex, then misc_mtx (misc_register/deregister); a
+ * store's open (under misc_mtx) takes only its own open_lock.
  */
 static DEFINE_MUTEX(rawkv_stores_mutex);
 static DEFINE_IDR(rawkv_stores);
@@ -223,7 +225,8 @@ static void rawkv_dev_destroy(struct rawkv_dev *kd)
  *		lowest free one
  * @idp:	set to the store number on success
  *
- * Context: process context; takes rawkv_stores_mutex.
+ * Context: process context; takes rawkv_stores_mutex, but not while it
+ * loads the store.
  * Return: 0, or a negative errno (dmesg says why).
  */
 int rawkv_store_attach(const struct rawkv_store_args *a, unsigned int id,
@@ -251,7 +254,16 @@ int rawkv_store_attach(const struct rawkv_store_args *a, unsigned int id,
 		goto out_unlock;
 	}
 	id = ret;
+	mutex_unlock(&rawkv_stores_mutex);
+
+	/*
+	 * Loading a large store takes seconds: other attaches and detaches
+	 * go on meanwhile. Until it is published below, a detach of this
+	 * number finds no store (-ENODEV).
+	 */
 	kd = rawkv_dev_create(a, id);
+
+	mutex_lock(&rawkv_stores_mutex);
 	if (IS_ERR(kd)) {
 		idr_remove(&rawkv_stores, id);
 		ret = PTR_ERR(kd);

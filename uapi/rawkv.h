@@ -549,7 +549,8 @@ struct rawkv_ctl_detach {
  * RAWKV_CTL_DETACH - write a store's final metadata and release its device
  *
  * Return: 0, or
- *	-ENODEV	no store has that number
+ *	-ENODEV	no store has that number (a store whose attach has not
+ *		returned yet has none either)
  *	-EBUSY	the store's device node is open (which includes commands in
  *		flight); nothing changed
  *	-EINVAL	nonzero flags or reserved
