@@ -7,7 +7,9 @@
  * io_uring. Keys are str (UTF-8) or bytes-like; values and buffers are any
  * contiguous buffer-protocol object, used in place (never copied). Every
  * call that does I/O runs with the GIL released; its buffers stay pinned
- * by their Py_buffer meanwhile.
+ * by their Py_buffer meanwhile. A value's user metadata (up to
+ * RAWKV_META_MAX bytes) goes in the same way (meta=), and comes back as
+ * bytes (with_meta=True), read into a buffer of RAWKV_META_MAX bytes.
  *
  * Errors: librawkv's negative errno becomes OSError(errno, text, key), so
  * Python picks the subclass (FileNotFoundError for ENOENT, ...) and the key
@@ -118,6 +120,40 @@ static int value_get(PyObject *obj, Py_buffer *view)
 		return -1;
 	}
 	return PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS);
+}
+
+/*
+ * User metadata to store with a value: None (none) or a buffer taken as a
+ * value is. Returns 1 with @view held, 0 for None, -1 on error. Its length
+ * is librawkv's to check (-EMSGSIZE above RAWKV_META_MAX).
+ */
+static int meta_get(PyObject *obj, Py_buffer *view)
+{
+	if (!obj || obj == Py_None)
+		return 0;
+	if (!PyObject_CheckBuffer(obj)) {
+		PyErr_Format(PyExc_TypeError,
+			     "meta must be None or support the buffer protocol, not %.100s",
+			     Py_TYPE(obj)->tp_name);
+		return -1;
+	}
+	return PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS) < 0 ? -1 : 1;
+}
+
+/* (@first, metadata as bytes); takes @first's reference, NULL or not. */
+static PyObject *with_meta_tuple(PyObject *first, const char *meta,
+				 size_t mlen)
+{
+	PyObject *m, *t = NULL;
+
+	if (!first)
+		return NULL;
+	m = PyBytes_FromStringAndSize(meta, mlen);
+	if (m)
+		t = PyTuple_Pack(2, first, m);
+	Py_XDECREF(m);
+	Py_DECREF(first);
+	return t;
 }
 
 /*
@@ -283,16 +319,19 @@ static PyObject *Store_exit(StoreObject *self, PyObject *Py_UNUSED(args))
 	return Store_close(self, NULL);
 }
 
-static PyObject *store_put(StoreObject *self, PyObject *args, int sync)
+static PyObject *store_put(StoreObject *self, PyObject *args, PyObject *kwds,
+			   int sync)
 {
-	PyObject *kobj, *vobj;
+	static char *kwlist[] = { "key", "value", "meta", NULL };
+	PyObject *kobj, *vobj, *mobj = Py_None;
 	struct rawkv *kv;
 	struct key k;
-	Py_buffer v;
-	int ret;
+	Py_buffer v, m;
+	int has_meta, ret;
 
-	if (!PyArg_ParseTuple(args, sync ? "OO:put_sync" : "OO:put", &kobj,
-			      &vobj))
+	if (!PyArg_ParseTupleAndKeywords(args, kwds,
+					 sync ? "OO|O:put_sync" : "OO|O:put",
+					 kwlist, &kobj, &vobj, &mobj))
 		return NULL;
 	if (key_get(kobj, &k) < 0)
 		return NULL;
@@ -300,19 +339,29 @@ static PyObject *store_put(StoreObject *self, PyObject *args, int sync)
 		key_put(&k);
 		return NULL;
 	}
-	kv = store_writable(self) ? store_enter(self) : NULL;
-	if (!kv) {
+	has_meta = meta_get(mobj, &m);
+	if (has_meta < 0) {
 		PyBuffer_Release(&v);
 		key_put(&k);
 		return NULL;
 	}
+	kv = store_writable(self) ? store_enter(self) : NULL;
+	if (!kv) {
+		if (has_meta)
+			PyBuffer_Release(&m);
+		PyBuffer_Release(&v);
+		key_put(&k);
+		return NULL;
+	}
+	/* without meta: no metadata, replacing the old value's */
 	Py_BEGIN_ALLOW_THREADS
-	if (sync)
-		ret = rawkv_put_sync(kv, k.ptr, k.len, v.buf, v.len);
-	else
-		ret = rawkv_put(kv, k.ptr, k.len, v.buf, v.len);
+	ret = rawkv_put_meta(kv, k.ptr, k.len, v.buf, v.len,
+			     has_meta ? m.buf : NULL, has_meta ? m.len : 0,
+			     sync ? RAWKV_PUT_SYNC : 0);
 	Py_END_ALLOW_THREADS
 	store_leave(self);
+	if (has_meta)
+		PyBuffer_Release(&m);
 	PyBuffer_Release(&v);
 	if (ret) {
 		raise_err(ret, kobj);
@@ -323,14 +372,16 @@ static PyObject *store_put(StoreObject *self, PyObject *args, int sync)
 	Py_RETURN_NONE;
 }
 
-static PyObject *Store_put(StoreObject *self, PyObject *args)
+static PyObject *Store_put(StoreObject *self, PyObject *args,
+			   PyObject *kwds)
 {
-	return store_put(self, args, 0);
+	return store_put(self, args, kwds, 0);
 }
 
-static PyObject *Store_put_sync(StoreObject *self, PyObject *args)
+static PyObject *Store_put_sync(StoreObject *self, PyObject *args,
+				PyObject *kwds)
 {
-	return store_put(self, args, 1);
+	return store_put(self, args, kwds, 1);
 }
 
 /* Raise the ERANGE of a GET into @buflen bytes, with the value's length. */
@@ -369,13 +420,25 @@ static PyObject *raise_erange(struct rawkv *kv, struct key *k,
 	return NULL;
 }
 
-static PyObject *Store_get(StoreObject *self, PyObject *arg)
+/*
+ * get(key, with_meta=False): the value's length from the table, then one
+ * GET into a bytes object of that length; with_meta, the same GET returns
+ * the metadata too (for a value of length 0, a query of the slot header).
+ */
+static PyObject *Store_get(StoreObject *self, PyObject *args, PyObject *kwds)
 {
-	PyObject *res = NULL;
+	static char *kwlist[] = { "key", "with_meta", NULL };
+	PyObject *arg, *res = NULL;
+	char meta[RAWKV_META_MAX];
+	size_t mlen = 0;
+	int with_meta = 0;
 	struct rawkv *kv;
 	struct key k;
 	ssize_t len, got;
 
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|p:get", kwlist, &arg,
+					 &with_meta))
+		return NULL;
 	if (key_get(arg, &k) < 0)
 		return NULL;
 	kv = store_enter(self);
@@ -394,12 +457,15 @@ static PyObject *Store_get(StoreObject *self, PyObject *arg)
 		res = PyBytes_FromStringAndSize(NULL, len);
 		if (!res)
 			break;
-		if (!len)
+		if (!len && !with_meta)
 			break;
+		mlen = sizeof(meta);
 		Py_BEGIN_ALLOW_THREADS
-		got = rawkv_get(kv, k.ptr, k.len, PyBytes_AS_STRING(res), len);
+		got = rawkv_get_meta(kv, k.ptr, k.len, PyBytes_AS_STRING(res),
+				     len, meta, with_meta ? &mlen : NULL);
 		Py_END_ALLOW_THREADS
-		if (got == -ERANGE) {	/* replaced by a longer value: again */
+		/* replaced by a longer value meanwhile: again */
+		if (got == -ERANGE || got > len) {
 			Py_CLEAR(res);
 			continue;
 		}
@@ -414,19 +480,30 @@ static PyObject *Store_get(StoreObject *self, PyObject *arg)
 	}
 	store_leave(self);
 	key_put(&k);
+	if (with_meta)
+		return with_meta_tuple(res, meta, mlen);
 	return res;
 }
 
-static PyObject *Store_get_into(StoreObject *self, PyObject *args)
+static PyObject *Store_get_into(StoreObject *self, PyObject *args,
+				PyObject *kwds)
 {
+	static char *kwlist[] = { "key", "buffer", "with_meta", NULL };
 	PyObject *kobj, *bobj, *res = NULL;
+	char meta[RAWKV_META_MAX];
+	size_t mlen = sizeof(meta);
+	size_t *mlenp = NULL;
+	int with_meta = 0;
 	struct rawkv *kv;
 	struct key k;
 	Py_buffer b;
 	ssize_t got;
 
-	if (!PyArg_ParseTuple(args, "OO:get_into", &kobj, &bobj))
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|p:get_into", kwlist,
+					 &kobj, &bobj, &with_meta))
 		return NULL;
+	if (with_meta)
+		mlenp = &mlen;
 	if (key_get(kobj, &k) < 0)
 		return NULL;
 	if (buffer_get(bobj, &b, kobj) < 0) {
@@ -439,19 +516,22 @@ static PyObject *Store_get_into(StoreObject *self, PyObject *args)
 	if (!b.len) {
 		/* librawkv reads a length of 0 as a query: keep it a GET */
 		Py_BEGIN_ALLOW_THREADS
-		got = rawkv_get(kv, k.ptr, k.len, NULL, 0);
+		got = rawkv_get_meta(kv, k.ptr, k.len, NULL, 0, meta, mlenp);
 		Py_END_ALLOW_THREADS
 		if (got > 0)
 			got = -ERANGE;
 	} else {
 		Py_BEGIN_ALLOW_THREADS
-		got = rawkv_get(kv, k.ptr, k.len, b.buf, b.len);
+		got = rawkv_get_meta(kv, k.ptr, k.len, b.buf, b.len, meta,
+				     mlenp);
 		Py_END_ALLOW_THREADS
 	}
 	if (got == -ERANGE)
 		raise_erange(kv, &k, b.len);
 	else if (got < 0)
 		raise_err(got, kobj);
+	else if (with_meta)
+		res = with_meta_tuple(PyLong_FromSsize_t(got), meta, mlen);
 	else
 		res = PyLong_FromSsize_t(got);
 	store_leave(self);
@@ -484,29 +564,70 @@ static PyObject *Store_delete(StoreObject *self, PyObject *arg)
 	Py_RETURN_NONE;
 }
 
-static PyObject *Store_exists(StoreObject *self, PyObject *arg)
+/*
+ * EXISTS of @arg into *@ret (the value length or a negative errno); with
+ * @mlen, the metadata too, into @meta (RAWKV_META_MAX bytes), its length
+ * in *@mlen (librawkv reads the slot header). Returns -1 with an exception
+ * set when the call could not be made (bad key, closed store), else 0.
+ */
+static int store_exists(StoreObject *self, PyObject *arg, char *meta,
+			size_t *mlen, int *ret)
 {
 	struct rawkv *kv;
 	struct key k;
-	int ret;
 
 	if (key_get(arg, &k) < 0)
-		return NULL;
+		return -1;
 	kv = store_enter(self);
 	if (!kv) {
 		key_put(&k);
-		return NULL;
+		return -1;
 	}
+	if (mlen)
+		*mlen = RAWKV_META_MAX;
 	Py_BEGIN_ALLOW_THREADS
-	ret = rawkv_exists(kv, k.ptr, k.len);
+	*ret = rawkv_exists_meta(kv, k.ptr, k.len, meta, mlen);
 	Py_END_ALLOW_THREADS
 	store_leave(self);
 	key_put(&k);
+	return 0;
+}
+
+static PyObject *Store_exists(StoreObject *self, PyObject *args,
+			      PyObject *kwds)
+{
+	static char *kwlist[] = { "key", "with_meta", NULL };
+	char meta[RAWKV_META_MAX];
+	size_t mlen = 0;
+	int with_meta = 0, ret;
+	PyObject *arg;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|p:exists", kwlist, &arg,
+					 &with_meta))
+		return NULL;
+	if (store_exists(self, arg, meta, with_meta ? &mlen : NULL, &ret) < 0)
+		return NULL;
 	if (ret == -ENOENT)
 		Py_RETURN_NONE;
 	if (ret < 0)
 		return raise_err(ret, arg);
+	if (with_meta)
+		return with_meta_tuple(PyLong_FromLong(ret), meta, mlen);
 	return PyLong_FromLong(ret);
+}
+
+/* meta(key) -> bytes: the value's metadata (b"" when none); as exists() */
+static PyObject *Store_meta(StoreObject *self, PyObject *arg)
+{
+	char meta[RAWKV_META_MAX];
+	size_t mlen = 0;
+	int ret;
+
+	if (store_exists(self, arg, meta, &mlen, &ret) < 0)
+		return NULL;
+	if (ret < 0)
+		return raise_err(ret, arg);
+	return PyBytes_FromStringAndSize(meta, mlen);
 }
 
 static PyObject *Store_flush(StoreObject *self, PyObject *Py_UNUSED(ignored))
@@ -837,18 +958,29 @@ static PyMethodDef Store_methods[] = {
 	  "close(): close the store (idempotent)" },
 	{ "__enter__", (PyCFunction)Store_enter, METH_NOARGS, NULL },
 	{ "__exit__", (PyCFunction)Store_exit, METH_VARARGS, NULL },
-	{ "put", (PyCFunction)Store_put, METH_VARARGS,
-	  "put(key, value): store value (any buffer) under key" },
-	{ "put_sync", (PyCFunction)Store_put_sync, METH_VARARGS,
-	  "put_sync(key, value): put, then commit (durable on return)" },
-	{ "get", (PyCFunction)Store_get, METH_O,
-	  "get(key) -> bytes" },
-	{ "get_into", (PyCFunction)Store_get_into, METH_VARARGS,
-	  "get_into(key, buffer) -> int: read the value into a writable buffer, return its length" },
+	{ "put", (PyCFunction)(void (*)(void))Store_put,
+	  METH_VARARGS | METH_KEYWORDS,
+	  "put(key, value, meta=None): store value (any buffer) under key, "
+	  "with meta (any buffer, up to 256 bytes) as its user metadata; "
+	  "without meta, none" },
+	{ "put_sync", (PyCFunction)(void (*)(void))Store_put_sync,
+	  METH_VARARGS | METH_KEYWORDS,
+	  "put_sync(key, value, meta=None): put, then commit (durable on return)" },
+	{ "get", (PyCFunction)(void (*)(void))Store_get,
+	  METH_VARARGS | METH_KEYWORDS,
+	  "get(key, with_meta=False) -> bytes, or (bytes, meta: bytes)" },
+	{ "get_into", (PyCFunction)(void (*)(void))Store_get_into,
+	  METH_VARARGS | METH_KEYWORDS,
+	  "get_into(key, buffer, with_meta=False) -> int, or (int, meta: bytes): "
+	  "read the value into a writable buffer, return its length" },
 	{ "delete", (PyCFunction)Store_delete, METH_O,
 	  "delete(key)" },
-	{ "exists", (PyCFunction)Store_exists, METH_O,
-	  "exists(key) -> int | None: the value length, or None" },
+	{ "exists", (PyCFunction)(void (*)(void))Store_exists,
+	  METH_VARARGS | METH_KEYWORDS,
+	  "exists(key, with_meta=False) -> int | None: the value length, or "
+	  "None; with_meta: (int, meta: bytes) | None, from the slot header" },
+	{ "meta", (PyCFunction)Store_meta, METH_O,
+	  "meta(key) -> bytes: the value's user metadata, b'' when none" },
 	{ "flush", (PyCFunction)Store_flush, METH_NOARGS,
 	  "flush(): commit every acknowledged PUT and DELETE" },
 	{ "stat", (PyCFunction)Store_stat, METH_NOARGS,
