@@ -1016,15 +1016,21 @@ static PyTypeObject Store_Type = {
 
 /*
  * One operation prepared and not yet reaped: what it pins until its
- * completion is reaped (the kernel reads the key and value, or writes the
- * buffer, until then) and the caller's tag. Its index in ops[] is the
- * user_data given to librawkv.
+ * completion is reaped (the kernel reads the key, value and metadata, or
+ * writes the buffers, until then) and the caller's tag. Its index in ops[]
+ * is the user_data given to librawkv. A GET with metadata reads it into
+ * the ring's metabuf for that index, its length into @mlen (librawkv sets
+ * it when the completion is reaped).
  */
 struct ring_op {
 	int used;
 	int has_buf;
+	int has_meta;
+	int with_meta;
 	struct key key;
 	Py_buffer buf;
+	Py_buffer meta;
+	size_t mlen;
 	PyObject *tag;
 };
 
@@ -1045,6 +1051,7 @@ typedef struct {
 	unsigned int nfree;
 	unsigned int *free;
 	struct ring_op *ops;
+	char *metabuf;		/* depth * RAWKV_META_MAX, at the first use */
 } RingObject;
 
 static void ring_lock(RingObject *r)
@@ -1068,6 +1075,10 @@ static void ring_op_release(RingObject *r, unsigned int idx)
 	if (op->has_buf)
 		PyBuffer_Release(&op->buf);
 	op->has_buf = 0;
+	if (op->has_meta)
+		PyBuffer_Release(&op->meta);
+	op->has_meta = 0;
+	op->with_meta = 0;
 	key_put(&op->key);
 	Py_CLEAR(op->tag);
 	op->used = 0;
@@ -1179,6 +1190,7 @@ static void Ring_dealloc(RingObject *self)
 	}
 	PyMem_Free(self->ops);
 	PyMem_Free(self->free);
+	PyMem_Free(self->metabuf);
 	Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -1201,17 +1213,32 @@ static int ring_open_check(RingObject *r)
 	return 1;
 }
 
-enum { OP_PUT, OP_PUT_SYNC, OP_GET, OP_DELETE, OP_EXISTS };
+enum { OP_PUT, OP_PUT_SYNC, OP_GET, OP_GET_META, OP_DELETE, OP_EXISTS };
+
+/* The metadata buffers of GETs with metadata, allocated at the first. */
+static char *ring_metabuf(RingObject *r, unsigned int idx)
+{
+	if (!r->metabuf) {
+		r->metabuf = PyMem_Calloc(r->depth, RAWKV_META_MAX);
+		if (!r->metabuf) {
+			PyErr_NoMemory();
+			return NULL;
+		}
+	}
+	return r->metabuf + (size_t)idx * RAWKV_META_MAX;
+}
 
 /*
- * Prepare one operation: pin the key and the value or buffer, then hand
- * them to librawkv with the op's index as user_data.
+ * Prepare one operation: pin the key, the value or buffer and the
+ * metadata (@mobj, a PUT's), then hand them to librawkv with the op's
+ * index as user_data.
  */
 static PyObject *ring_prep(RingObject *self, int kind, PyObject *kobj,
-			   PyObject *bobj, PyObject *tag)
+			   PyObject *bobj, PyObject *mobj, PyObject *tag)
 {
 	struct ring_op *op;
 	unsigned int idx;
+	char *meta = NULL;
 	int ret;
 
 	ring_lock(self);
@@ -1225,14 +1252,23 @@ static PyObject *ring_prep(RingObject *self, int kind, PyObject *kobj,
 	op = &self->ops[idx];
 	if (key_get(kobj, &op->key) < 0)
 		goto fail;
-	if (kind == OP_GET) {
+	if (kind == OP_GET || kind == OP_GET_META) {
 		if (buffer_get(bobj, &op->buf, kobj) < 0)
 			goto fail_key;
 		op->has_buf = 1;
+		if (kind == OP_GET_META) {
+			meta = ring_metabuf(self, idx);
+			if (!meta)
+				goto fail_buf;
+		}
 	} else if (kind == OP_PUT || kind == OP_PUT_SYNC) {
 		if (value_get(bobj, &op->buf) < 0)
 			goto fail_key;
 		op->has_buf = 1;
+		ret = meta_get(mobj, &op->meta);
+		if (ret < 0)
+			goto fail_buf;
+		op->has_meta = ret;
 		if (self->store && self->store->readonly) {
 			raise_msg(EBADF, kobj, "Store opened read-only");
 			goto fail_buf;
@@ -1243,16 +1279,23 @@ static PyObject *ring_prep(RingObject *self, int kind, PyObject *kobj,
 	}
 	switch (kind) {
 	case OP_PUT:
-		ret = rawkv_ring_put(self->ring, op->key.ptr, op->key.len,
-				     op->buf.buf, op->buf.len, idx);
-		break;
 	case OP_PUT_SYNC:
-		ret = rawkv_ring_put_sync(self->ring, op->key.ptr, op->key.len,
-					  op->buf.buf, op->buf.len, idx);
+		ret = rawkv_ring_put_meta(self->ring, op->key.ptr, op->key.len,
+					  op->buf.buf, op->buf.len,
+					  op->has_meta ? op->meta.buf : NULL,
+					  op->has_meta ? op->meta.len : 0,
+					  kind == OP_PUT_SYNC ? RAWKV_PUT_SYNC : 0,
+					  idx);
 		break;
 	case OP_GET:
 		ret = rawkv_ring_get(self->ring, op->key.ptr, op->key.len,
 				     op->buf.buf, op->buf.len, idx);
+		break;
+	case OP_GET_META:
+		op->mlen = RAWKV_META_MAX;
+		ret = rawkv_ring_get_meta(self->ring, op->key.ptr, op->key.len,
+					  op->buf.buf, op->buf.len, meta,
+					  &op->mlen, idx);
 		break;
 	case OP_DELETE:
 		ret = rawkv_ring_delete(self->ring, op->key.ptr, op->key.len,
@@ -1269,11 +1312,15 @@ static PyObject *ring_prep(RingObject *self, int kind, PyObject *kobj,
 	}
 	self->nfree--;
 	op->used = 1;
+	op->with_meta = kind == OP_GET_META;
 	op->tag = Py_NewRef(tag);
 	self->prepared++;
 	ring_unlock(self);
 	Py_RETURN_NONE;
 fail_buf:
+	if (op->has_meta)
+		PyBuffer_Release(&op->meta);
+	op->has_meta = 0;
 	if (op->has_buf)
 		PyBuffer_Release(&op->buf);
 	op->has_buf = 0;
@@ -1286,36 +1333,38 @@ fail:
 
 static PyObject *Ring_put(RingObject *self, PyObject *args, PyObject *kwds)
 {
-	static char *kwlist[] = { "key", "value", "tag", NULL };
-	PyObject *k, *v, *tag = Py_None;
+	static char *kwlist[] = { "key", "value", "tag", "meta", NULL };
+	PyObject *k, *v, *tag = Py_None, *m = Py_None;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|O:put", kwlist, &k,
-					 &v, &tag))
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|O$O:put", kwlist, &k,
+					 &v, &tag, &m))
 		return NULL;
-	return ring_prep(self, OP_PUT, k, v, tag);
+	return ring_prep(self, OP_PUT, k, v, m, tag);
 }
 
 static PyObject *Ring_put_sync(RingObject *self, PyObject *args,
 			       PyObject *kwds)
 {
-	static char *kwlist[] = { "key", "value", "tag", NULL };
-	PyObject *k, *v, *tag = Py_None;
+	static char *kwlist[] = { "key", "value", "tag", "meta", NULL };
+	PyObject *k, *v, *tag = Py_None, *m = Py_None;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|O:put_sync", kwlist,
-					 &k, &v, &tag))
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|O$O:put_sync", kwlist,
+					 &k, &v, &tag, &m))
 		return NULL;
-	return ring_prep(self, OP_PUT_SYNC, k, v, tag);
+	return ring_prep(self, OP_PUT_SYNC, k, v, m, tag);
 }
 
 static PyObject *Ring_get(RingObject *self, PyObject *args, PyObject *kwds)
 {
-	static char *kwlist[] = { "key", "buffer", "tag", NULL };
+	static char *kwlist[] = { "key", "buffer", "tag", "with_meta", NULL };
 	PyObject *k, *b, *tag = Py_None;
+	int with_meta = 0;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|O:get", kwlist, &k,
-					 &b, &tag))
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|O$p:get", kwlist, &k,
+					 &b, &tag, &with_meta))
 		return NULL;
-	return ring_prep(self, OP_GET, k, b, tag);
+	return ring_prep(self, with_meta ? OP_GET_META : OP_GET, k, b, NULL,
+			 tag);
 }
 
 static PyObject *Ring_delete(RingObject *self, PyObject *args,
@@ -1327,7 +1376,7 @@ static PyObject *Ring_delete(RingObject *self, PyObject *args,
 	if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|O:delete", kwlist, &k,
 					 &tag))
 		return NULL;
-	return ring_prep(self, OP_DELETE, k, NULL, tag);
+	return ring_prep(self, OP_DELETE, k, NULL, NULL, tag);
 }
 
 static PyObject *Ring_exists(RingObject *self, PyObject *args,
@@ -1339,7 +1388,7 @@ static PyObject *Ring_exists(RingObject *self, PyObject *args,
 	if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|O:exists", kwlist, &k,
 					 &tag))
 		return NULL;
-	return ring_prep(self, OP_EXISTS, k, NULL, tag);
+	return ring_prep(self, OP_EXISTS, k, NULL, NULL, tag);
 }
 
 static PyObject *Ring_submit(RingObject *self, PyObject *Py_UNUSED(ignored))
@@ -1364,6 +1413,25 @@ static PyObject *Ring_submit(RingObject *self, PyObject *Py_UNUSED(ignored))
 	if (ret < 0)
 		return raise_err(ret, NULL);
 	return PyLong_FromLong(ret);
+}
+
+/*
+ * What reap() returns for the completion of ops[@idx]: (tag, result), or
+ * for a GET with metadata (tag, result, meta: bytes, or None when it
+ * failed).
+ */
+static PyObject *ring_completion(RingObject *r, unsigned int idx,
+				 long long result)
+{
+	struct ring_op *op = &r->ops[idx];
+
+	if (!op->with_meta)
+		return Py_BuildValue("(OL)", op->tag, result);
+	if (result < 0)
+		return Py_BuildValue("(OLO)", op->tag, result, Py_None);
+	return Py_BuildValue("(OLy#)", op->tag, result,
+			     r->metabuf + (size_t)idx * RAWKV_META_MAX,
+			     (Py_ssize_t)op->mlen);
 }
 
 static PyObject *Ring_reap(RingObject *self, PyObject *args, PyObject *kwds)
@@ -1413,8 +1481,7 @@ static PyObject *Ring_reap(RingObject *self, PyObject *args, PyObject *kwds)
 		if (idx >= self->depth || !self->ops[idx].used)
 			continue;	/* cannot happen: librawkv's own entry */
 		if (list) {
-			t = Py_BuildValue("(OL)", self->ops[idx].tag,
-					  (long long)c[i].result);
+			t = ring_completion(self, idx, c[i].result);
 			if (!t || PyList_Append(list, t) < 0)
 				Py_CLEAR(list);
 			Py_XDECREF(t);
@@ -1458,11 +1525,15 @@ static PyMethodDef Ring_methods[] = {
 	{ "eventfd", (PyCFunction)Ring_eventfd, METH_NOARGS,
 	  "eventfd() -> int: readable when completions are ready" },
 	{ "put", (PyCFunction)(void (*)(void))Ring_put,
-	  METH_VARARGS | METH_KEYWORDS, "put(key, value, tag=None)" },
+	  METH_VARARGS | METH_KEYWORDS,
+	  "put(key, value, tag=None, *, meta=None): meta pinned until reaped" },
 	{ "put_sync", (PyCFunction)(void (*)(void))Ring_put_sync,
-	  METH_VARARGS | METH_KEYWORDS, "put_sync(key, value, tag=None)" },
+	  METH_VARARGS | METH_KEYWORDS,
+	  "put_sync(key, value, tag=None, *, meta=None)" },
 	{ "get", (PyCFunction)(void (*)(void))Ring_get,
-	  METH_VARARGS | METH_KEYWORDS, "get(key, buffer, tag=None)" },
+	  METH_VARARGS | METH_KEYWORDS,
+	  "get(key, buffer, tag=None, *, with_meta=False): with_meta, it "
+	  "completes as (tag, result, meta: bytes | None)" },
 	{ "delete", (PyCFunction)(void (*)(void))Ring_delete,
 	  METH_VARARGS | METH_KEYWORDS, "delete(key, tag=None)" },
 	{ "exists", (PyCFunction)(void (*)(void))Ring_exists,
@@ -1471,7 +1542,8 @@ static PyMethodDef Ring_methods[] = {
 	  "submit() -> int: operations handed to the kernel" },
 	{ "reap", (PyCFunction)(void (*)(void))Ring_reap,
 	  METH_VARARGS | METH_KEYWORDS,
-	  "reap(max=depth, wait=False) -> list[(tag, result)]" },
+	  "reap(max=depth, wait=False) -> list[(tag, result)], "
+	  "(tag, result, meta) for a get with_meta" },
 	{ NULL }
 };
 

@@ -1,12 +1,14 @@
 # SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause
 """User metadata with a value: put(meta=), get/get_into/exists(with_meta=True),
-Store.meta()."""
+Store.meta(), and the same on a Ring."""
 import errno
 import sys
 
 import pytest
 
 import rawkv
+
+from test_ring import reap_all
 
 try:
     import numpy
@@ -196,3 +198,57 @@ def test_meta_refcounts_and_release(store, key):
     assert [sys.getrefcount(x) for x in (m, k)] == base
     m.extend(b"!")  # BufferError if a put kept the metadata pinned
 
+
+def test_ring_meta(store, key):
+    raw = pattern(200, 5)
+    vals = {"%s/%d" % (key, i): pattern(3000 * i + 1, i) for i in range(6)}
+    metas = {k: raw[: 40 * i] for i, k in enumerate(vals)}  # the first: none
+    with rawkv.Ring(store, 16) as ring:
+        for i, (k, v) in enumerate(vals.items()):
+            put = ring.put_sync if i % 2 else ring.put
+            put(k, v, ("put", k), meta=bytearray(metas[k]) if i else None)
+        ring.submit()
+        assert sorted(reap_all(ring, 6)) == sorted((("put", k), 0) for k in vals)
+        bufs = {k: bytearray(20000) for k in vals}
+        for k in vals:
+            ring.get(k, bufs[k], ("meta", k), with_meta=True)
+        ring.get(key + "/0", bytearray(100), "plain")
+        ring.get(key + "/missing", bytearray(10), "missing", with_meta=True)
+        ring.get(key + "/5", bytearray(0), "len0", with_meta=True)
+        ring.get(key + "/5", bytearray(10), "small", with_meta=True)
+        ring.submit()
+        res = {r[0]: r[1:] for r in reap_all(ring, 10)}
+        for k, v in vals.items():
+            assert res[("meta", k)] == (len(v), metas[k])
+            assert bufs[k][: len(v)] == v
+        assert res["plain"] == (1,)  # a GET without with_meta: (tag, result)
+        assert res["missing"] == (-errno.ENOENT, None)
+        assert res["len0"] == (len(vals[key + "/5"]), metas[key + "/5"])
+        assert res["small"] == (-errno.ERANGE, None)
+        # a too long metadata fails when prepared: nothing is queued
+        with pytest.raises(OSError) as ei:
+            ring.put(key + "/0", b"x", "long", meta=bytes(META_MAX + 1))
+        assert ei.value.errno == errno.EMSGSIZE
+        with pytest.raises(TypeError):
+            ring.put(key + "/0", b"x", "bad", meta=12)
+        assert ring.pending == 0
+    for k in vals:
+        assert store.get(k, with_meta=True) == (vals[k], metas[k])
+
+
+def test_ring_pins_meta_until_reaped(store, key):
+    m = bytearray(b"pinned meta")
+    base = sys.getrefcount(m)
+    with rawkv.Ring(store, 4) as ring:
+        ring.put(key, b"value", 1, meta=m)
+        assert sys.getrefcount(m) > base
+        with pytest.raises(BufferError):
+            m.extend(b"x")  # its Py_buffer is held until the reap
+        ring.submit()
+        assert reap_all(ring, 1) == [(1, 0)]
+        assert sys.getrefcount(m) == base
+        m.extend(b"x")
+        ring.put(key, b"value", 2, meta=m)  # never submitted: freed at close
+    assert sys.getrefcount(m) == base
+    m.extend(b"y")
+    assert store.get(key, with_meta=True) == (b"value", b"pinned meta")
