@@ -96,19 +96,20 @@ else
 fi
 
 # The Python package (python/): its pytest tests in a boot of their own, on a disk of its
-# own (build/vm/python-vda.img, 2 GiB sparse), with the host's python3 run in the guest
+# own (build/vm/python-vda.img, 2 GiB sparse; python-vdb.img and python-vdc.img, 64 MiB,
+# for more stores: RAWKV_TEST_DEV2 and RAWKV_TEST_DEV3), with the host's python3 run in the guest
 # over 9p (python/tests/guest-pytest.sh: the tests twice, as built and under ASan/UBSan);
 # each test of each pass counts, through the "# Totals:" line that its conftest prints,
 # plus one failure for a bad boot. Not counted in the budget.
 python_boot() {
 	local log=$VM/check-python.log secs=${RAWKV_CHECK_PYTHON_TIMEOUT:-900} rc why=()
 	echo "# ==== python: python/tests under pytest in the guest (timeout ${secs}s)"
-	rm -f "$VM"/python-vd[ab].img && truncate -s 2G "$VM/python-vda.img" &&
-		truncate -s 64M "$VM/python-vdb.img" || {
-		failed=$((failed + 1)); echo "not ok - python: cannot create its disk image"; return; }
+	rm -f "$VM"/python-vd[abc].img && truncate -s 2G "$VM/python-vda.img" &&
+		truncate -s 64M "$VM/python-vdb.img" && truncate -s 64M "$VM/python-vdc.img" || {
+		failed=$((failed + 1)); echo "not ok - python: cannot create its disk images"; return; }
 	"$TOP/scripts/vm.sh" --name check-python --timeout "$secs" --virtfs \
-		--disk "$VM/python-vda.img" --disk "$VM/python-vdb.img" \
-		--run "RAWKV_TEST_DEV2=/dev/vdb sh /host$TOP/python/tests/guest-pytest.sh $TOP/python /dev/vda" \
+		--disk "$VM/python-vda.img" --disk "$VM/python-vdb.img" --disk "$VM/python-vdc.img" \
+		--run "RAWKV_TEST_DEV2=/dev/vdb RAWKV_TEST_DEV3=/dev/vdc sh /host$TOP/python/tests/guest-pytest.sh $TOP/python /dev/vda" \
 		2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
 	add_totals "$log" || why+=("no '# Totals:' line")

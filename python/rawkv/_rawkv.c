@@ -7,7 +7,9 @@
  * io_uring. Keys are str (UTF-8) or bytes-like; values and buffers are any
  * contiguous buffer-protocol object, used in place (never copied). Every
  * call that does I/O runs with the GIL released; its buffers stay pinned
- * by their Py_buffer meanwhile.
+ * by their Py_buffer meanwhile. A value's user metadata (up to
+ * RAWKV_META_MAX bytes) goes in the same way (meta=), and comes back as
+ * bytes (with_meta=True), read into a buffer of RAWKV_META_MAX bytes.
  *
  * Errors: librawkv's negative errno becomes OSError(errno, text, key), so
  * Python picks the subclass (FileNotFoundError for ENOENT, ...) and the key
@@ -118,6 +120,40 @@ static int value_get(PyObject *obj, Py_buffer *view)
 		return -1;
 	}
 	return PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS);
+}
+
+/*
+ * User metadata to store with a value: None (none) or a buffer taken as a
+ * value is. Returns 1 with @view held, 0 for None, -1 on error. Its length
+ * is librawkv's to check (-EMSGSIZE above RAWKV_META_MAX).
+ */
+static int meta_get(PyObject *obj, Py_buffer *view)
+{
+	if (!obj || obj == Py_None)
+		return 0;
+	if (!PyObject_CheckBuffer(obj)) {
+		PyErr_Format(PyExc_TypeError,
+			     "meta must be None or support the buffer protocol, not %.100s",
+			     Py_TYPE(obj)->tp_name);
+		return -1;
+	}
+	return PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS) < 0 ? -1 : 1;
+}
+
+/* (@first, metadata as bytes); takes @first's reference, NULL or not. */
+static PyObject *with_meta_tuple(PyObject *first, const char *meta,
+				 size_t mlen)
+{
+	PyObject *m, *t = NULL;
+
+	if (!first)
+		return NULL;
+	m = PyBytes_FromStringAndSize(meta, mlen);
+	if (m)
+		t = PyTuple_Pack(2, first, m);
+	Py_XDECREF(m);
+	Py_DECREF(first);
+	return t;
 }
 
 /*
@@ -283,16 +319,19 @@ static PyObject *Store_exit(StoreObject *self, PyObject *Py_UNUSED(args))
 	return Store_close(self, NULL);
 }
 
-static PyObject *store_put(StoreObject *self, PyObject *args, int sync)
+static PyObject *store_put(StoreObject *self, PyObject *args, PyObject *kwds,
+			   int sync)
 {
-	PyObject *kobj, *vobj;
+	static char *kwlist[] = { "key", "value", "meta", NULL };
+	PyObject *kobj, *vobj, *mobj = Py_None;
 	struct rawkv *kv;
 	struct key k;
-	Py_buffer v;
-	int ret;
+	Py_buffer v, m;
+	int has_meta, ret;
 
-	if (!PyArg_ParseTuple(args, sync ? "OO:put_sync" : "OO:put", &kobj,
-			      &vobj))
+	if (!PyArg_ParseTupleAndKeywords(args, kwds,
+					 sync ? "OO|O:put_sync" : "OO|O:put",
+					 kwlist, &kobj, &vobj, &mobj))
 		return NULL;
 	if (key_get(kobj, &k) < 0)
 		return NULL;
@@ -300,19 +339,29 @@ static PyObject *store_put(StoreObject *self, PyObject *args, int sync)
 		key_put(&k);
 		return NULL;
 	}
-	kv = store_writable(self) ? store_enter(self) : NULL;
-	if (!kv) {
+	has_meta = meta_get(mobj, &m);
+	if (has_meta < 0) {
 		PyBuffer_Release(&v);
 		key_put(&k);
 		return NULL;
 	}
+	kv = store_writable(self) ? store_enter(self) : NULL;
+	if (!kv) {
+		if (has_meta)
+			PyBuffer_Release(&m);
+		PyBuffer_Release(&v);
+		key_put(&k);
+		return NULL;
+	}
+	/* without meta: no metadata, replacing the old value's */
 	Py_BEGIN_ALLOW_THREADS
-	if (sync)
-		ret = rawkv_put_sync(kv, k.ptr, k.len, v.buf, v.len);
-	else
-		ret = rawkv_put(kv, k.ptr, k.len, v.buf, v.len);
+	ret = rawkv_put_meta(kv, k.ptr, k.len, v.buf, v.len,
+			     has_meta ? m.buf : NULL, has_meta ? m.len : 0,
+			     sync ? RAWKV_PUT_SYNC : 0);
 	Py_END_ALLOW_THREADS
 	store_leave(self);
+	if (has_meta)
+		PyBuffer_Release(&m);
 	PyBuffer_Release(&v);
 	if (ret) {
 		raise_err(ret, kobj);
@@ -323,14 +372,16 @@ static PyObject *store_put(StoreObject *self, PyObject *args, int sync)
 	Py_RETURN_NONE;
 }
 
-static PyObject *Store_put(StoreObject *self, PyObject *args)
+static PyObject *Store_put(StoreObject *self, PyObject *args,
+			   PyObject *kwds)
 {
-	return store_put(self, args, 0);
+	return store_put(self, args, kwds, 0);
 }
 
-static PyObject *Store_put_sync(StoreObject *self, PyObject *args)
+static PyObject *Store_put_sync(StoreObject *self, PyObject *args,
+				PyObject *kwds)
 {
-	return store_put(self, args, 1);
+	return store_put(self, args, kwds, 1);
 }
 
 /* Raise the ERANGE of a GET into @buflen bytes, with the value's length. */
@@ -369,13 +420,25 @@ static PyObject *raise_erange(struct rawkv *kv, struct key *k,
 	return NULL;
 }
 
-static PyObject *Store_get(StoreObject *self, PyObject *arg)
+/*
+ * get(key, with_meta=False): the value's length from the table, then one
+ * GET into a bytes object of that length; with_meta, the same GET returns
+ * the metadata too (for a value of length 0, a query of the slot header).
+ */
+static PyObject *Store_get(StoreObject *self, PyObject *args, PyObject *kwds)
 {
-	PyObject *res = NULL;
+	static char *kwlist[] = { "key", "with_meta", NULL };
+	PyObject *arg, *res = NULL;
+	char meta[RAWKV_META_MAX];
+	size_t mlen = 0;
+	int with_meta = 0;
 	struct rawkv *kv;
 	struct key k;
 	ssize_t len, got;
 
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|p:get", kwlist, &arg,
+					 &with_meta))
+		return NULL;
 	if (key_get(arg, &k) < 0)
 		return NULL;
 	kv = store_enter(self);
@@ -394,12 +457,15 @@ static PyObject *Store_get(StoreObject *self, PyObject *arg)
 		res = PyBytes_FromStringAndSize(NULL, len);
 		if (!res)
 			break;
-		if (!len)
+		if (!len && !with_meta)
 			break;
+		mlen = sizeof(meta);
 		Py_BEGIN_ALLOW_THREADS
-		got = rawkv_get(kv, k.ptr, k.len, PyBytes_AS_STRING(res), len);
+		got = rawkv_get_meta(kv, k.ptr, k.len, PyBytes_AS_STRING(res),
+				     len, meta, with_meta ? &mlen : NULL);
 		Py_END_ALLOW_THREADS
-		if (got == -ERANGE) {	/* replaced by a longer value: again */
+		/* replaced by a longer value meanwhile: again */
+		if (got == -ERANGE || got > len) {
 			Py_CLEAR(res);
 			continue;
 		}
@@ -414,19 +480,30 @@ static PyObject *Store_get(StoreObject *self, PyObject *arg)
 	}
 	store_leave(self);
 	key_put(&k);
+	if (with_meta)
+		return with_meta_tuple(res, meta, mlen);
 	return res;
 }
 
-static PyObject *Store_get_into(StoreObject *self, PyObject *args)
+static PyObject *Store_get_into(StoreObject *self, PyObject *args,
+				PyObject *kwds)
 {
+	static char *kwlist[] = { "key", "buffer", "with_meta", NULL };
 	PyObject *kobj, *bobj, *res = NULL;
+	char meta[RAWKV_META_MAX];
+	size_t mlen = sizeof(meta);
+	size_t *mlenp = NULL;
+	int with_meta = 0;
 	struct rawkv *kv;
 	struct key k;
 	Py_buffer b;
 	ssize_t got;
 
-	if (!PyArg_ParseTuple(args, "OO:get_into", &kobj, &bobj))
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|p:get_into", kwlist,
+					 &kobj, &bobj, &with_meta))
 		return NULL;
+	if (with_meta)
+		mlenp = &mlen;
 	if (key_get(kobj, &k) < 0)
 		return NULL;
 	if (buffer_get(bobj, &b, kobj) < 0) {
@@ -439,19 +516,22 @@ static PyObject *Store_get_into(StoreObject *self, PyObject *args)
 	if (!b.len) {
 		/* librawkv reads a length of 0 as a query: keep it a GET */
 		Py_BEGIN_ALLOW_THREADS
-		got = rawkv_get(kv, k.ptr, k.len, NULL, 0);
+		got = rawkv_get_meta(kv, k.ptr, k.len, NULL, 0, meta, mlenp);
 		Py_END_ALLOW_THREADS
 		if (got > 0)
 			got = -ERANGE;
 	} else {
 		Py_BEGIN_ALLOW_THREADS
-		got = rawkv_get(kv, k.ptr, k.len, b.buf, b.len);
+		got = rawkv_get_meta(kv, k.ptr, k.len, b.buf, b.len, meta,
+				     mlenp);
 		Py_END_ALLOW_THREADS
 	}
 	if (got == -ERANGE)
 		raise_erange(kv, &k, b.len);
 	else if (got < 0)
 		raise_err(got, kobj);
+	else if (with_meta)
+		res = with_meta_tuple(PyLong_FromSsize_t(got), meta, mlen);
 	else
 		res = PyLong_FromSsize_t(got);
 	store_leave(self);
@@ -484,29 +564,70 @@ static PyObject *Store_delete(StoreObject *self, PyObject *arg)
 	Py_RETURN_NONE;
 }
 
-static PyObject *Store_exists(StoreObject *self, PyObject *arg)
+/*
+ * EXISTS of @arg into *@ret (the value length or a negative errno); with
+ * @mlen, the metadata too, into @meta (RAWKV_META_MAX bytes), its length
+ * in *@mlen (librawkv reads the slot header). Returns -1 with an exception
+ * set when the call could not be made (bad key, closed store), else 0.
+ */
+static int store_exists(StoreObject *self, PyObject *arg, char *meta,
+			size_t *mlen, int *ret)
 {
 	struct rawkv *kv;
 	struct key k;
-	int ret;
 
 	if (key_get(arg, &k) < 0)
-		return NULL;
+		return -1;
 	kv = store_enter(self);
 	if (!kv) {
 		key_put(&k);
-		return NULL;
+		return -1;
 	}
+	if (mlen)
+		*mlen = RAWKV_META_MAX;
 	Py_BEGIN_ALLOW_THREADS
-	ret = rawkv_exists(kv, k.ptr, k.len);
+	*ret = rawkv_exists_meta(kv, k.ptr, k.len, meta, mlen);
 	Py_END_ALLOW_THREADS
 	store_leave(self);
 	key_put(&k);
+	return 0;
+}
+
+static PyObject *Store_exists(StoreObject *self, PyObject *args,
+			      PyObject *kwds)
+{
+	static char *kwlist[] = { "key", "with_meta", NULL };
+	char meta[RAWKV_META_MAX];
+	size_t mlen = 0;
+	int with_meta = 0, ret;
+	PyObject *arg;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|p:exists", kwlist, &arg,
+					 &with_meta))
+		return NULL;
+	if (store_exists(self, arg, meta, with_meta ? &mlen : NULL, &ret) < 0)
+		return NULL;
 	if (ret == -ENOENT)
 		Py_RETURN_NONE;
 	if (ret < 0)
 		return raise_err(ret, arg);
+	if (with_meta)
+		return with_meta_tuple(PyLong_FromLong(ret), meta, mlen);
 	return PyLong_FromLong(ret);
+}
+
+/* meta(key) -> bytes: the value's metadata (b"" when none); as exists() */
+static PyObject *Store_meta(StoreObject *self, PyObject *arg)
+{
+	char meta[RAWKV_META_MAX];
+	size_t mlen = 0;
+	int ret;
+
+	if (store_exists(self, arg, meta, &mlen, &ret) < 0)
+		return NULL;
+	if (ret < 0)
+		return raise_err(ret, arg);
+	return PyBytes_FromStringAndSize(meta, mlen);
 }
 
 static PyObject *Store_flush(StoreObject *self, PyObject *Py_UNUSED(ignored))
@@ -837,18 +958,29 @@ static PyMethodDef Store_methods[] = {
 	  "close(): close the store (idempotent)" },
 	{ "__enter__", (PyCFunction)Store_enter, METH_NOARGS, NULL },
 	{ "__exit__", (PyCFunction)Store_exit, METH_VARARGS, NULL },
-	{ "put", (PyCFunction)Store_put, METH_VARARGS,
-	  "put(key, value): store value (any buffer) under key" },
-	{ "put_sync", (PyCFunction)Store_put_sync, METH_VARARGS,
-	  "put_sync(key, value): put, then commit (durable on return)" },
-	{ "get", (PyCFunction)Store_get, METH_O,
-	  "get(key) -> bytes" },
-	{ "get_into", (PyCFunction)Store_get_into, METH_VARARGS,
-	  "get_into(key, buffer) -> int: read the value into a writable buffer, return its length" },
+	{ "put", (PyCFunction)(void (*)(void))Store_put,
+	  METH_VARARGS | METH_KEYWORDS,
+	  "put(key, value, meta=None): store value (any buffer) under key, "
+	  "with meta (any buffer, up to 256 bytes) as its user metadata; "
+	  "without meta, none" },
+	{ "put_sync", (PyCFunction)(void (*)(void))Store_put_sync,
+	  METH_VARARGS | METH_KEYWORDS,
+	  "put_sync(key, value, meta=None): put, then commit (durable on return)" },
+	{ "get", (PyCFunction)(void (*)(void))Store_get,
+	  METH_VARARGS | METH_KEYWORDS,
+	  "get(key, with_meta=False) -> bytes, or (bytes, meta: bytes)" },
+	{ "get_into", (PyCFunction)(void (*)(void))Store_get_into,
+	  METH_VARARGS | METH_KEYWORDS,
+	  "get_into(key, buffer, with_meta=False) -> int, or (int, meta: bytes): "
+	  "read the value into a writable buffer, return its length" },
 	{ "delete", (PyCFunction)Store_delete, METH_O,
 	  "delete(key)" },
-	{ "exists", (PyCFunction)Store_exists, METH_O,
-	  "exists(key) -> int | None: the value length, or None" },
+	{ "exists", (PyCFunction)(void (*)(void))Store_exists,
+	  METH_VARARGS | METH_KEYWORDS,
+	  "exists(key, with_meta=False) -> int | None: the value length, or "
+	  "None; with_meta: (int, meta: bytes) | None, from the slot header" },
+	{ "meta", (PyCFunction)Store_meta, METH_O,
+	  "meta(key) -> bytes: the value's user metadata, b'' when none" },
 	{ "flush", (PyCFunction)Store_flush, METH_NOARGS,
 	  "flush(): commit every acknowledged PUT and DELETE" },
 	{ "stat", (PyCFunction)Store_stat, METH_NOARGS,
@@ -884,15 +1016,21 @@ static PyTypeObject Store_Type = {
 
 /*
  * One operation prepared and not yet reaped: what it pins until its
- * completion is reaped (the kernel reads the key and value, or writes the
- * buffer, until then) and the caller's tag. Its index in ops[] is the
- * user_data given to librawkv.
+ * completion is reaped (the kernel reads the key, value and metadata, or
+ * writes the buffers, until then) and the caller's tag. Its index in ops[]
+ * is the user_data given to librawkv. A GET with metadata reads it into
+ * the ring's metabuf for that index, its length into @mlen (librawkv sets
+ * it when the completion is reaped).
  */
 struct ring_op {
 	int used;
 	int has_buf;
+	int has_meta;
+	int with_meta;
 	struct key key;
 	Py_buffer buf;
+	Py_buffer meta;
+	size_t mlen;
 	PyObject *tag;
 };
 
@@ -913,6 +1051,7 @@ typedef struct {
 	unsigned int nfree;
 	unsigned int *free;
 	struct ring_op *ops;
+	char *metabuf;		/* depth * RAWKV_META_MAX, at the first use */
 } RingObject;
 
 static void ring_lock(RingObject *r)
@@ -936,6 +1075,10 @@ static void ring_op_release(RingObject *r, unsigned int idx)
 	if (op->has_buf)
 		PyBuffer_Release(&op->buf);
 	op->has_buf = 0;
+	if (op->has_meta)
+		PyBuffer_Release(&op->meta);
+	op->has_meta = 0;
+	op->with_meta = 0;
 	key_put(&op->key);
 	Py_CLEAR(op->tag);
 	op->used = 0;
@@ -1047,6 +1190,7 @@ static void Ring_dealloc(RingObject *self)
 	}
 	PyMem_Free(self->ops);
 	PyMem_Free(self->free);
+	PyMem_Free(self->metabuf);
 	Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -1069,17 +1213,32 @@ static int ring_open_check(RingObject *r)
 	return 1;
 }
 
-enum { OP_PUT, OP_PUT_SYNC, OP_GET, OP_DELETE, OP_EXISTS };
+enum { OP_PUT, OP_PUT_SYNC, OP_GET, OP_GET_META, OP_DELETE, OP_EXISTS };
+
+/* The metadata buffers of GETs with metadata, allocated at the first. */
+static char *ring_metabuf(RingObject *r, unsigned int idx)
+{
+	if (!r->metabuf) {
+		r->metabuf = PyMem_Calloc(r->depth, RAWKV_META_MAX);
+		if (!r->metabuf) {
+			PyErr_NoMemory();
+			return NULL;
+		}
+	}
+	return r->metabuf + (size_t)idx * RAWKV_META_MAX;
+}
 
 /*
- * Prepare one operation: pin the key and the value or buffer, then hand
- * them to librawkv with the op's index as user_data.
+ * Prepare one operation: pin the key, the value or buffer and the
+ * metadata (@mobj, a PUT's), then hand them to librawkv with the op's
+ * index as user_data.
  */
 static PyObject *ring_prep(RingObject *self, int kind, PyObject *kobj,
-			   PyObject *bobj, PyObject *tag)
+			   PyObject *bobj, PyObject *mobj, PyObject *tag)
 {
 	struct ring_op *op;
 	unsigned int idx;
+	char *meta = NULL;
 	int ret;
 
 	ring_lock(self);
@@ -1093,14 +1252,23 @@ static PyObject *ring_prep(RingObject *self, int kind, PyObject *kobj,
 	op = &self->ops[idx];
 	if (key_get(kobj, &op->key) < 0)
 		goto fail;
-	if (kind == OP_GET) {
+	if (kind == OP_GET || kind == OP_GET_META) {
 		if (buffer_get(bobj, &op->buf, kobj) < 0)
 			goto fail_key;
 		op->has_buf = 1;
+		if (kind == OP_GET_META) {
+			meta = ring_metabuf(self, idx);
+			if (!meta)
+				goto fail_buf;
+		}
 	} else if (kind == OP_PUT || kind == OP_PUT_SYNC) {
 		if (value_get(bobj, &op->buf) < 0)
 			goto fail_key;
 		op->has_buf = 1;
+		ret = meta_get(mobj, &op->meta);
+		if (ret < 0)
+			goto fail_buf;
+		op->has_meta = ret;
 		if (self->store && self->store->readonly) {
 			raise_msg(EBADF, kobj, "Store opened read-only");
 			goto fail_buf;
@@ -1111,16 +1279,23 @@ static PyObject *ring_prep(RingObject *self, int kind, PyObject *kobj,
 	}
 	switch (kind) {
 	case OP_PUT:
-		ret = rawkv_ring_put(self->ring, op->key.ptr, op->key.len,
-				     op->buf.buf, op->buf.len, idx);
-		break;
 	case OP_PUT_SYNC:
-		ret = rawkv_ring_put_sync(self->ring, op->key.ptr, op->key.len,
-					  op->buf.buf, op->buf.len, idx);
+		ret = rawkv_ring_put_meta(self->ring, op->key.ptr, op->key.len,
+					  op->buf.buf, op->buf.len,
+					  op->has_meta ? op->meta.buf : NULL,
+					  op->has_meta ? op->meta.len : 0,
+					  kind == OP_PUT_SYNC ? RAWKV_PUT_SYNC : 0,
+					  idx);
 		break;
 	case OP_GET:
 		ret = rawkv_ring_get(self->ring, op->key.ptr, op->key.len,
 				     op->buf.buf, op->buf.len, idx);
+		break;
+	case OP_GET_META:
+		op->mlen = RAWKV_META_MAX;
+		ret = rawkv_ring_get_meta(self->ring, op->key.ptr, op->key.len,
+					  op->buf.buf, op->buf.len, meta,
+					  &op->mlen, idx);
 		break;
 	case OP_DELETE:
 		ret = rawkv_ring_delete(self->ring, op->key.ptr, op->key.len,
@@ -1137,11 +1312,15 @@ static PyObject *ring_prep(RingObject *self, int kind, PyObject *kobj,
 	}
 	self->nfree--;
 	op->used = 1;
+	op->with_meta = kind == OP_GET_META;
 	op->tag = Py_NewRef(tag);
 	self->prepared++;
 	ring_unlock(self);
 	Py_RETURN_NONE;
 fail_buf:
+	if (op->has_meta)
+		PyBuffer_Release(&op->meta);
+	op->has_meta = 0;
 	if (op->has_buf)
 		PyBuffer_Release(&op->buf);
 	op->has_buf = 0;
@@ -1154,36 +1333,38 @@ fail:
 
 static PyObject *Ring_put(RingObject *self, PyObject *args, PyObject *kwds)
 {
-	static char *kwlist[] = { "key", "value", "tag", NULL };
-	PyObject *k, *v, *tag = Py_None;
+	static char *kwlist[] = { "key", "value", "tag", "meta", NULL };
+	PyObject *k, *v, *tag = Py_None, *m = Py_None;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|O:put", kwlist, &k,
-					 &v, &tag))
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|O$O:put", kwlist, &k,
+					 &v, &tag, &m))
 		return NULL;
-	return ring_prep(self, OP_PUT, k, v, tag);
+	return ring_prep(self, OP_PUT, k, v, m, tag);
 }
 
 static PyObject *Ring_put_sync(RingObject *self, PyObject *args,
 			       PyObject *kwds)
 {
-	static char *kwlist[] = { "key", "value", "tag", NULL };
-	PyObject *k, *v, *tag = Py_None;
+	static char *kwlist[] = { "key", "value", "tag", "meta", NULL };
+	PyObject *k, *v, *tag = Py_None, *m = Py_None;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|O:put_sync", kwlist,
-					 &k, &v, &tag))
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|O$O:put_sync", kwlist,
+					 &k, &v, &tag, &m))
 		return NULL;
-	return ring_prep(self, OP_PUT_SYNC, k, v, tag);
+	return ring_prep(self, OP_PUT_SYNC, k, v, m, tag);
 }
 
 static PyObject *Ring_get(RingObject *self, PyObject *args, PyObject *kwds)
 {
-	static char *kwlist[] = { "key", "buffer", "tag", NULL };
+	static char *kwlist[] = { "key", "buffer", "tag", "with_meta", NULL };
 	PyObject *k, *b, *tag = Py_None;
+	int with_meta = 0;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|O:get", kwlist, &k,
-					 &b, &tag))
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|O$p:get", kwlist, &k,
+					 &b, &tag, &with_meta))
 		return NULL;
-	return ring_prep(self, OP_GET, k, b, tag);
+	return ring_prep(self, with_meta ? OP_GET_META : OP_GET, k, b, NULL,
+			 tag);
 }
 
 static PyObject *Ring_delete(RingObject *self, PyObject *args,
@@ -1195,7 +1376,7 @@ static PyObject *Ring_delete(RingObject *self, PyObject *args,
 	if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|O:delete", kwlist, &k,
 					 &tag))
 		return NULL;
-	return ring_prep(self, OP_DELETE, k, NULL, tag);
+	return ring_prep(self, OP_DELETE, k, NULL, NULL, tag);
 }
 
 static PyObject *Ring_exists(RingObject *self, PyObject *args,
@@ -1207,7 +1388,7 @@ static PyObject *Ring_exists(RingObject *self, PyObject *args,
 	if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|O:exists", kwlist, &k,
 					 &tag))
 		return NULL;
-	return ring_prep(self, OP_EXISTS, k, NULL, tag);
+	return ring_prep(self, OP_EXISTS, k, NULL, NULL, tag);
 }
 
 static PyObject *Ring_submit(RingObject *self, PyObject *Py_UNUSED(ignored))
@@ -1232,6 +1413,25 @@ static PyObject *Ring_submit(RingObject *self, PyObject *Py_UNUSED(ignored))
 	if (ret < 0)
 		return raise_err(ret, NULL);
 	return PyLong_FromLong(ret);
+}
+
+/*
+ * What reap() returns for the completion of ops[@idx]: (tag, result), or
+ * for a GET with metadata (tag, result, meta: bytes, or None when it
+ * failed).
+ */
+static PyObject *ring_completion(RingObject *r, unsigned int idx,
+				 long long result)
+{
+	struct ring_op *op = &r->ops[idx];
+
+	if (!op->with_meta)
+		return Py_BuildValue("(OL)", op->tag, result);
+	if (result < 0)
+		return Py_BuildValue("(OLO)", op->tag, result, Py_None);
+	return Py_BuildValue("(OLy#)", op->tag, result,
+			     r->metabuf + (size_t)idx * RAWKV_META_MAX,
+			     (Py_ssize_t)op->mlen);
 }
 
 static PyObject *Ring_reap(RingObject *self, PyObject *args, PyObject *kwds)
@@ -1281,8 +1481,7 @@ static PyObject *Ring_reap(RingObject *self, PyObject *args, PyObject *kwds)
 		if (idx >= self->depth || !self->ops[idx].used)
 			continue;	/* cannot happen: librawkv's own entry */
 		if (list) {
-			t = Py_BuildValue("(OL)", self->ops[idx].tag,
-					  (long long)c[i].result);
+			t = ring_completion(self, idx, c[i].result);
 			if (!t || PyList_Append(list, t) < 0)
 				Py_CLEAR(list);
 			Py_XDECREF(t);
@@ -1326,11 +1525,15 @@ static PyMethodDef Ring_methods[] = {
 	{ "eventfd", (PyCFunction)Ring_eventfd, METH_NOARGS,
 	  "eventfd() -> int: readable when completions are ready" },
 	{ "put", (PyCFunction)(void (*)(void))Ring_put,
-	  METH_VARARGS | METH_KEYWORDS, "put(key, value, tag=None)" },
+	  METH_VARARGS | METH_KEYWORDS,
+	  "put(key, value, tag=None, *, meta=None): meta pinned until reaped" },
 	{ "put_sync", (PyCFunction)(void (*)(void))Ring_put_sync,
-	  METH_VARARGS | METH_KEYWORDS, "put_sync(key, value, tag=None)" },
+	  METH_VARARGS | METH_KEYWORDS,
+	  "put_sync(key, value, tag=None, *, meta=None)" },
 	{ "get", (PyCFunction)(void (*)(void))Ring_get,
-	  METH_VARARGS | METH_KEYWORDS, "get(key, buffer, tag=None)" },
+	  METH_VARARGS | METH_KEYWORDS,
+	  "get(key, buffer, tag=None, *, with_meta=False): with_meta, it "
+	  "completes as (tag, result, meta: bytes | None)" },
 	{ "delete", (PyCFunction)(void (*)(void))Ring_delete,
 	  METH_VARARGS | METH_KEYWORDS, "delete(key, tag=None)" },
 	{ "exists", (PyCFunction)(void (*)(void))Ring_exists,
@@ -1339,7 +1542,8 @@ static PyMethodDef Ring_methods[] = {
 	  "submit() -> int: operations handed to the kernel" },
 	{ "reap", (PyCFunction)(void (*)(void))Ring_reap,
 	  METH_VARARGS | METH_KEYWORDS,
-	  "reap(max=depth, wait=False) -> list[(tag, result)]" },
+	  "reap(max=depth, wait=False) -> list[(tag, result)], "
+	  "(tag, result, meta) for a get with_meta" },
 	{ NULL }
 };
 

@@ -6,7 +6,11 @@ scripts/check.sh) RAWKV_TEST_DEV names a scratch disk and RAWKV_KO the
 module: the session formats the disk and loads rawkv on it (4 MiB slots), and
 a missing device is a failure. Elsewhere the tests are skipped unless
 /dev/rawkv exists (then they use it as it is and write keys under "pytest/").
+RAWKV_TEST_DEV2 and RAWKV_TEST_DEV3 name more disks for more stores (the
+extra_stores fixture), RAWKV_CLI the static rawkv CLI (userlib/rawkv).
 """
+import errno
+import glob
 import os
 import subprocess
 import sys
@@ -59,6 +63,42 @@ def module():
     yield m
     if m.loaded():
         m.unload()
+
+
+class ExtraStores:
+    """Stores on the test VM's extra disks, see the extra_stores fixture."""
+
+    def attach(self, var, **opts):
+        """rawkv.attach() the disk named by environment variable var; -> node."""
+        import rawkv
+
+        dev = os.environ.get(var)
+        if not dev:
+            pytest.fail("no %s: the test VM gives the Python tests that disk" % var)
+        return rawkv.attach(dev, **opts)
+
+    @staticmethod
+    def cleanup(module):
+        """Leave the module loaded with store 0 alone: reload it if a test left
+        it unloaded, detach every other store still attached."""
+        import rawkv
+
+        if not module.loaded():
+            module.load(fmt=False)
+        for node in sorted(glob.glob("/dev/rawkv[1-9]*")):
+            try:
+                rawkv.detach(node)
+            except OSError as e:
+                assert e.errno == errno.ENODEV, "detach %s: %s" % (node, e)
+
+
+@pytest.fixture
+def extra_stores(module):
+    """attach(VAR, **opts) -> node for the disk in $VAR (RAWKV_TEST_DEV2 or 3);
+    afterwards only store 0 is left, whatever the test attached, and loaded."""
+    es = ExtraStores()
+    yield es
+    es.cleanup(module)
 
 
 @pytest.fixture(scope="session")

@@ -7,13 +7,15 @@
 #
 #   guest-pytest.sh PYDIR DEV [pytest arguments...]
 #
-# RAWKV_TEST_DEV2, when set, is a second disk for the tests of several stores
-# (tests/test_stores.py attaches and detaches it).
+# RAWKV_TEST_DEV2 and RAWKV_TEST_DEV3, when set, are more disks for the tests
+# of several stores (tests/test_stores.py attaches and detaches the second,
+# tests/test_mixed.py both).
 # PYDIR is the host path of python/ (with the built extension); DEV the disk
 # the tests format and load rawkv on (the session fixture insmods
 # /rawkv/rawkv.ko, copied to /tmp/py/rawkv.ko, with dev=DEV format=1).
-# Before the chroot: PYDIR and rawkv.ko are copied into the guest's /tmp
-# (tmpfs), which is then bind-mounted over /host/tmp; /dev (with a tmpfs
+# Before the chroot: PYDIR, rawkv.ko and the static rawkv CLI (/rawkv/rawkv,
+# for the tests as RAWKV_CLI=/tmp/py/bin/rawkv) are copied into the guest's
+# /tmp (tmpfs), which is then bind-mounted over /host/tmp; /dev (with a tmpfs
 # /dev/shm for multiprocessing's semaphores), /proc and /sys are mounted into
 # /host too.
 #
@@ -43,8 +45,9 @@ totals_fail() {
 ls "$H$PYDIR"/rawkv/_rawkv*.so >/dev/null 2>&1 ||
 	totals_fail "no built extension in $PYDIR/rawkv (make -C python)"
 mkdir -p $W || totals_fail "cannot create $W"
-cp -r "$H$PYDIR/rawkv" "$H$PYDIR/tests" $W/ && cp /rawkv/rawkv.ko $W/ ||
-	totals_fail "cannot copy $PYDIR into the guest"
+cp -r "$H$PYDIR/rawkv" "$H$PYDIR/tests" $W/ && cp /rawkv/rawkv.ko $W/ &&
+	mkdir -p $W/bin && cp /rawkv/rawkv $W/bin/rawkv ||
+	totals_fail "cannot copy $PYDIR, rawkv.ko and the rawkv CLI into the guest"
 # the sanitized build too, if any: /host/tmp is hidden once /tmp is bound over it
 ASAN=
 if ls "$H$PYDIR"/build/asan/rawkv/_rawkv*.so >/dev/null 2>&1 &&
@@ -70,6 +73,7 @@ run_pass() {
 		chroot $H /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/tmp \
 			PYTHONDONTWRITEBYTECODE=1 PYTHONPATH="$pypath" PYTHONFAULTHANDLER=1 \
 			RAWKV_TEST_DEV="$DEV" RAWKV_TEST_DEV2="${RAWKV_TEST_DEV2:-}" \
+			RAWKV_TEST_DEV3="${RAWKV_TEST_DEV3:-}" RAWKV_CLI=$W/bin/rawkv \
 			RAWKV_KO=$W/rawkv.ko RAWKV_TEST_GUEST=1 "$@" \
 			/usr/bin/python3 -X dev -m pytest -p no:cacheprovider -v -rfEs \
 			$ARGS $W/tests 2>&1
