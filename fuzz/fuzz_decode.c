@@ -11,7 +11,9 @@
  *		slot metadata block the first given block is
  *	32	struct rawkv_sb
  *	168	struct rawkv_anchor
- *	240	struct rawkv_slot_hdr
+ *	240	a slot's header block: its first RAWKV_SLOT_HDR_BYTES (584),
+ *		struct rawkv_slot_hdr and, at RAWKV_SLOT_META_OFF, struct
+ *		rawkv_slot_meta
  *	1024	one log block (RAWKV_BLOCK_SIZE bytes)
  *	5120	up to FZ_META_BLOCKS blocks of slot metadata: the rest of
  *		the input, a partial last block zero padded
@@ -36,22 +38,25 @@
  *     with rawkv_encode_meta_ent(), it must decode to the same fields.
  *     Whatever the block, each of its 126 record positions is also taken
  *     as arbitrary fields for an encode-then-decode round trip.
- *  5. rawkv_decode_slot_hdr(), then, for a slot in the table, what a GET
- *     checks (rawkv_check_hdr() in store.c): generation, length and the
- *     key's fingerprint (siphash keyed by the uuid) against the entry.
+ *  5. rawkv_decode_slot_hdr() of the header block, the header and, with
+ *     RAWKV_SLOT_HAS_META, its user metadata; then, for a slot in the
+ *     table, what a GET checks (rawkv_check_slot_hdr() in store.c):
+ *     generation, length and the key's fingerprint (siphash keyed by the
+ *     uuid) against the entry.
  *
  * The fz_ctl flags fix fields before decoding (checksums, region offsets,
  * the uuid, sequence parity, ranges; the log block's crc is recomputed
- * with rawkv_log_block_crc()) so that random bytes get past the checksums
- * to the checks behind them.
+ * with rawkv_log_block_crc(), the user metadata's with
+ * rawkv_slot_meta_crc()) so that random bytes get past the checksums to
+ * the checks behind them.
  *
  * Every result is checked: a decoder must accept exactly what the format
  * (kmod/rawkv_format.h, version 3) allows, as re-derived here, with every
  * checksum computed here again from its definition; the decoded fields are
  * the bytes they were decoded from. A violation abort()s, which the fuzzer
  * reports. Each structure is decoded from a heap buffer of exactly its
- * size (a log or metadata block: RAWKV_BLOCK_SIZE), so AddressSanitizer
- * catches any read past it.
+ * size (a log or metadata block: RAWKV_BLOCK_SIZE; a slot header:
+ * RAWKV_SLOT_HDR_BYTES), so AddressSanitizer catches any read past it.
  *
  * Built with -DRAWKV_FUZZ_GEN instead of -fsanitize=fuzzer, this file is
  * the seed corpus generator: gen-corpus DIR writes the seeds and runs each
@@ -82,6 +87,10 @@ struct fz_ctl {
 #define FZ_SL_FIX	0x10	/* slot: uuid of the geometry, slot modulo slot_count */
 #define FZ_SL_CRC	0x20	/* slot: fix the crc */
 #define FZ_ME_CRC	0x40	/* meta: fix the crc of every non-zero entry */
+#define FZ_SL_META	0x80	/* slot: flags RAWKV_SLOT_HAS_META (before
+				 * FZ_SL_CRC); its user metadata's len
+				 * 0..RAWKV_META_LEN_MAX + 1, reserved only
+				 * its top bit, then the crc */
 
 #define FZ_LG_HDR	0x01	/* log: magic, uuid, seq, blk, nblk, nrec in range */
 #define FZ_LG_SLOT	0x02	/* log: every record's slot modulo slot_count */
@@ -95,7 +104,7 @@ struct fz_ctl {
 #define FZ_META_BLOCKS	3
 
 _Static_assert(sizeof(struct fz_ctl) == 32, "fz_ctl layout");
-_Static_assert(FZ_SL_OFF + sizeof(struct rawkv_slot_hdr) <= FZ_LG_OFF,
+_Static_assert(FZ_SL_OFF + RAWKV_SLOT_HDR_BYTES <= FZ_LG_OFF,
 	       "input layout");
 
 /* The structures as rawkv_format.h documents them, field by field. */
@@ -122,8 +131,16 @@ _Static_assert(sizeof(struct rawkv_log_rec) == 32 &&
 	       offsetof(struct rawkv_log_rec, flags) == 24 &&
 	       RAWKV_LOG_RECS_PER_BLOCK == 126, "log record layout");
 _Static_assert(sizeof(struct rawkv_slot_hdr) == 312 &&
+	       offsetof(struct rawkv_slot_hdr, flags) == 50 &&
 	       offsetof(struct rawkv_slot_hdr, key) == 52 &&
 	       offsetof(struct rawkv_slot_hdr, crc) == 308, "slot header layout");
+_Static_assert(sizeof(struct rawkv_slot_meta) == 264 &&
+	       offsetof(struct rawkv_slot_meta, reserved) == 2 &&
+	       offsetof(struct rawkv_slot_meta, crc) == 4 &&
+	       offsetof(struct rawkv_slot_meta, data) == 8 &&
+	       RAWKV_META_LEN_MAX == 256 && RAWKV_SLOT_HAS_META == 1 &&
+	       RAWKV_SLOT_META_OFF == 320 && RAWKV_SLOT_HDR_BYTES == 584,
+	       "slot user metadata layout");
 
 /* Generations are 63 bits: bit 63 of a metadata entry's gen is its sync flag. */
 #define FZ_GEN_MAX	(RAWKV_META_SYNC - 1)
@@ -143,6 +160,7 @@ struct fz_result {
 	bool sl_ok;		/* slot header valid */
 	int sl_use;		/* 1: matched its slot's entry, -1: did not,
 				 * 0: the slot holds nothing */
+	u32 sl_meta;		/* its user metadata's length, 0: none */
 };
 
 static struct fz_result fz_last;
@@ -542,33 +560,76 @@ static void fz_meta_round_trip(const struct rawkv_geo *g, u32 slot, u64 fp,
 	}
 }
 
-/* Does the format allow the header of @slot? */
+/*
+ * The user metadata's checksum: crc32c seeded with the slot header's crc
+ * as stored (not ~0), of len and reserved (its first 4 bytes), then of
+ * the first len (at most RAWKV_META_LEN_MAX) bytes of data.
+ */
+static u32 fz_slot_meta_crc(const struct rawkv_slot_hdr *h,
+			    const struct rawkv_slot_meta *m)
+{
+	unsigned int len = le16_to_cpu(m->len);
+	u32 crc;
+
+	FZ_CHECK(len <= RAWKV_META_LEN_MAX);
+	crc = crc32c(le32_to_cpu(h->crc), m, 4);
+	return crc32c(crc, m->data, len);
+}
+
+/*
+ * Does the format allow the header block of @slot? Its flags are zero, or
+ * RAWKV_SLOT_HAS_META with user metadata of 1..RAWKV_META_LEN_MAX bytes,
+ * reserved zero, whose crc matches; without the flag, whatever follows
+ * the header does not count.
+ */
 static bool fz_slot_hdr_ok(const struct rawkv_geo *g,
 			   const struct rawkv_slot_hdr *h, u32 slot)
 {
+	const struct rawkv_slot_meta *m =
+		(const void *)((const u8 *)h + RAWKV_SLOT_META_OFF);
 	unsigned int key_len = le16_to_cpu(h->key_len);
+	unsigned int flags = le16_to_cpu(h->flags);
+	unsigned int meta_len = le16_to_cpu(m->len);
 
-	return le64_to_cpu(h->magic) == RAWKV_SLOT_MAGIC && FZ_CRC_OK(h) &&
-	       !memcmp(h->uuid, g->uuid, sizeof(h->uuid)) &&
-	       le32_to_cpu(h->slot) == slot &&
-	       key_len >= 1 && key_len <= RAWKV_KEY_LEN_MAX &&
-	       le64_to_cpu(h->value_len) <= g->value_max && !h->flags;
+	if (le64_to_cpu(h->magic) != RAWKV_SLOT_MAGIC || !FZ_CRC_OK(h) ||
+	    memcmp(h->uuid, g->uuid, sizeof(h->uuid)) ||
+	    le32_to_cpu(h->slot) != slot ||
+	    key_len < 1 || key_len > RAWKV_KEY_LEN_MAX ||
+	    le64_to_cpu(h->value_len) > g->value_max ||
+	    (flags & ~RAWKV_SLOT_HAS_META))
+		return false;
+	if (!(flags & RAWKV_SLOT_HAS_META))
+		return true;
+	return meta_len >= 1 && meta_len <= RAWKV_META_LEN_MAX &&
+	       !m->reserved && fz_slot_meta_crc(h, m) == le32_to_cpu(m->crc);
 }
 
 static void fz_check_slot_hdr(const struct rawkv_geo *g,
 			      const struct rawkv_slot_hdr *h, u32 slot,
 			      const struct rawkv_rec *r)
 {
+	const struct rawkv_slot_meta *m =
+		(const void *)((const u8 *)h + RAWKV_SLOT_META_OFF);
+
 	FZ_CHECK(r->key == h->key);
 	FZ_CHECK(r->key_len >= 1 && r->key_len <= RAWKV_KEY_LEN_MAX);
 	FZ_CHECK(r->key_len == le16_to_cpu(h->key_len));
 	FZ_CHECK(r->fp == 0);
 	FZ_CHECK(r->slot == slot && r->slot == le32_to_cpu(h->slot));
-	FZ_CHECK(r->flags == 0);
+	FZ_CHECK(r->flags == le16_to_cpu(h->flags));
+	FZ_CHECK(!(r->flags & ~RAWKV_SLOT_HAS_META));
 	FZ_CHECK(r->gen == le64_to_cpu(h->gen));
 	FZ_CHECK(r->value_len == le64_to_cpu(h->value_len));
 	FZ_CHECK(r->value_len <= g->value_max);
 	FZ_CHECK(r->value_crc == le32_to_cpu(h->value_crc));
+	if (r->flags & RAWKV_SLOT_HAS_META) {
+		FZ_CHECK(r->meta == m->data);
+		FZ_CHECK(r->meta_len == le16_to_cpu(m->len));
+		FZ_CHECK(r->meta_len >= 1 &&
+			 r->meta_len <= RAWKV_META_LEN_MAX);
+	} else {
+		FZ_CHECK(!r->meta && !r->meta_len);
+	}
 }
 
 /*
@@ -782,7 +843,9 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 	const struct fz_ctl *ctl = fz_take(data, size, 0, sizeof(*ctl));
 	struct rawkv_sb *sb = fz_take(data, size, FZ_SB_OFF, sizeof(*sb));
 	struct rawkv_anchor *an = fz_take(data, size, FZ_AN_OFF, sizeof(*an));
-	struct rawkv_slot_hdr *sl = fz_take(data, size, FZ_SL_OFF, sizeof(*sl));
+	struct rawkv_slot_hdr *sl = fz_take(data, size, FZ_SL_OFF,
+					    RAWKV_SLOT_HDR_BYTES);
+	struct rawkv_slot_meta *sm = (void *)((u8 *)sl + RAWKV_SLOT_META_OFF);
 	u8 *lg = fz_take(data, size, FZ_LG_OFF, RAWKV_BLOCK_SIZE);
 	struct rawkv_log_hdr *lh = (void *)lg;
 	struct rawkv_log_rec *lr = (void *)(lg + sizeof(*lh));
@@ -924,15 +987,26 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 				   le32_to_cpu(lr[i].flags) & RAWKV_REC_SYNC);
 	FZ_CHECK(t.live <= t.nr && t.nr <= g.slot_count);
 
-	/* 5. The header of one slot, and what a GET makes of it. */
+	/* 5. The header block of one slot, and what a GET makes of it. */
 	slot = le32_to_cpu(ctl->slot);
 	if (ctl->fix & FZ_SL_FIX) {
 		slot %= g.slot_count;
 		sl->slot = cpu_to_le32(slot);
 		memcpy(sl->uuid, g.uuid, sizeof(sl->uuid));
 	}
+	if (ctl->fix & FZ_SL_META)
+		sl->flags = cpu_to_le16(RAWKV_SLOT_HAS_META);
 	if (ctl->fix & FZ_SL_CRC)
 		FZ_CRC_FIX(sl);
+	if (ctl->fix & FZ_SL_META) {
+		sm->len = cpu_to_le16(le16_to_cpu(sm->len) %
+				      (RAWKV_META_LEN_MAX + 2));
+		sm->reserved &= cpu_to_le16(0x8000);
+		sm->crc = cpu_to_le32(rawkv_slot_meta_crc(sl, sm));
+	}
+	if (le16_to_cpu(sm->len) <= RAWKV_META_LEN_MAX)
+		FZ_CHECK(rawkv_slot_meta_crc(sl, sm) ==
+			 fz_slot_meta_crc(sl, sm));
 	memset(&r, 0xa5, sizeof(r));
 	ok = fz_slot_hdr_ok(&g, sl, slot);
 	err = rawkv_decode_slot_hdr(&g, sl, slot, &r);
@@ -943,6 +1017,7 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 
 		fz_check_slot_hdr(&g, sl, slot, &r);
 		fz_last.sl_ok = true;
+		fz_last.sl_meta = r.meta_len;
 		if (e)
 			fz_last.sl_use = r.gen == e->gen &&
 					 r.value_len == e->value_len &&
@@ -1106,14 +1181,14 @@ static void fz_seed_me(struct fz_seed *s, const char *key, u32 slot,
 			      vlen, sync);
 }
 
-/* A slot header as a PUT writes it. */
+/* A slot header as a PUT without user metadata writes it. */
 static void fz_seed_slot(struct fz_seed *s, u32 slot, const char *key,
 			 unsigned int key_len, u64 gen, u64 vlen)
 {
 	struct rawkv_slot_hdr *h = s->sl;
 
 	s->ctl->slot = cpu_to_le32(slot);
-	memset(h, 0, sizeof(*h));
+	memset(h, 0, RAWKV_SLOT_HDR_BYTES);
 	h->magic = cpu_to_le64(RAWKV_SLOT_MAGIC);
 	h->gen = cpu_to_le64(gen);
 	h->value_len = cpu_to_le64(vlen);
@@ -1126,12 +1201,38 @@ static void fz_seed_slot(struct fz_seed *s, u32 slot, const char *key,
 					    offsetof(struct rawkv_slot_hdr, crc)));
 }
 
+/* The slot header's user metadata. */
+static struct rawkv_slot_meta *fz_seed_meta(struct fz_seed *s)
+{
+	return (void *)((u8 *)s->sl + RAWKV_SLOT_META_OFF);
+}
+
+/*
+ * Give the slot header @len bytes of user metadata, bytes of @meta, as
+ * rawkv_fill_slot_hdr() writes them: the flag, the header's crc, then the
+ * metadata and its crc.
+ */
+static void fz_seed_slot_meta(struct fz_seed *s, const u8 *meta,
+			      unsigned int len)
+{
+	struct rawkv_slot_hdr *h = s->sl;
+	struct rawkv_slot_meta *m = fz_seed_meta(s);
+
+	memset(m, 0, sizeof(*m));
+	h->flags = cpu_to_le16(RAWKV_SLOT_HAS_META);
+	h->crc = cpu_to_le32(rawkv_crc_self(h,
+					    offsetof(struct rawkv_slot_hdr, crc)));
+	m->len = cpu_to_le16(len);
+	memcpy(m->data, meta, len);
+	m->crc = cpu_to_le32(rawkv_slot_meta_crc(h, m));
+}
+
 static int fz_failed;
 
 #define FZ_FIELDS(x) \
 	x(sb_ok) x(sb_old) x(an_ok) x(me_loaded) x(me_dropped) \
 	x(me_bad_blocks) x(lg_ok) x(rec_live) x(rec_free) x(rec_dropped) \
-	x(sl_ok) x(sl_use)
+	x(sl_ok) x(sl_use) x(sl_meta)
 
 /* Write the seed to DIR/name, run it, compare with what it must reach. */
 static void fz_seed_write(const char *dir, const char *name,
@@ -1206,9 +1307,12 @@ static void fz_check_crc32c(void)
 int main(int argc, char **argv)
 {
 	static const char key255[RAWKV_KEY_LEN_MAX] = "k255";
+	struct rawkv_slot_meta *sm, saved;
+	u8 meta[RAWKV_META_LEN_MAX];
 	struct rawkv_meta_ent *me;
 	struct fz_seed s;
 	const char *dir;
+	unsigned int i;
 	u32 last;
 
 	if (argc != 3 || strcmp(argv[1], "gen-corpus")) {
@@ -1219,6 +1323,8 @@ int main(int argc, char **argv)
 	mkdir(dir, 0755);
 	fz_check_siphash();
 	fz_check_crc32c();
+	for (i = 0; i < sizeof(meta); i++)
+		meta[i] = 0x20 + i % 95;
 
 	/*
 	 * Freshly formatted 1 GiB, 1 MiB slots: anchor B of format, an empty
@@ -1267,6 +1373,62 @@ int main(int argc, char **argv)
 		      FZ_WANT(.sb_ok = true, .an_ok = true, .me_loaded = 3,
 			      .lg_ok = true, .rec_live = 3, .rec_free = 1,
 			      .sl_ok = true, .sl_use = -1));
+
+	/*
+	 * The header of the new "a" with user metadata as a PUT writes it:
+	 * 40 bytes; RAWKV_META_LEN_MAX; 100 with the bytes after them not
+	 * zero (no crc covers them); and valid metadata after a header
+	 * without the flag, which has none.
+	 */
+#define FZ_WANT_A(...) \
+	FZ_WANT(.sb_ok = true, .an_ok = true, .me_loaded = 3, .lg_ok = true, \
+		.rec_live = 3, .rec_free = 1, __VA_ARGS__)
+	fz_seed_slot(&s, 2, "a", 1, 4, 4096);
+	fz_seed_slot_meta(&s, meta, 40);
+	fz_seed_write(dir, "slot-meta", &s,
+		      FZ_WANT_A(.sl_ok = true, .sl_use = 1, .sl_meta = 40));
+	saved = *fz_seed_meta(&s);
+	fz_seed_slot_meta(&s, meta, RAWKV_META_LEN_MAX);
+	fz_seed_write(dir, "slot-meta-max", &s,
+		      FZ_WANT_A(.sl_ok = true, .sl_use = 1,
+				.sl_meta = RAWKV_META_LEN_MAX));
+	fz_seed_slot_meta(&s, meta, 100);
+	memset(fz_seed_meta(&s)->data + 100, 0xee, RAWKV_META_LEN_MAX - 100);
+	fz_seed_write(dir, "slot-meta-tail", &s,
+		      FZ_WANT_A(.sl_ok = true, .sl_use = 1, .sl_meta = 100));
+	fz_seed_slot(&s, 2, "a", 1, 4, 4096);
+	*fz_seed_meta(&s) = saved;
+	fz_seed_write(dir, "slot-meta-no-flag", &s,
+		      FZ_WANT_A(.sl_ok = true, .sl_use = 1));
+
+	/*
+	 * Damaged user metadata: a bit flipped; the metadata of the header
+	 * of generation 4 after the same header of generation 5 (its crc is
+	 * seeded with the other header's); behind a valid crc, length 0,
+	 * length RAWKV_META_LEN_MAX + 1, a reserved field not zero.
+	 */
+	fz_seed_slot(&s, 2, "a", 1, 4, 4096);
+	fz_seed_slot_meta(&s, meta, 40);
+	fz_seed_meta(&s)->data[39] ^= 0x10;
+	fz_seed_write(dir, "slot-meta-bit-flip", &s, FZ_WANT_A(.sl_ok = false));
+	fz_seed_slot(&s, 2, "a", 1, 5, 4096);
+	fz_seed_slot_meta(&s, meta, 40);
+	*fz_seed_meta(&s) = saved;
+	fz_seed_write(dir, "slot-meta-of-other-header", &s,
+		      FZ_WANT_A(.sl_ok = false));
+	fz_seed_slot(&s, 2, "a", 1, 4, 4096);
+	fz_seed_slot_meta(&s, meta, 0);
+	fz_seed_write(dir, "slot-meta-len-0", &s, FZ_WANT_A(.sl_ok = false));
+	fz_seed_slot_meta(&s, meta, RAWKV_META_LEN_MAX);
+	sm = fz_seed_meta(&s);
+	sm->len = cpu_to_le16(RAWKV_META_LEN_MAX + 1);
+	sm->crc = cpu_to_le32(rawkv_slot_meta_crc(s.sl, sm));
+	fz_seed_write(dir, "slot-meta-too-long", &s, FZ_WANT_A(.sl_ok = false));
+	fz_seed_slot_meta(&s, meta, 40);
+	sm->reserved = cpu_to_le16(1);
+	sm->crc = cpu_to_le32(rawkv_slot_meta_crc(s.sl, sm));
+	fz_seed_write(dir, "slot-meta-reserved", &s, FZ_WANT_A(.sl_ok = false));
+#undef FZ_WANT_A
 
 	/*
 	 * Slot metadata to drop: a bit flip, the entry of another slot
@@ -1380,7 +1542,7 @@ int main(int argc, char **argv)
 	/*
 	 * No superblock: the fallback geometry (100 slots of 16 KiB), every
 	 * fix-up on, so that random anchors, entries, log blocks and slot
-	 * headers get past their checksums.
+	 * headers with their user metadata get past their checksums.
 	 */
 	fz_seed_init(&s, 16 << 10, 4 << 20);
 	memset(s.sb, 0, sizeof(*s.sb));
@@ -1399,9 +1561,11 @@ int main(int argc, char **argv)
 	fz_seed_log(&s, 0, 0, 5, 0);
 	s.lh->nrec = cpu_to_le32(1 + 127);
 	fz_seed_slot(&s, 99 + 100, "fallback", 8, 3, 0);
+	fz_seed_slot_meta(&s, (const u8 *)"fallback", 8);
 	fz_seed_write(dir, "no-sb-fixups", &s,
 		      FZ_WANT(.an_ok = true, .me_loaded = 2, .lg_ok = true,
-			      .rec_live = 1, .sl_ok = true, .sl_use = 1));
+			      .rec_live = 1, .sl_ok = true, .sl_use = 1,
+			      .sl_meta = 8));
 
 	/*
 	 * An anchor in the wrong area, a log block of another uuid, and a

@@ -5,11 +5,14 @@
  * Commands are the six real ones (half the calls), numbers next to them
  * (magic RAWKV_IOC_MAGIC, nr 0..15, random direction and size), other
  * drivers' magics and entirely random numbers. The argument pointer and the
- * key_ptr/val_ptr of the struct it points to come from one pool: NULL, low
- * addresses, an unmapped page, a read-only mapping, kernel and non-canonical
- * addresses, the end of user space, and a read-write arena at any alignment,
- * up to a PROT_NONE guard page. Lengths are small, near RAWKV_KEY_MAX, near
- * value_max or huge; flags and reserved fields are mostly zero.
+ * key_ptr/val_ptr/meta_ptr of the struct it points to come from one pool:
+ * NULL, low addresses, an unmapped page, a read-only mapping, kernel and
+ * non-canonical addresses, the end of user space, and a read-write arena at
+ * any alignment, up to a PROT_NONE guard page. Lengths are small, near
+ * RAWKV_KEY_MAX, near value_max or huge; flags and reserved fields are
+ * mostly zero. Three calls in four carry no user metadata; the others have
+ * a metadata length of 1..RAWKV_META_MAX (mostly; for GET and EXISTS often
+ * about the key's), RAWKV_META_MAX + 1 or huge, or a meta_ptr without one.
  *
  * About one call in 200 goes through io_uring instead (IORING_OP_URING_CMD,
  * sometimes with IOSQE_ASYNC): cmd_op is one of the four commands served
@@ -20,15 +23,18 @@
  *
  * Every call is checked against a model of the store and of our memory:
  * the result must be one the ABI allows for that call (0, or an errno
- * whose condition holds: -EINVAL, -E2BIG, -EFAULT, -ENOENT, -ERANGE,
- * -ENOSPC, -ENOTTY; -ENOMEM always), and GET, DELETE and successful PUTs
- * must agree with the keys the fuzzer put. No call may return -EIO or an
+ * whose condition holds: -EINVAL, -E2BIG, -EMSGSIZE, -EFAULT, -ENOENT,
+ * -ERANGE, -ENOSPC, -ENOTTY; -ENOMEM always), and GET, EXISTS, DELETE and
+ * successful PUTs must agree with the keys the fuzzer put: the model keeps
+ * each key's value and user metadata (length and hash), so GET and EXISTS
+ * with a metadata buffer must write back the metadata's length, on -ERANGE
+ * for a buffer too small too, and its bytes. No call may return -EIO or an
  * undocumented errno, and the kernel must not log an Oops (vm.sh checks).
  *
- * Eight known keys, put first, start with the byte KNOWN_PREFIX; the
- * fuzzer never issues a call whose key starts with it, so they must come
- * through untouched, and survive an rmmod and reload with format=0, as
- * must every key of the model.
+ * Eight known keys, put first (some with metadata), start with the byte
+ * KNOWN_PREFIX; the fuzzer never issues a call whose key starts with it,
+ * so they must come through untouched, and survive an rmmod and reload
+ * with format=0, as must every key of the model, metadata included.
  *
  * The store runs with evict=0, so that nothing can push the known keys
  * out, and without the periodic checkpoint, so that a seed replays the
@@ -93,11 +99,12 @@
 #define TASK_END	0x7ffffffff000UL	/* TASK_SIZE_MAX on x86-64 */
 
 /* Result codes: bit i of an "allowed" mask is result i. */
-enum res { RES_OK, RES_EINVAL, RES_E2BIG, RES_EFAULT, RES_ENOENT, RES_ERANGE,
-	   RES_ENOSPC, RES_ENOTTY, RES_ENOMEM, RES_OTHER, RES_NR };
+enum res { RES_OK, RES_EINVAL, RES_E2BIG, RES_EMSGSIZE, RES_EFAULT,
+	   RES_ENOENT, RES_ERANGE, RES_ENOSPC, RES_ENOTTY, RES_ENOMEM,
+	   RES_OTHER, RES_NR };
 static const char *const res_name[RES_NR] = {
-	"0", "EINVAL", "E2BIG", "EFAULT", "ENOENT", "ERANGE", "ENOSPC",
-	"ENOTTY", "ENOMEM", "other",
+	"0", "EINVAL", "E2BIG", "EMSGSIZE", "EFAULT", "ENOENT", "ERANGE",
+	"ENOSPC", "ENOTTY", "ENOMEM", "other",
 };
 #define B(r)	(1U << (r))
 
@@ -137,12 +144,14 @@ static const uint32_t vfs_cmds[] = {
 	FS_IOC_FSSETXATTR,
 };
 
-/* A key of the fuzzer's that exists in the store, and its value. */
+/* A key of the fuzzer's that exists in the store, its value and metadata. */
 struct mkey {
 	uint8_t key[RAWKV_KEY_MAX];
 	uint32_t klen;
+	uint32_t mlen;		/* metadata length, 0: none */
 	uint64_t vlen;
 	uint64_t vhash;
+	uint64_t mhash;		/* hash of the metadata */
 	int next;		/* hash chain, -1 ends */
 	bool used;
 };
@@ -152,6 +161,8 @@ struct known {
 	uint32_t klen;
 	uint8_t *val;
 	uint64_t vlen;
+	uint8_t meta[RAWKV_META_MAX];
+	uint32_t mlen;
 };
 
 struct fuzz {
@@ -174,6 +185,7 @@ struct fuzz {
 	uint64_t cls_ns[C_NR];		/* time in ioctl() */
 	uint64_t bad, unexpected_errno, skipped, pruned, new_keys;
 	uint64_t puts_ok, gets_data, flushes_ok, uring_calls;
+	uint64_t puts_meta, metas_got, metas_range;
 	uint64_t ns;
 };
 
@@ -265,6 +277,7 @@ static enum res res_of(int err)
 	case 0: return RES_OK;
 	case EINVAL: return RES_EINVAL;
 	case E2BIG: return RES_E2BIG;
+	case EMSGSIZE: return RES_EMSGSIZE;
 	case EFAULT: return RES_EFAULT;
 	case ENOENT: return RES_ENOENT;
 	case ERANGE: return RES_ERANGE;
@@ -318,7 +331,8 @@ static struct mkey *model_find(struct fuzz *f, const void *key, uint32_t klen)
 
 /* Record a successful PUT; false when the model is full. */
 static bool model_put(struct fuzz *f, const void *key, uint32_t klen,
-		      uint64_t vlen, uint64_t vhash)
+		      uint64_t vlen, uint64_t vhash, uint32_t mlen,
+		      uint64_t mhash)
 {
 	struct mkey *e = model_find(f, key, klen);
 	unsigned int b;
@@ -347,6 +361,8 @@ static bool model_put(struct fuzz *f, const void *key, uint32_t klen,
 	}
 	e->vlen = vlen;
 	e->vhash = vhash;
+	e->mlen = mlen;
+	e->mhash = mhash;
 	return true;
 }
 
@@ -489,14 +505,61 @@ static uint64_t rnd_val_len(struct fuzz *f)
 	return below(f, 2 * vm);
 }
 
+/* A metadata (PUT) or metadata buffer (GET, EXISTS) length, not 0. */
+static uint32_t rnd_meta_len(struct fuzz *f)
+{
+	static const uint32_t odd[] = { RAWKV_META_MAX + 2, 4096, 65536,
+					0x7fffffff, 0x80000000, 0xffffffff };
+	unsigned int r = below(f, 100);
+
+	if (r < 45)
+		return 1 + below(f, 32);
+	if (r < 80)
+		return 1 + below(f, RAWKV_META_MAX);
+	if (r < 86)
+		return RAWKV_META_MAX;
+	if (r < 92)
+		return RAWKV_META_MAX + 1;		/* just too long */
+	if (r < 98)
+		return odd[below(f, ARRAY_SIZE(odd))];	/* huge */
+	return (uint32_t)rnd(f);
+}
+
+/* Where a value, metadata or a buffer for either is: mostly the arena. */
+static uint64_t data_ptr(struct fuzz *f, uint64_t need)
+{
+	unsigned int r = below(f, 100);
+
+	if (r < 60)
+		return ptr_of_kind(f, chance(f, 70) ? PK_ARENA : PK_ARENA_ODD,
+				   need);
+	if (r < 72)
+		return ptr_of_kind(f, PK_ARENA_END, need);
+	if (r < 80)
+		return ptr_of_kind(f, PK_RO, need);
+	return any_ptr(f, need);
+}
+
+/* The key of *kv in the model, if the kernel can read it. */
+static struct mkey *kv_model_key(struct fuzz *f, const struct rawkv_kv *kv)
+{
+	if (!kv->key_len || kv->key_len > RAWKV_KEY_MAX ||
+	    !readable(f, kv->key_ptr, kv->key_len))
+		return NULL;
+	return model_find(f, (void *)(uintptr_t)kv->key_ptr, kv->key_len);
+}
+
 /*
  * Fill *kv for @c (PUT, GET, DELETE, or a fake command). Keys are mostly
  * the fuzzer's own 64 keys (in the read-only area); sometimes bytes of the
- * arena or of any pool pointer, with any length.
+ * arena or of any pool pointer, with any length. Most calls carry no user
+ * metadata; the others take it, or a buffer for it, from the same pool as
+ * values.
  */
 static void gen_kv(struct fuzz *f, enum cls c, struct rawkv_kv *kv)
 {
 	unsigned int r = below(f, 100);
+	struct mkey *e;
 	uint64_t vlen;
 
 	memset(kv, 0, sizeof(*kv));
@@ -515,37 +578,32 @@ static void gen_kv(struct fuzz *f, enum cls c, struct rawkv_kv *kv)
 	}
 
 	vlen = rnd_val_len(f);
+	e = c == C_GET || c == C_EXISTS ? kv_model_key(f, kv) : NULL;
 	/* GET: sometimes a buffer of exactly (or about) the value's size */
-	if (c == C_GET && chance(f, 25)) {
-		struct mkey *e = readable(f, kv->key_ptr, kv->key_len) &&
-				 kv->key_len && kv->key_len <= RAWKV_KEY_MAX ?
-				 model_find(f, (void *)(uintptr_t)kv->key_ptr,
-					    kv->key_len) : NULL;
-
-		if (e)
-			vlen = e->vlen + below(f, 3) - (e->vlen ? 1 : 0);
-	}
+	if (e && c == C_GET && chance(f, 25))
+		vlen = e->vlen + below(f, 3) - (e->vlen ? 1 : 0);
 	kv->val_len = vlen;
-	r = below(f, 100);
-	if (r < 60)
-		kv->val_ptr = ptr_of_kind(f, chance(f, 70) ? PK_ARENA :
-					  PK_ARENA_ODD, vlen);
-	else if (r < 72)
-		kv->val_ptr = ptr_of_kind(f, PK_ARENA_END, vlen);
-	else if (r < 80)
-		kv->val_ptr = ptr_of_kind(f, PK_RO, vlen);
-	else
-		kv->val_ptr = any_ptr(f, vlen);
+	kv->val_ptr = data_ptr(f, vlen);
 
 	if ((c == C_DELETE || c == C_EXISTS) && chance(f, 85)) {
 		kv->val_ptr = 0;
 		kv->val_len = 0;
 	}
+
+	/* user metadata: mostly none (a DELETE's, nearly always) */
+	if (!chance(f, 75) && (c != C_DELETE || chance(f, 15))) {
+		kv->meta_len = rnd_meta_len(f);
+		/* GET, EXISTS: sometimes a buffer of about its size */
+		if (e && e->mlen && chance(f, 30))
+			kv->meta_len = e->mlen - 1 + below(f, 3);
+		kv->meta_ptr = data_ptr(f, kv->meta_len);
+		if (chance(f, 8))
+			kv->meta_len = 0;	/* a pointer, no length */
+	}
 	kv->flags = rnd_flags32(f, 92);
 	if (c == C_PUT && chance(f, 3))
 		kv->flags = kv_flags_valid(c);	/* RAWKV_PUT_SYNC */
-	kv->reserved[0] = rnd_flags64(f, 96);
-	kv->reserved[1] = rnd_flags64(f, 96);
+	kv->reserved = rnd_flags32(f, 95);
 }
 
 static void gen_flush(struct fuzz *f, struct rawkv_flush *fl)
@@ -670,12 +728,35 @@ struct call {
 	uint8_t key[RAWKV_KEY_MAX];	/* the key as the kernel reads it */
 	struct mkey *e;			/* the key in the model */
 	uint64_t vhash;			/* PUT: hash of the value */
+	uint64_t mhash;			/* PUT: hash of the metadata */
 	unsigned int allowed;
 	bool uring;			/* an io_uring command, not an ioctl */
 	uint64_t reserved;		/* uring: rawkv_uring_cmd.reserved */
 	int ret, err;
 	const char *why;		/* model check that failed */
 };
+
+/*
+ * What GET or EXISTS of a key of the model may return for its metadata
+ * buffer (meta_len > 0), once the value is in place: -ERANGE when the
+ * metadata is longer, with val_len and meta_len written; else 0, with
+ * the metadata written too; -EFAULT for memory it cannot write.
+ */
+static unsigned int meta_results(struct fuzz *f, struct call *cl)
+{
+	struct rawkv_kv *kv = &cl->kv;
+	uint64_t field = cl->argp + offsetof(struct rawkv_kv, val_len);
+	uint64_t mfield = cl->argp + offsetof(struct rawkv_kv, meta_len);
+	bool fields = writable(f, field, 8) && writable(f, mfield, 4);
+	unsigned int err = fields ? 0 : B(RES_EFAULT);
+
+	if (!writable(f, kv->meta_ptr, kv->meta_len))
+		err |= B(RES_EFAULT);	/* may, or may not, be used */
+	if (cl->e->mlen > kv->meta_len)
+		return err | (fields ? B(RES_ERANGE) : 0);
+	return err | (fields && writable(f, kv->meta_ptr, cl->e->mlen) ?
+		      B(RES_OK) : B(RES_EFAULT));
+}
 
 /*
  * The results the ABI allows for @cl, given our memory and the model:
@@ -687,7 +768,9 @@ static unsigned int allowed_results(struct fuzz *f, struct call *cl)
 	struct rawkv_kv *kv = &cl->kv;
 	unsigned int err = B(RES_ENOMEM);
 	uint64_t field = cl->argp + offsetof(struct rawkv_kv, val_len);
-	bool key_len_ok;
+	uint64_t mfield = cl->argp + offsetof(struct rawkv_kv, meta_len);
+	bool key_len_ok, val_ok;
+	unsigned int mres;
 
 	switch (cl->c) {
 	case C_NEAR:
@@ -722,15 +805,18 @@ static unsigned int allowed_results(struct fuzz *f, struct call *cl)
 		break;
 	}
 
-	/* PUT, GET, DELETE */
+	/* PUT, GET, DELETE, EXISTS */
 	if (!cl->arg_readable)
 		return err | B(RES_EFAULT);
 	key_len_ok = kv->key_len && kv->key_len <= RAWKV_KEY_MAX;
-	if ((kv->flags & ~kv_flags_valid(cl->c)) || kv->reserved[0] ||
-	    kv->reserved[1] || !key_len_ok)
+	if ((kv->flags & ~kv_flags_valid(cl->c)) || kv->reserved ||
+	    !key_len_ok)
 		err |= B(RES_EINVAL);
 	if ((cl->c == C_DELETE || cl->c == C_EXISTS) &&
 	    (kv->val_ptr || kv->val_len))
+		err |= B(RES_EINVAL);
+	if ((cl->c == C_DELETE && kv->meta_len) ||
+	    (kv->meta_ptr && !kv->meta_len))
 		err |= B(RES_EINVAL);
 	if (key_len_ok && !cl->key_ok)
 		err |= B(RES_EFAULT);
@@ -739,7 +825,10 @@ static unsigned int allowed_results(struct fuzz *f, struct call *cl)
 	case C_PUT:
 		if (kv->val_len > f->value_max)
 			err |= B(RES_E2BIG);
-		if (!readable(f, kv->val_ptr, kv->val_len))
+		if (kv->meta_len > RAWKV_META_MAX)
+			err |= B(RES_EMSGSIZE);
+		if (!readable(f, kv->val_ptr, kv->val_len) ||
+		    !readable(f, kv->meta_ptr, kv->meta_len))
 			err |= B(RES_EFAULT);
 		if (err != B(RES_ENOMEM))
 			return err;
@@ -752,8 +841,17 @@ static unsigned int allowed_results(struct fuzz *f, struct call *cl)
 	case C_EXISTS:
 		if (err != B(RES_ENOMEM))
 			return err;
+		if (!cl->e && kv->meta_len)
+			/* a buffer not written may be bad or not */
+			return err | B(RES_ENOENT) |
+			       (writable(f, field, 8) &&
+				writable(f, mfield, 4) &&
+				writable(f, kv->meta_ptr, kv->meta_len) ?
+				0 : B(RES_EFAULT));
 		if (!cl->e)
 			return err | B(RES_ENOENT);
+		if (kv->meta_len)
+			return err | meta_results(f, cl);
 		return err | (writable(f, field, 8) ? B(RES_OK) :
 			      B(RES_EFAULT));
 	default:
@@ -767,21 +865,73 @@ static unsigned int allowed_results(struct fuzz *f, struct call *cl)
 		/* a buffer that will not be written may be bad or not */
 		return err | B(RES_ENOENT) |
 		       (writable(f, field, 8) &&
-			writable(f, kv->val_ptr, kv->val_len) ?
+			writable(f, kv->val_ptr, kv->val_len) &&
+			(!kv->meta_len ||
+			 (writable(f, mfield, 4) &&
+			  writable(f, kv->meta_ptr, kv->meta_len))) ?
 			0 : B(RES_EFAULT));
 	if (!writable(f, field, 8))
 		err |= B(RES_EFAULT);
+	if (!kv->val_len && kv->meta_len)
+		return err | meta_results(f, cl);	/* EXISTS's */
 	if (!kv->val_len)
 		return err | (err & B(RES_EFAULT) ? 0 : B(RES_OK));
 	if (!writable(f, kv->val_ptr, kv->val_len))
 		err |= B(RES_EFAULT);	/* may, or may not, be used */
+	/* a value buffer too small: before the metadata is looked at */
 	if (kv->val_len < cl->e->vlen)
 		return err | (writable(f, field, 8) ? B(RES_ERANGE) : 0);
-	if (writable(f, field, 8) && writable(f, kv->val_ptr, cl->e->vlen))
-		err |= B(RES_OK);
-	else
+	val_ok = writable(f, field, 8) &&
+		 writable(f, kv->val_ptr, cl->e->vlen);
+	if (!val_ok)
 		err |= B(RES_EFAULT);
-	return err;
+	if (!kv->meta_len)
+		return err | (val_ok ? B(RES_OK) : 0);
+	/* the metadata, once the value is read: 0 only if that could be */
+	mres = meta_results(f, cl);
+	if (!val_ok)
+		mres &= ~B(RES_OK);
+	return err | mres;
+}
+
+/*
+ * GET or EXISTS with a metadata buffer of a key of the model returned 0
+ * or -ERANGE: meta_len must be the metadata's length (or untouched, for
+ * GET's -ERANGE of a value buffer too small), and the buffer must hold
+ * the PUT's bytes unless something written after them overlaps them.
+ */
+static void after_meta(struct fuzz *f, struct call *cl)
+{
+	struct rawkv_kv *kv = &cl->kv;
+	uint64_t field = cl->argp + offsetof(struct rawkv_kv, val_len);
+	uint64_t mfield = cl->argp + offsetof(struct rawkv_kv, meta_len);
+	uint32_t got, mlen = cl->e->mlen;
+
+	if (!writable(f, mfield, 4))
+		return;
+	memcpy(&got, (void *)(uintptr_t)mfield, 4);
+	if (cl->c == C_GET && kv->val_len && kv->val_len < cl->e->vlen) {
+		if (got != kv->meta_len)
+			cl->why = "GET wrote meta_len for a value buffer too small";
+		return;
+	}
+	if (got != mlen) {
+		cl->why = "returned another metadata length";
+		return;
+	}
+	if (cl->ret) {
+		f->metas_range++;
+		return;
+	}
+	if (!mlen)
+		return;
+	f->metas_got++;
+	if (!overlap(kv->meta_ptr, mlen, field, 8) &&
+	    !overlap(kv->meta_ptr, mlen, mfield, 4) &&
+	    !(cl->c == C_GET && kv->val_len &&
+	      overlap(kv->meta_ptr, mlen, kv->val_ptr, cl->e->vlen)) &&
+	    hash_bytes((void *)(uintptr_t)kv->meta_ptr, mlen) != cl->e->mhash)
+		cl->why = "returned other metadata than the PUT's";
 }
 
 /* After a call that the kernel accepted, update and check the model. */
@@ -789,6 +939,7 @@ static void after_call(struct fuzz *f, struct call *cl)
 {
 	struct rawkv_kv *kv = &cl->kv;
 	uint64_t field = cl->argp + offsetof(struct rawkv_kv, val_len);
+	uint64_t mfield = cl->argp + offsetof(struct rawkv_kv, meta_len);
 	uint64_t got;
 
 	switch (cl->c) {
@@ -796,11 +947,18 @@ static void after_call(struct fuzz *f, struct call *cl)
 		if (cl->ret)
 			break;
 		f->puts_ok++;
-		if (!cl->key_ok || !readable(f, kv->val_ptr, kv->val_len)) {
+		if (!cl->key_ok || !readable(f, kv->val_ptr, kv->val_len) ||
+		    !readable(f, kv->meta_ptr, kv->meta_len)) {
 			cl->why = "PUT read memory we cannot read";
 			break;
 		}
-		if (!model_put(f, cl->key, kv->key_len, kv->val_len, cl->vhash))
+		if (kv->meta_len > RAWKV_META_MAX) {
+			cl->why = "PUT stored more than RAWKV_META_MAX of metadata";
+			break;
+		}
+		f->puts_meta += !!kv->meta_len;
+		if (!model_put(f, cl->key, kv->key_len, kv->val_len, cl->vhash,
+			       kv->meta_len, cl->mhash))
 			cl->why = "model full";
 		break;
 	case C_DELETE:
@@ -808,11 +966,15 @@ static void after_call(struct fuzz *f, struct call *cl)
 			model_delete(f, cl->e);
 		break;
 	case C_EXISTS:
-		if (cl->ret || !cl->e)
+		if ((cl->ret && cl->err != ERANGE) || !cl->e)
 			break;
 		memcpy(&got, (void *)(uintptr_t)field, 8);
-		if (got != cl->e->vlen)
+		if (got != cl->e->vlen) {
 			cl->why = "EXISTS returned another value length";
+			break;
+		}
+		if (kv->meta_len)
+			after_meta(f, cl);
 		break;
 	case C_GET:
 		if ((cl->ret && cl->err != ERANGE) || !cl->e)
@@ -824,11 +986,20 @@ static void after_call(struct fuzz *f, struct call *cl)
 			cl->why = "GET returned another value length";
 			break;
 		}
-		if (cl->ret || !kv->val_len)
+		if (kv->meta_len)
+			after_meta(f, cl);
+		if (cl->ret || !kv->val_len || cl->why)
 			break;
 		f->gets_data++;
-		/* the value's bytes, unless val_len was written over them */
+		/*
+		 * the value's bytes, unless val_len, meta_len or the
+		 * metadata was written over them
+		 */
 		if (!overlap(kv->val_ptr, cl->e->vlen, field, 8) &&
+		    !(kv->meta_len &&
+		      (overlap(kv->val_ptr, cl->e->vlen, mfield, 4) ||
+		       overlap(kv->val_ptr, cl->e->vlen, kv->meta_ptr,
+			       cl->e->mlen))) &&
 		    hash_bytes((void *)(uintptr_t)kv->val_ptr, cl->e->vlen) !=
 		    cl->e->vhash)
 			cl->why = "GET returned other bytes than the PUT";
@@ -846,6 +1017,7 @@ static void report(struct fuzz *f, struct call *cl, const char *what)
 {
 	char allowed[96];
 	uint64_t n = f->bad + f->unexpected_errno;
+	struct rawkv_kv now;
 
 	if (n > MAX_REPORTS)
 		return;
@@ -861,17 +1033,22 @@ static void report(struct fuzz *f, struct call *cl, const char *what)
 	     _IOC_SIZE((uint32_t)cl->cmd), (unsigned long long)cl->argp,
 	     cl->arg_readable ? "" : " (not readable)");
 	if (cl->arg_readable && C_IS_KV(cl->c))
-		note("  key_ptr 0x%llx key_len %u flags 0x%x val_ptr 0x%llx val_len %llu reserved 0x%llx 0x%llx; key %s, %s",
+		note("  key_ptr 0x%llx key_len %u flags 0x%x val_ptr 0x%llx val_len %llu meta_ptr 0x%llx meta_len %u reserved 0x%x; key %s, %s",
 		     (unsigned long long)cl->kv.key_ptr, cl->kv.key_len,
 		     cl->kv.flags, (unsigned long long)cl->kv.val_ptr,
 		     (unsigned long long)cl->kv.val_len,
-		     (unsigned long long)cl->kv.reserved[0],
-		     (unsigned long long)cl->kv.reserved[1],
+		     (unsigned long long)cl->kv.meta_ptr, cl->kv.meta_len,
+		     cl->kv.reserved,
 		     cl->key_ok ? "readable" : "not readable",
 		     cl->e ? "in the model" : "not in the model");
+	if (cl->arg_readable && C_IS_KV(cl->c)) {
+		memcpy(&now, (void *)(uintptr_t)cl->argp, sizeof(now));
+		note("  after the call: val_len %llu meta_len %u",
+		     (unsigned long long)now.val_len, now.meta_len);
+	}
 	if (cl->e)
-		note("  model: value length %llu",
-		     (unsigned long long)cl->e->vlen);
+		note("  model: value length %llu, metadata length %u",
+		     (unsigned long long)cl->e->vlen, cl->e->mlen);
 	note("  returned %d errno %d (%s); allowed: %s", cl->ret,
 	     cl->ret ? cl->err : 0, cl->ret ? strerror(cl->err) : "ok",
 	     mask_str(cl->allowed, allowed, sizeof(allowed)));
@@ -1008,6 +1185,10 @@ static bool one_call(struct fuzz *f, uint64_t idx)
 		if (cl.c == C_PUT && readable(f, cl.kv.val_ptr, cl.kv.val_len))
 			cl.vhash = hash_bytes((void *)(uintptr_t)cl.kv.val_ptr,
 					      cl.kv.val_len);
+		if (cl.c == C_PUT && cl.kv.meta_len <= RAWKV_META_MAX &&
+		    readable(f, cl.kv.meta_ptr, cl.kv.meta_len))
+			cl.mhash = hash_bytes((void *)(uintptr_t)cl.kv.meta_ptr,
+					      cl.kv.meta_len);
 	}
 	cl.allowed = allowed_results(f, &cl);
 	if (cl.uring) {
@@ -1049,18 +1230,30 @@ static bool one_call(struct fuzz *f, uint64_t idx)
 
 /* ---- setup and checks ----------------------------------------------- */
 
-static int raw_kv(int fd, unsigned long cmd, const void *key, uint32_t klen,
-		  void *val, uint64_t vlen, uint64_t *out_len)
+static int raw_kv_meta(int fd, unsigned long cmd, const void *key,
+		       uint32_t klen, void *val, uint64_t vlen,
+		       uint64_t *out_len, void *meta, uint32_t mlen,
+		       uint32_t *out_mlen)
 {
 	struct rawkv_kv kv = {
 		.key_ptr = (uintptr_t)key, .key_len = klen,
 		.val_ptr = (uintptr_t)val, .val_len = vlen,
+		.meta_ptr = (uintptr_t)meta, .meta_len = mlen,
 	};
 	int ret = ioctl(fd, cmd, &kv) < 0 ? -errno : 0;
 
 	if (out_len)
 		*out_len = kv.val_len;
+	if (out_mlen)
+		*out_mlen = kv.meta_len;
 	return ret;
+}
+
+static int raw_kv(int fd, unsigned long cmd, const void *key, uint32_t klen,
+		  void *val, uint64_t vlen, uint64_t *out_len)
+{
+	return raw_kv_meta(fd, cmd, key, klen, val, vlen, out_len, NULL, 0,
+			   NULL);
 }
 
 /* Delete fuzzer keys until MODEL_LOW remain; false on an error. */
@@ -1201,6 +1394,10 @@ static void setup_memory(struct __test_metadata *_metadata, struct fuzz *f)
 		};
 		if (i == 6)		/* a DELETE's */
 			kv.val_ptr = kv.val_len = 0;
+		if (i == 2 || i == 5) {	/* with metadata */
+			kv.meta_ptr = (uintptr_t)ro + RO_DATA_OFF + 64 * i;
+			kv.meta_len = 50 * i;
+		}
 		if (i < 7)		/* the last one is all zero */
 			memcpy(s, &kv, sizeof(kv));
 	}
@@ -1217,6 +1414,8 @@ static void make_known(struct __test_metadata *_metadata, struct fuzz *f)
 	const uint32_t klens[NKNOWN] = { 1, 2, 7, 16, 64, 100, 254, 255 };
 	const uint64_t vlens[NKNOWN] = { 0, 1, 100, 4095, 4096, 4097, 20000,
 					 f->value_max };
+	const uint32_t mlens[NKNOWN] = { 0, 1, 0, 17, 0, 100, 255,
+					 RAWKV_META_MAX };
 	unsigned int i;
 
 	for (i = 0; i < NKNOWN; i++) {
@@ -1231,17 +1430,22 @@ static void make_known(struct __test_metadata *_metadata, struct fuzz *f)
 		k->val = malloc(k->vlen + 1);
 		ASSERT_NE(NULL, k->val);
 		kv_fill(k->val, k->vlen, 2000 + i);
-		ASSERT_EQ(0, raw_kv(f->fd, RAWKV_IOC_PUT, k->key, k->klen,
-				    k->val, k->vlen, NULL));
+		k->mlen = mlens[i];
+		kv_fill(k->meta, k->mlen, 3000 + i);
+		ASSERT_EQ(0, raw_kv_meta(f->fd, RAWKV_IOC_PUT, k->key, k->klen,
+					 k->val, k->vlen, NULL,
+					 k->mlen ? k->meta : NULL, k->mlen,
+					 NULL));
 	}
 }
 
-/* Every known key holds its value, byte for byte. */
+/* Every known key holds its value and metadata, byte for byte. */
 static void check_known(struct __test_metadata *_metadata, struct fuzz *f,
 			const char *when)
 {
-	uint8_t *buf = malloc(f->value_max + 1);
+	uint8_t *buf = malloc(f->value_max + 1), meta[RAWKV_META_MAX + 1];
 	unsigned int i;
+	uint32_t mlen;
 	uint64_t len;
 
 	ASSERT_NE(NULL, buf);
@@ -1249,9 +1453,12 @@ static void check_known(struct __test_metadata *_metadata, struct fuzz *f,
 		struct known *k = &f->known[i];
 
 		memset(buf, 0x5a, f->value_max + 1);
+		memset(meta, 0x5a, sizeof(meta));
 		len = 0;
-		ASSERT_EQ(0, raw_kv(f->fd, RAWKV_IOC_GET, k->key, k->klen, buf,
-				    f->value_max + 1, &len))
+		mlen = 0;
+		ASSERT_EQ(0, raw_kv_meta(f->fd, RAWKV_IOC_GET, k->key, k->klen,
+					 buf, f->value_max + 1, &len, meta,
+					 RAWKV_META_MAX, &mlen))
 			TH_LOG("%s: known key %u (%u bytes)", when, i, k->klen);
 		ASSERT_EQ(k->vlen, len) TH_LOG("%s: known key %u", when, i);
 		ASSERT_EQ(0, memcmp(buf, k->val, k->vlen))
@@ -1259,16 +1466,27 @@ static void check_known(struct __test_metadata *_metadata, struct fuzz *f,
 		ASSERT_EQ(0x5a, buf[k->vlen])
 			TH_LOG("%s: known key %u: wrote past the value",
 			       when, i);
+		ASSERT_EQ(k->mlen, mlen)
+			TH_LOG("%s: known key %u: metadata length", when, i);
+		ASSERT_EQ(0, memcmp(meta, k->meta, k->mlen))
+			TH_LOG("%s: known key %u: other metadata", when, i);
+		ASSERT_EQ(0x5a, meta[k->mlen])
+			TH_LOG("%s: known key %u: wrote past the metadata",
+			       when, i);
 	}
 	free(buf);
 }
 
-/* Every key of the model holds its value; the store has nothing else. */
+/*
+ * Every key of the model holds its value and metadata; the store has
+ * nothing else.
+ */
 static void check_model(struct __test_metadata *_metadata, struct fuzz *f,
 			const char *when)
 {
-	uint8_t *buf = malloc(f->value_max);
+	uint8_t *buf = malloc(f->value_max), meta[RAWKV_META_MAX + 1];
 	struct rawkv_ioc_stat st = { 0 };
+	uint32_t mlen;
 	uint64_t len;
 	int i;
 
@@ -1278,13 +1496,22 @@ static void check_model(struct __test_metadata *_metadata, struct fuzz *f,
 
 		if (!e->used)
 			continue;
-		ASSERT_EQ(0, raw_kv(f->fd, RAWKV_IOC_GET, e->key, e->klen, buf,
-				    f->value_max, &len))
+		memset(meta, 0x5a, sizeof(meta));
+		ASSERT_EQ(0, raw_kv_meta(f->fd, RAWKV_IOC_GET, e->key, e->klen,
+					 buf, f->value_max, &len, meta,
+					 RAWKV_META_MAX, &mlen))
 			TH_LOG("%s: fuzzer key %d (%u bytes)", when, i,
 			       e->klen);
 		ASSERT_EQ(e->vlen, len) TH_LOG("%s: fuzzer key %d", when, i);
 		ASSERT_EQ(e->vhash, hash_bytes(buf, len))
 			TH_LOG("%s: fuzzer key %d: other bytes", when, i);
+		ASSERT_EQ(e->mlen, mlen)
+			TH_LOG("%s: fuzzer key %d: metadata length", when, i);
+		ASSERT_EQ(e->mhash, hash_bytes(meta, mlen))
+			TH_LOG("%s: fuzzer key %d: other metadata", when, i);
+		ASSERT_EQ(0x5a, meta[e->mlen])
+			TH_LOG("%s: fuzzer key %d: wrote past the metadata",
+			       when, i);
 	}
 	free(buf);
 	ASSERT_EQ(0, ioctl(f->fd, RAWKV_IOC_STAT, &st));
@@ -1361,6 +1588,10 @@ TEST_F_TIMEOUT(fuzz, random_ioctls_get_documented_results_and_spare_known_keys,
 	     (unsigned long long)f->pruned, (unsigned long long)f->gets_data,
 	     (unsigned long long)f->flushes_ok, f->nkeys,
 	     (unsigned long long)f->uring_calls);
+	note("metadata: %llu PUTs stored some, %llu GETs and EXISTS returned some, %llu found the buffer too small",
+	     (unsigned long long)f->puts_meta,
+	     (unsigned long long)f->metas_got,
+	     (unsigned long long)f->metas_range);
 	print_histogram(f);
 	EXPECT_EQ(0U, f->unexpected_errno)
 		TH_LOG("calls returned an undocumented errno (seed %llu)",
