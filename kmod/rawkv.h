@@ -281,7 +281,7 @@ struct rawkv_cand {
 	u32 slots[RAWKV_MAX_SAME_FP];
 	u64 gens[RAWKV_MAX_SAME_FP];
 	struct page *pages[RAWKV_MAX_SAME_FP];
-	unsigned int found;		/* rawkv_match_key()'s, in @slots */
+	struct rawkv_rec rec;		/* rawkv_match_key()'s, in @pages */
 	bool damaged;			/* it met a damaged header */
 };
 

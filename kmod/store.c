@@ -340,7 +340,7 @@ static struct rawkv_entry *rawkv_match_key(struct rawkv_dev *kd,
 						   key, klen, &r, &why);
 			if (!ret) {
 				found = e;
-				c->found = i;
+				c->rec = r;
 			}
 			c->damaged |= ret == -EIO;
 		}
@@ -966,25 +966,18 @@ int rawkv_exists_meta(struct rawkv_dev *kd, const u8 *key, unsigned int klen,
 {
 	struct rawkv_cand c = {};
 	struct rawkv_entry *e;
-	struct rawkv_rec r;
-	u32 slot = 0;
 	int ret;
 
 	rawkv_count(kd, RAWKV_C_GETS, 1);
 	e = rawkv_find_key(kd, rawkv_fp(kd, key, klen), key, klen, &c, &ret);
 	if (e) {
 		*vlen = e->value_len;
-		slot = c.slots[c.found];
 		rawkv_index_touch(&kd->ix, e);
 	}
 	spin_unlock(&kd->ix.lock);
 	if (e) {
-		/* rawkv_match_key() decoded the same bytes without error. */
-		if (rawkv_decode_slot_hdr(&kd->geo, page_address(c.pages[c.found]),
-					  slot, &r))
-			ret = -EIO;
-		else
-			ret = rawkv_umeta_copy(um, &r);
+		/* c.rec points into the header page, freed below. */
+		ret = rawkv_umeta_copy(um, &c.rec);
 	} else if (!ret) {
 		/* A damaged header may have been the key's. */
 		ret = c.damaged ? -EIO : -ENOENT;
