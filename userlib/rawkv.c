@@ -150,14 +150,6 @@ int rawkv_get_batch(struct rawkv *kv, struct rawkv_op *ops, size_t n)
 	return kv_batch(kv, RAWKV_IOC_GET_BATCH, ops, n);
 }
 
-/* The metadata buffer of @mlen bytes as the ABI carries it: at most 2^32-1. */
-static uint32_t kv_meta_buflen(const size_t *mlen)
-{
-	if (!mlen)
-		return 0;
-	return *mlen > UINT32_MAX ? UINT32_MAX : *mlen;
-}
-
 /* GET or EXISTS, with a metadata buffer when @mlen is not NULL. */
 static int kv_get(struct rawkv *kv, unsigned long cmd, const void *key,
 		  size_t klen, void *buf, size_t buflen, void *meta,
@@ -178,14 +170,7 @@ static int kv_get(struct rawkv *kv, unsigned long cmd, const void *key,
 		return -EINVAL;
 	arg.meta_ptr = mlen ? (uintptr_t)meta : 0;
 	ret = kv_ioctl(kv, cmd, &arg);
-	/*
-	 * The kernel sets meta_len on success and when the metadata does
-	 * not fit (-ERANGE, longer than the buffer); not when the value
-	 * does not.
-	 */
-	if (mlen && (!ret || (ret == -ERANGE &&
-			      arg.meta_len > kv_meta_buflen(mlen))))
-		*mlen = arg.meta_len;
+	kv_meta_len_out(mlen, ret, arg.meta_len);
 	*vlen = arg.val_len;
 	return ret;
 }

@@ -123,10 +123,7 @@ static void ring_take(struct rawkv_ring *r, struct io_uring_cqe *cqe,
 		struct rawkv_ring_op *op = &r->ops[idx];
 
 		c->user_data = op->user_data;
-		/* As rawkv_get_meta(): set on success and a metadata -ERANGE. */
-		if (op->mlen && (cqe->res >= 0 || (cqe->res == -ERANGE &&
-						   op->kv.meta_len > *op->mlen)))
-			*op->mlen = op->kv.meta_len;
+		kv_meta_len_out(op->mlen, cqe->res, op->kv.meta_len);
 		r->free[r->nfree++] = idx;
 	} else {
 		/* Not ours: cannot happen; report it rather than lose it. */
@@ -256,7 +253,7 @@ int rawkv_ring_get_meta(struct rawkv_ring *r, const void *key, size_t klen,
 		.key_len = klen,
 		.val_len = buflen,
 		.meta_ptr = mlen ? (uintptr_t)meta : 0,
-		.meta_len = mlen ? (*mlen > UINT32_MAX ? UINT32_MAX : *mlen) : 0,
+		.meta_len = kv_meta_buflen(mlen),
 	};
 
 	if (mlen && !*mlen)
